@@ -1,0 +1,13 @@
+//! Analyzers of kernel taint over a [`Target`]: taint flags, modules, signatures, unloaded modules, kernel log,
+//! taint timeline and panic. Each returns plain serde data and its own errors.
+
+pub mod fake;
+mod memread;
+pub mod modules;
+pub mod report;
+pub mod signatures;
+pub mod taint;
+pub mod target;
+pub mod unloaded;
+
+pub use target::{Member, ReadError, Target, TypeRef};

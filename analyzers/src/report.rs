@@ -1,0 +1,398 @@
+//! The combined taint report: every analyzer run in parallel over one [`Target`], then a cheap combining
+//! step. One failing analyzer never hides the others: what could not be read lands in
+//! [`Report::problems`], named by analyzer.
+//!
+//! ```
+//! use analyzers::fake::FakeTarget;
+//! use analyzers::report::analyze;
+//! let mut t = FakeTarget::new();
+//! t.map(0x1000, 0x200u64.to_le_bytes().to_vec()); // W
+//! t.add_symbol("tainted_mask", 0x1000);
+//! let r = analyze(&t);
+//! assert_eq!(r.tainted_mask, Some(0x200));
+//! assert!(r.render_text(false).starts_with("TAINTED: W (0x200)"));
+//! // no `modules` symbol in this target: reported, not fatal
+//! assert!(r.problems.iter().any(|p| p.analyzer == "modules"));
+//! ```
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::modules::{analyze_modules, ModuleInfo, Modules};
+use crate::signatures::{read_signature_state, summarize, Signatures};
+use crate::taint::{read_taint_table, read_tainted_mask, TaintFlag, TaintSource};
+use crate::target::{ReadError, Target};
+use crate::unloaded::{
+    attribute_flags, read_unloaded, LastUnloaded, UnloadedHint, UnloadedTainted,
+};
+
+/// Version of the JSON shape of [`Report`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Why an analyzer could not produce its result at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnalyzerError {
+    #[error("symbol `{0}` not found")]
+    MissingSymbol(String),
+    #[error("no type information for {0}")]
+    MissingType(String),
+    #[error("cannot read {what}: {source}")]
+    Read {
+        what: String,
+        #[source]
+        source: ReadError,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Something an analyzer could not read or had to guess.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub analyzer: String,
+    pub message: String,
+}
+
+/// Placeholder for the timeline and panic sections until `crate::timeline` and `crate::panic` exist: the
+/// lead replaces the two aliases below with their real types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pending {}
+
+/// One timeline event (to become `crate::timeline::TimelineEvent`).
+pub type TimelineEvent = Pending;
+/// The panic section (to become `crate::panic::PanicInfo`).
+pub type PanicInfo = Pending;
+
+/// The whole report. The JSON key names are a contract (schema version 1).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    /// `None` when `tainted_mask` could not be read.
+    pub tainted_mask: Option<u64>,
+    pub taint_string: Option<String>,
+    pub flags: Vec<TaintFlag>,
+    pub taint_source: TaintSource,
+    pub modules: Vec<ModuleInfo>,
+    pub signatures: Signatures,
+    pub last_unloaded_module: Option<LastUnloaded>,
+    /// `None` when the kernel does not track unloaded tainted modules.
+    pub unloaded_tainted_modules: Option<Vec<UnloadedTainted>>,
+    pub unloaded_hints: Vec<UnloadedHint>,
+    /// Module-capable flags no loaded module carries and no evidence attributes.
+    pub unexplained_flags: Vec<TaintFlag>,
+    pub timeline: Vec<TimelineEvent>,
+    pub panic: Option<PanicInfo>,
+    pub problems: Vec<Problem>,
+}
+
+/// [`analyze_with`] without kernel-log taint events.
+pub fn analyze(target: &dyn Target) -> Report {
+    analyze_with(target, &[])
+}
+
+/// Run every analyzer on `target`. `log_taint_events` are `(letter, module)` pairs found in the kernel log
+/// (e.g. `('O', "hello")` for `hello: loading out-of-tree module taints kernel.`); they only feed the
+/// attribution of flags no loaded module carries.
+pub fn analyze_with(target: &dyn Target, log_taint_events: &[(char, String)]) -> Report {
+    let t = target;
+    // The table is a handful of small reads and every other analyzer decodes through it.
+    let table = read_taint_table(t);
+    let ((mask, modules), (unloaded, sig_state)) = rayon::join(
+        || rayon::join(|| read_tainted_mask(t), || analyze_modules(t, &table)),
+        || rayon::join(|| read_unloaded(t, &table), || read_signature_state(t)),
+    );
+
+    let mut problems = Vec::new();
+    let mut note = |analyzer: &str, messages: &[String]| {
+        problems.extend(messages.iter().map(|m| Problem {
+            analyzer: analyzer.to_string(),
+            message: m.clone(),
+        }))
+    };
+    note("taint", &table.problems);
+    let mask = match mask {
+        Ok(m) => Some(m),
+        Err(e) => {
+            note("taint", &[e.to_string()]);
+            None
+        }
+    };
+    let modules = match modules {
+        Ok(Modules { modules, problems }) => {
+            note("modules", &problems);
+            modules
+        }
+        Err(e) => {
+            note("modules", &[e.to_string()]);
+            Vec::new()
+        }
+    };
+    note("unloaded", &unloaded.problems);
+    note("signatures", &sig_state.problems);
+
+    let signatures = summarize(&sig_state, mask, &table, &modules);
+    let attribution =
+        mask.map(|m| attribute_flags(m, &table, &modules, &unloaded, log_taint_events));
+    let described = mask.map(|m| table.describe(m));
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tainted_mask: mask,
+        taint_string: described.as_ref().map(|d| d.taint_string.clone()),
+        flags: described.map(|d| d.flags).unwrap_or_default(),
+        taint_source: table.source,
+        modules,
+        signatures,
+        last_unloaded_module: unloaded.last_unloaded_module,
+        unloaded_tainted_modules: unloaded.unloaded_tainted_modules,
+        unloaded_hints: attribution
+            .as_ref()
+            .map(|a| a.hints.clone())
+            .unwrap_or_default(),
+        unexplained_flags: attribution.map(|a| a.unexplained).unwrap_or_default(),
+        timeline: Vec::new(),
+        panic: None,
+        problems,
+    }
+}
+
+const RED: &str = "\x1b[1;31m";
+const GREEN: &str = "\x1b[1;32m";
+const YELLOW: &str = "\x1b[33m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+struct Paint(bool);
+
+impl Paint {
+    fn on(&self, style: &str, s: &str) -> String {
+        if self.0 {
+            format!("{style}{s}{RESET}")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+impl Report {
+    /// Human-readable report: verdict first, then flags, culprits, modules, unloaded modules, timeline and
+    /// problems. ANSI colour only when `color` is true.
+    pub fn render_text(&self, color: bool) -> String {
+        let p = Paint(color);
+        let mut o = String::new();
+        match self.tainted_mask {
+            Some(0) => {
+                let _ = writeln!(o, "{}", p.on(GREEN, "Not tainted"));
+            }
+            Some(m) => {
+                let letters: Vec<String> =
+                    self.flags.iter().map(|f| f.letter.to_string()).collect();
+                let verdict = format!("TAINTED: {} ({m:#x})", letters.join(" "));
+                let _ = writeln!(o, "{}", p.on(RED, &verdict));
+            }
+            None => {
+                let _ = writeln!(
+                    o,
+                    "{}",
+                    p.on(YELLOW, "Taint state unknown (tainted_mask unreadable)")
+                );
+            }
+        }
+        if let Some(s) = &self.taint_string {
+            let _ = writeln!(
+                o,
+                "Kernel prints: \"{s}\"  [table: {}]",
+                source_name(self.taint_source)
+            );
+        }
+        if !self.flags.is_empty() {
+            let _ = writeln!(o, "\n{}", p.on(BOLD, "Flags"));
+            for f in &self.flags {
+                let _ = writeln!(o, "  {}  bit {:<2}  {}", f.letter, f.bit, f.name);
+            }
+            self.render_culprits(&p, &mut o);
+        }
+        self.render_modules(&p, &mut o);
+        self.render_signatures(&mut o);
+        let _ = writeln!(o, "\n{}", p.on(BOLD, "Unloaded"));
+        match &self.last_unloaded_module {
+            Some(l) => {
+                let _ = writeln!(
+                    o,
+                    "  last unloaded: {}{}",
+                    l.name,
+                    l.taints_raw
+                        .as_deref()
+                        .filter(|r| !r.is_empty())
+                        .map(|r| format!(" {r}"))
+                        .unwrap_or_default()
+                );
+            }
+            None => {
+                let _ = writeln!(o, "  last unloaded: none");
+            }
+        }
+        if let Some(list) = &self.unloaded_tainted_modules {
+            for u in list {
+                let _ = writeln!(
+                    o,
+                    "  tainted, unloaded {}x: {} ({})",
+                    u.count, u.name, u.taints
+                );
+            }
+        }
+        let _ = writeln!(o, "\n{}", p.on(BOLD, "Timeline"));
+        if self.timeline.is_empty() {
+            let _ = writeln!(o, "  (no events)");
+        } else {
+            let _ = writeln!(o, "  {} events", self.timeline.len());
+        }
+        if !self.problems.is_empty() {
+            let _ = writeln!(o, "\n{}", p.on(BOLD, "Problems"));
+            for pr in &self.problems {
+                let _ = writeln!(o, "  [{}] {}", pr.analyzer, pr.message);
+            }
+        }
+        o
+    }
+
+    fn render_culprits(&self, p: &Paint, o: &mut String) {
+        let mut lines = Vec::new();
+        for f in &self.flags {
+            let mut who: Vec<String> = self
+                .modules
+                .iter()
+                .filter(|m| m.taint_mask & (1u64 << f.bit) != 0)
+                .map(|m| format!("{} (loaded)", m.name))
+                .collect();
+            who.extend(
+                self.unloaded_hints
+                    .iter()
+                    .filter(|h| h.bit == f.bit)
+                    .map(|h| format!("{} ({})", h.module, evidence_name(h))),
+            );
+            if !who.is_empty() {
+                lines.push(format!("  {} <- {}", f.letter, who.join(", ")));
+            } else if self.unexplained_flags.iter().any(|u| u.bit == f.bit) {
+                lines.push(format!(
+                    "  {} <- {}",
+                    f.letter,
+                    p.on(YELLOW, "no module found")
+                ));
+            }
+        }
+        if !lines.is_empty() {
+            let _ = writeln!(o, "\n{}", p.on(BOLD, "Culprits"));
+            for l in lines {
+                let _ = writeln!(o, "{l}");
+            }
+        }
+    }
+
+    fn render_modules(&self, p: &Paint, o: &mut String) {
+        let _ = writeln!(
+            o,
+            "\n{}",
+            p.on(BOLD, &format!("Modules ({})", self.modules.len()))
+        );
+        if self.modules.is_empty() {
+            return;
+        }
+        let header = [
+            "NAME",
+            "STATE",
+            "TAINTS",
+            "SIGNED",
+            "BASE",
+            "SIZE",
+            "VERSION",
+            "SRCVERSION",
+        ];
+        let rows: Vec<[String; 8]> = self
+            .modules
+            .iter()
+            .map(|m| {
+                [
+                    m.name.clone(),
+                    m.state.clone(),
+                    m.taints.clone(),
+                    match m.signed {
+                        Some(true) => "yes".into(),
+                        Some(false) => "no".into(),
+                        None => "-".into(),
+                    },
+                    m.base.map_or("-".into(), |b| format!("{b:#x}")),
+                    m.size.map_or("-".into(), |s| s.to_string()),
+                    m.version.clone().unwrap_or_else(|| "-".into()),
+                    m.srcversion.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        let mut width = header.map(str::len);
+        for r in &rows {
+            for (w, c) in width.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |cells: &[String; 8], taint_col_colored: bool| {
+            let mut s = String::from(" ");
+            for (i, c) in cells.iter().enumerate() {
+                let pad = width[i] - c.chars().count();
+                let cell = if i == 2 && taint_col_colored && !c.is_empty() {
+                    p.on(YELLOW, c)
+                } else {
+                    c.clone()
+                };
+                s.push(' ');
+                s.push_str(&cell);
+                if i + 1 < cells.len() {
+                    s.push_str(&" ".repeat(pad));
+                }
+            }
+            s
+        };
+        let _ = writeln!(o, "{}", line(&header.map(String::from), false));
+        for r in &rows {
+            let _ = writeln!(o, "{}", line(r, true));
+        }
+    }
+
+    fn render_signatures(&self, o: &mut String) {
+        let s = &self.signatures;
+        let yn = |b: Option<bool>| match b {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "unknown",
+        };
+        let _ = writeln!(
+            o,
+            "\nSignatures: enforced {} (sig_enforce {}), lockdown {}, unsigned loaded: {}",
+            yn(s.enforcement_effective),
+            yn(s.sig_enforce),
+            s.lockdown.as_deref().unwrap_or("n/a"),
+            if s.unsigned_modules.is_empty() {
+                "none".to_string()
+            } else {
+                s.unsigned_modules.join(", ")
+            }
+        );
+    }
+}
+
+fn evidence_name(h: &UnloadedHint) -> &'static str {
+    match h.evidence {
+        crate::unloaded::Evidence::LastUnloadedModule => "last unloaded",
+        crate::unloaded::Evidence::UnloadedTaintedModules => "unloaded, tracked",
+        crate::unloaded::Evidence::KernelLog => "kernel log",
+    }
+}
+
+fn source_name(s: TaintSource) -> &'static str {
+    match s {
+        TaintSource::TaintFlags => "taint_flags[]",
+        TaintSource::Tnts => "tnts[]",
+        TaintSource::BuiltinMainline => "built-in mainline",
+        TaintSource::BuiltinRhel => "built-in RHEL",
+        TaintSource::BuiltinSuse => "built-in SUSE",
+    }
+}

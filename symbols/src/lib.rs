@@ -1,0 +1,1 @@
+//! Kernel symbols and type layouts from a debuginfo vmlinux.

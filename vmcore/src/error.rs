@@ -1,0 +1,83 @@
+//! Errors as data.
+//!
+//! Opening a dump fails with [`Error`], which always names the file, the offset and what was expected there.
+//! Reading memory from an opened dump fails with [`ReadError`], which is small and cheap (reads are hot) and
+//! tells *why* a page is not there: a page that was filtered out is a different answer from a page the
+//! dump never covered, and both differ from a corrupt one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// An error opening or parsing a dump file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be opened or mapped.
+    #[error("{}: {source}", file.display())]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes at `offset` are not what the format requires.
+    #[error("{}: offset {offset:#x}: expected {expected}", file.display())]
+    Malformed {
+        file: PathBuf,
+        offset: u64,
+        expected: String,
+    },
+    /// The file ends before a structure it declares.
+    #[error("{}: truncated: {what} needs bytes {offset:#x}..{end:#x} but the {kind} has {len:#x}", file.display())]
+    Truncated {
+        file: PathBuf,
+        what: String,
+        offset: u64,
+        end: u64,
+        len: u64,
+        /// "file", or "flattened stream" when the offsets are the stream's logical ones.
+        kind: &'static str,
+    },
+    /// The file is not a dump format we know.
+    #[error("{}: not a crash dump: first bytes {magic} match no known format (ELF core, kdump-compressed `KDUMP   `, flattened `makedumpfile`)", file.display())]
+    UnknownFormat { file: PathBuf, magic: String },
+    /// A kernel address could not be translated because the dump lacks what translation needs.
+    #[error("{}: cannot translate kernel addresses: {detail}", file.display())]
+    NoTranslation { file: PathBuf, detail: String },
+}
+
+impl Error {
+    pub(crate) fn malformed(file: &Path, offset: u64, expected: impl Into<String>) -> Self {
+        Error::Malformed { file: file.to_path_buf(), offset, expected: expected.into() }
+    }
+}
+
+/// Why a read of dump memory failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// The physical address is outside everything the dump describes (not RAM, or beyond the dump).
+    #[error("physical address {paddr:#x} is not in the dump")]
+    NotInDump { paddr: u64 },
+    /// The page is RAM but was deliberately left out (makedumpfile `-d`, or an ELF `p_filesz < p_memsz` tail).
+    #[error("physical address {paddr:#x} is in a page excluded from the dump")]
+    Excluded { paddr: u64 },
+    /// The dump was cut short (incomplete) before this page was written.
+    #[error("physical address {paddr:#x} is in a page the incomplete dump never wrote")]
+    NotWritten { paddr: u64 },
+    /// The page's bytes in the file are damaged: bad descriptor, bad compressed stream, beyond the end.
+    #[error("{}: page at physical {paddr:#x} (file offset {file_offset:#x}): {detail}", file.display())]
+    Corrupt {
+        file: Arc<Path>,
+        paddr: u64,
+        file_offset: u64,
+        detail: String,
+    },
+    /// A virtual address has no mapping in the kernel page tables.
+    #[error("virtual address {vaddr:#x} is not mapped ({detail})")]
+    Unmapped { vaddr: u64, detail: &'static str },
+    /// A page table needed to translate `vaddr` could not be read.
+    #[error("virtual address {vaddr:#x}: page table unreadable: {source}")]
+    PageTable {
+        vaddr: u64,
+        #[source]
+        source: Box<ReadError>,
+    },
+}

@@ -1,0 +1,163 @@
+//! The summary `vmtaint info` prints: what the dump is, which kernel, when, and how much of memory it holds.
+
+use serde::Serialize;
+
+use crate::{Body, Compression, Format, Vmcore};
+
+/// A summary of a dump. JSON keys are part of the CLI's contract (see `docs/schema/info.schema.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DumpInfo {
+    pub path: String,
+    pub format: Format,
+    pub compression: Compression,
+    pub page_size: u64,
+    /// Kernel release (`OSRELEASE`, else the kdump header's utsname).
+    pub release: Option<String>,
+    /// VMCOREINFO `BUILD-ID`.
+    pub build_id: Option<String>,
+    pub machine: Option<String>,
+    /// When the kernel crashed (or the dump was written), seconds since the epoch.
+    pub crash_time: Option<i64>,
+    /// The same time in UTC, RFC 3339.
+    pub crash_time_utc: Option<String>,
+    /// KASLR slide of the kernel text (`KERNELOFFSET`).
+    pub kaslr_offset: Option<u64>,
+    /// `phys_base` (signed: negative when the kernel runs below its link address).
+    pub phys_base: Option<i64>,
+    pub cpus: Option<u64>,
+    /// Pages of RAM the dump describes, and how many of them it holds.
+    pub ram_pages: u64,
+    pub dumped_pages: u64,
+    pub excluded_pages: u64,
+    /// makedumpfile's `-d` level (kdump only).
+    pub dump_level: Option<i32>,
+    /// kdump header version (kdump only).
+    pub header_version: Option<u32>,
+    /// Cut short: the kdump `INCOMPLETE` flag, or ELF segment data past the end of the file.
+    pub incomplete: bool,
+    pub has_vmcoreinfo: bool,
+    /// Records in the flattened stream (flattened only).
+    pub flattened_records: Option<u64>,
+    /// Where kernel address translation starts (`init_top_pgt`, `QEMU CR3`), or why it cannot.
+    pub translation: String,
+    /// `page_offset_base` when known.
+    pub direct_map_base: Option<String>,
+    /// Things a reader should know that are not errors.
+    pub warnings: Vec<String>,
+}
+
+pub(crate) fn summarize(d: &Vmcore) -> DumpInfo {
+    let vi = d.vmcoreinfo.as_ref();
+    let ps = d.page_size;
+    let mut warnings = Vec::new();
+    let (release, machine, crash_time, cpus, ram, dumped, dump_level, header_version, incomplete) = match &d.body {
+        Body::Kdump(k) => {
+            let h = &k.header;
+            if h.incomplete() {
+                warnings.push("the dump is marked incomplete: makedumpfile stopped before writing every page".into());
+            }
+            if h.split {
+                warnings.push(format!("this file is one part of a split dump (pfns {}..{})", h.start_pfn, h.end_pfn));
+            }
+            (
+                vi.and_then(|v| v.osrelease.clone()).or_else(|| Some(h.release.clone()).filter(|r| !r.is_empty())),
+                Some(h.machine.clone()).filter(|m| !m.is_empty()),
+                vi.and_then(|v| v.crashtime).or(Some(h.timestamp_sec).filter(|&t| t > 0)),
+                Some(h.nr_cpus.max(0) as u64),
+                k.ram_pages,
+                k.dumped_pages,
+                Some(h.dump_level),
+                Some(h.header_version),
+                h.incomplete(),
+            )
+        }
+        Body::Elf(e) => {
+            if e.missing_bytes > 0 {
+                warnings.push(format!(
+                    "the file is {} bytes short of what its PT_LOAD segments declare: it was cut short",
+                    e.missing_bytes
+                ));
+            }
+            let cpus = if !d.notes.prstatus.is_empty() { d.notes.prstatus.len() } else { d.notes.qemu_cpus.len() };
+            (
+                vi.and_then(|v| v.osrelease.clone()),
+                Some(if e.machine == 62 { "x86_64".to_string() } else { format!("e_machine {}", e.machine) }),
+                vi.and_then(|v| v.crashtime),
+                (cpus > 0).then_some(cpus as u64),
+                e.ram_bytes() / ps,
+                e.dumped_bytes() / ps,
+                None,
+                None,
+                e.missing_bytes > 0,
+            )
+        }
+    };
+    if d.src.flat.as_ref().is_some_and(|f| f.unterminated) {
+        warnings.push("the flattened stream has no end marker: it was cut short".into());
+    }
+    if vi.is_none() {
+        warnings.push("no VMCOREINFO: kernel release, build-id and KASLR offset are unknown".into());
+    }
+    let (translation, direct_map_base) = match d.translator() {
+        Ok(t) => (t.root_source.to_string(), t.direct_map_base.map(|b| format!("{b:#x}"))),
+        Err(e) => {
+            warnings.push(e.to_string());
+            ("unavailable".to_string(), None)
+        }
+    };
+    DumpInfo {
+        path: d.path().display().to_string(),
+        format: d.format(),
+        compression: d.compression(),
+        page_size: ps,
+        release,
+        build_id: vi.and_then(|v| v.build_id.clone()),
+        machine,
+        crash_time,
+        crash_time_utc: crash_time.map(rfc3339),
+        kaslr_offset: vi.and_then(|v| v.kernel_offset),
+        phys_base: vi.and_then(|v| v.phys_base).or(match &d.body {
+            Body::Kdump(k) if k.header.header_version >= 1 => Some(k.header.phys_base as i64),
+            _ => None,
+        }),
+        cpus,
+        ram_pages: ram,
+        dumped_pages: dumped,
+        excluded_pages: ram.saturating_sub(dumped),
+        dump_level,
+        header_version,
+        incomplete,
+        has_vmcoreinfo: vi.is_some(),
+        flattened_records: d.src.flat.as_ref().map(|f| f.records),
+        translation,
+        direct_map_base,
+        warnings,
+    }
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
+pub(crate) fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's public-domain algorithm description).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_known_points() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
+    }
+}

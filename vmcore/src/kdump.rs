@@ -1,0 +1,377 @@
+//! kdump-compressed dumps (`KDUMP   `, makedumpfile's `diskdump_mod.h`), header versions 1 to 6.
+//!
+//! Layout, in blocks of `block_size` bytes: block 0 is `disk_dump_header`; then `sub_hdr_size` blocks of
+//! `kdump_sub_header`; then `bitmap_blocks` blocks holding two bitmaps of equal size (the 1st marks RAM, the 2nd
+//! the pages actually dumped; LSB first); then one 24-byte `page_desc` per dumped page in PFN order; then page
+//! data. A page in the 1st bitmap but not the 2nd was filtered out (`-d`): that is an *excluded* page, a
+//! different answer from a page that is not RAM at all.
+//!
+//! Finding a page's descriptor needs the number of dumped pages before it; a rank table (one count per 4096
+//! bits) makes that a lookup plus at most 64 popcounts.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use crate::codec::Compression;
+use crate::error::{Error, ReadError};
+use crate::source::{le_i32, le_i64, le_u32, le_u64, Source};
+
+pub(crate) const KDUMP_SIGNATURE: &[u8; 8] = b"KDUMP   ";
+const HEADER_SIZE: u64 = 464;
+const PAGE_DESC_SIZE: u64 = 24;
+/// `status` flag: the dump was cut short.
+pub const DUMP_DH_COMPRESSED_INCOMPLETE: u32 = 0x8;
+/// Bits per rank-table entry.
+const RANK_BITS: u64 = 4096;
+
+/// Header fields of a kdump-compressed dump.
+#[derive(Debug, Clone, Serialize)]
+pub struct KdumpHeader {
+    pub header_version: u32,
+    pub sysname: String,
+    pub nodename: String,
+    pub release: String,
+    pub version: String,
+    pub machine: String,
+    pub domainname: String,
+    /// Seconds and microseconds since the epoch when the dump was taken.
+    pub timestamp_sec: i64,
+    pub timestamp_usec: i64,
+    pub status: u32,
+    pub block_size: u32,
+    pub sub_hdr_size: u32,
+    pub bitmap_blocks: u32,
+    pub max_mapnr: u64,
+    pub nr_cpus: i32,
+    pub current_cpu: u32,
+    pub phys_base: u64,
+    pub dump_level: i32,
+    pub split: bool,
+    pub start_pfn: u64,
+    pub end_pfn: u64,
+}
+
+impl KdumpHeader {
+    pub fn incomplete(&self) -> bool {
+        self.status & DUMP_DH_COMPRESSED_INCOMPLETE != 0
+    }
+}
+
+/// A bitmap: either a range of the underlying file (zero-copy) or bytes we had to assemble.
+enum Bitmap {
+    InFile { offset: u64, len: u64 },
+    Owned(Vec<u8>),
+}
+
+impl Bitmap {
+    fn bytes<'a>(&'a self, file: &'a [u8]) -> &'a [u8] {
+        match self {
+            Bitmap::InFile { offset, len } => &file[*offset as usize..(*offset + *len) as usize],
+            Bitmap::Owned(v) => v,
+        }
+    }
+}
+
+pub(crate) struct Kdump {
+    pub(crate) header: KdumpHeader,
+    ram: Bitmap,
+    dumped: Bitmap,
+    /// rank[i] = dumped pages with pfn < i * RANK_BITS.
+    rank: Vec<u64>,
+    desc_offset: u64,
+    pub(crate) dumped_pages: u64,
+    pub(crate) ram_pages: u64,
+    pub(crate) vmcoreinfo: Option<String>,
+    pub(crate) notes: Option<Vec<u8>>,
+    pub(crate) compression: Compression,
+}
+
+fn cstr(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+impl Kdump {
+    pub(crate) fn parse(src: &Source) -> Result<Kdump, Error> {
+        let path = &src.path;
+        let h = src.read_at(0, HEADER_SIZE, "kdump disk_dump_header")?;
+        if &h[..8] != KDUMP_SIGNATURE {
+            return Err(Error::malformed(path, 0, "signature `KDUMP   `"));
+        }
+        let header_version = le_i32(&h, 8);
+        if !(1..=6).contains(&header_version) {
+            return Err(Error::malformed(path, 8, format!("header_version 1 to 6, found {header_version}")));
+        }
+        let uts = |i: usize| cstr(&h[12 + 65 * i..12 + 65 * (i + 1)]);
+        // struct timeval follows the 390-byte utsname, aligned to 8: offset 408.
+        let block_size = le_i32(&h, 428);
+        if !(512..=1 << 20).contains(&block_size) || (block_size as u32).count_ones() != 1 {
+            return Err(Error::malformed(path, 428, format!("block_size a power of two from 512 to 1 MiB, found {block_size}")));
+        }
+        let bs = block_size as u64;
+        let sub_hdr_size = le_i32(&h, 432);
+        let bitmap_blocks = le_u32(&h, 436) as u64;
+        let flen = src.len();
+        if sub_hdr_size < 0 || (1 + sub_hdr_size as u64) * bs > flen {
+            return Err(Error::malformed(path, 432, format!("sub_hdr_size within the file ({} blocks of {bs}), found {sub_hdr_size}", flen / bs)));
+        }
+        let sub_blocks = sub_hdr_size as u64;
+        let bitmap_offset = (1 + sub_blocks) * bs;
+        let bitmap_len = bitmap_blocks.checked_mul(bs).filter(|l| bitmap_offset + l <= flen);
+        let Some(bitmap_len) = bitmap_len.filter(|&l| l >= 2 && l % 2 == 0) else {
+            return Err(Error::malformed(
+                path,
+                436,
+                format!("bitmap_blocks an even count within the file ({} bytes after the sub-header), found {bitmap_blocks}", flen.saturating_sub(bitmap_offset)),
+            ));
+        };
+        let mut header = KdumpHeader {
+            header_version: header_version as u32,
+            sysname: uts(0),
+            nodename: uts(1),
+            release: uts(2),
+            version: uts(3),
+            machine: uts(4),
+            domainname: uts(5),
+            timestamp_sec: le_i64(&h, 408),
+            timestamp_usec: le_i64(&h, 416),
+            status: le_u32(&h, 424),
+            block_size: block_size as u32,
+            sub_hdr_size: sub_hdr_size as u32,
+            bitmap_blocks: bitmap_blocks as u32,
+            max_mapnr: le_u32(&h, 440) as u64,
+            current_cpu: le_u32(&h, 456),
+            nr_cpus: le_i32(&h, 460),
+            phys_base: 0,
+            dump_level: 0,
+            split: false,
+            start_pfn: 0,
+            end_pfn: 0,
+        };
+
+        // kdump_sub_header: fields valid by header version.
+        let (mut vmcoreinfo_at, mut notes_at) = (None, None);
+        if sub_blocks > 0 {
+            let sub_len = (sub_blocks * bs).min(104);
+            let s = src.read_at(bs, sub_len, "kdump_sub_header")?;
+            let field = |off: usize| (off + 8 <= s.len()).then(|| le_u64(&s, off));
+            header.phys_base = field(0).unwrap_or(0);
+            header.dump_level = if s.len() >= 12 { le_i32(&s, 8) } else { 0 };
+            if header_version >= 2 && s.len() >= 32 {
+                header.split = le_i32(&s, 12) != 0;
+                header.start_pfn = le_u64(&s, 16);
+                header.end_pfn = le_u64(&s, 24);
+            }
+            if header_version >= 3 {
+                vmcoreinfo_at = field(32).zip(field(40)).map(|(o, n)| (o, n, bs + 32));
+            }
+            if header_version >= 4 {
+                notes_at = field(48).zip(field(56)).map(|(o, n)| (o, n, bs + 48));
+            }
+            if header_version >= 6 {
+                if let (Some(s64), Some(e64), Some(m64)) = (field(80), field(88), field(96)) {
+                    header.start_pfn = s64;
+                    header.end_pfn = e64;
+                    header.max_mapnr = m64;
+                }
+            }
+        }
+        let half = bitmap_len / 2;
+        if header.max_mapnr > half * 8 {
+            return Err(Error::malformed(
+                path,
+                if header_version >= 6 { bs + 96 } else { 440 },
+                format!("max_mapnr at most {} (what the {half}-byte bitmaps cover), found {}", half * 8, header.max_mapnr),
+            ));
+        }
+        let load_bitmap = |off: u64, what: &str| -> Result<Bitmap, Error> {
+            Ok(match src.file_range(off, half) {
+                Some(file_off) => Bitmap::InFile { offset: file_off, len: half },
+                None => Bitmap::Owned(src.read_at(off, half, what)?.into_owned()),
+            })
+        };
+        let ram = load_bitmap(bitmap_offset, "kdump 1st bitmap")?;
+        let dumped = load_bitmap(bitmap_offset + half, "kdump 2nd bitmap")?;
+        let file = src.backing.bytes();
+        let max_bits = header.max_mapnr;
+        let count_upto = |bm: &[u8]| -> u64 {
+            let full = (max_bits / 8) as usize;
+            let mut n: u64 = bm[..full].iter().map(|b| b.count_ones() as u64).sum();
+            if max_bits % 8 != 0 {
+                n += (bm[full] & ((1u8 << (max_bits % 8)) - 1)).count_ones() as u64;
+            }
+            n
+        };
+        let ram_pages = count_upto(ram.bytes(file));
+        let dbits = dumped.bytes(file);
+        let mut rank = Vec::with_capacity((max_bits / RANK_BITS + 1) as usize);
+        let mut acc = 0u64;
+        for chunk in dbits[..max_bits.div_ceil(8) as usize].chunks((RANK_BITS / 8) as usize) {
+            rank.push(acc);
+            acc += chunk.iter().map(|b| b.count_ones() as u64).sum::<u64>();
+        }
+        let dumped_pages = count_upto(dbits);
+        let desc_offset = bitmap_offset + bitmap_len;
+        let incomplete = header.incomplete();
+        if !incomplete {
+            let need = desc_offset + dumped_pages * PAGE_DESC_SIZE;
+            if need > flen {
+                return Err(Error::Truncated {
+                    file: path.to_path_buf(),
+                    what: format!("{dumped_pages} page descriptors"),
+                    offset: desc_offset,
+                    end: need,
+                    len: flen,
+                    kind: src.kind(),
+                });
+            }
+        }
+
+        let read_blob = |at: Option<(u64, u64, u64)>, what: &str| -> Result<Option<Vec<u8>>, Error> {
+            match at {
+                None | Some((0, _, _)) | Some((_, 0, _)) => Ok(None),
+                Some((off, len, field_off)) => {
+                    if len > 1 << 24 || off.checked_add(len).is_none_or(|e| e > flen) {
+                        return Err(Error::malformed(path, field_off, format!("{what} offset/size within the file, found {off:#x}+{len:#x}")));
+                    }
+                    Ok(Some(src.read_at(off, len, what)?.into_owned()))
+                }
+            }
+        };
+        let vmcoreinfo = read_blob(vmcoreinfo_at, "VMCOREINFO")?.map(|b| String::from_utf8_lossy(&b).into_owned());
+        let notes = read_blob(notes_at, "ELF notes")?;
+
+        let mut kd = Kdump {
+            header,
+            ram,
+            dumped,
+            rank,
+            desc_offset,
+            dumped_pages,
+            ram_pages,
+            vmcoreinfo,
+            notes,
+            compression: Compression::None,
+        };
+        kd.compression = kd.sample_compression(src);
+        Ok(kd)
+    }
+
+    fn bit(bm: &[u8], pfn: u64) -> bool {
+        bm.get((pfn / 8) as usize).is_some_and(|b| b & (1 << (pfn % 8)) != 0)
+    }
+
+    /// Number of dumped pages before `pfn`.
+    fn rank_of(&self, bm: &[u8], pfn: u64) -> u64 {
+        let block = pfn / RANK_BITS;
+        let mut n = self.rank[block as usize];
+        let start = (block * RANK_BITS / 8) as usize;
+        let end = (pfn / 8) as usize;
+        n += bm[start..end].iter().map(|b| b.count_ones() as u64).sum::<u64>();
+        n + (bm[end] & ((1u8 << (pfn % 8)) - 1)).count_ones() as u64
+    }
+
+    /// Locate a page's stored bytes: (file offset or logical offset, size, codec).
+    pub(crate) fn page_desc(&self, src: &Source, pfn: u64) -> Result<PageDesc, ReadError> {
+        let file = src.backing.bytes();
+        let paddr = pfn * self.header.block_size as u64;
+        if pfn >= self.header.max_mapnr {
+            return Err(ReadError::NotInDump { paddr });
+        }
+        let dbits = self.dumped.bytes(file);
+        if !Self::bit(dbits, pfn) {
+            return Err(if Self::bit(self.ram.bytes(file), pfn) {
+                ReadError::Excluded { paddr }
+            } else {
+                ReadError::NotInDump { paddr }
+            });
+        }
+        let idx = self.rank_of(dbits, pfn);
+        let at = self.desc_offset + idx * PAGE_DESC_SIZE;
+        let corrupt = |file_offset: u64, detail: String| ReadError::Corrupt { file: src.path.clone(), paddr, file_offset, detail };
+        let d = match src.read_at(at, PAGE_DESC_SIZE, "page descriptor") {
+            Ok(d) => d,
+            Err(_) if self.header.incomplete() => return Err(ReadError::NotWritten { paddr }),
+            Err(e) => return Err(corrupt(at, e.to_string())),
+        };
+        let offset = le_i64(&d, 0);
+        let size = le_u32(&d, 8);
+        let flags = le_u32(&d, 12);
+        if offset == 0 && size == 0 && self.header.incomplete() {
+            return Err(ReadError::NotWritten { paddr });
+        }
+        let codec = Compression::from_page_flags(flags).map_err(|e| corrupt(at + 12, e))?;
+        let bs = self.header.block_size;
+        if size == 0 || size > bs {
+            return Err(corrupt(at + 8, format!("page descriptor size 1 to {bs}, found {size}")));
+        }
+        if offset < 0 || (offset as u64).checked_add(size as u64).is_none_or(|e| e > src.len()) {
+            if self.header.incomplete() {
+                return Err(ReadError::NotWritten { paddr });
+            }
+            return Err(corrupt(at, format!("page data offset within the {}-byte {}, found {offset:#x}+{size:#x}", src.len(), src.kind())));
+        }
+        Ok(PageDesc { offset: offset as u64, size, codec, paddr })
+    }
+
+    /// Decode one page into `out` (exactly one block).
+    pub(crate) fn read_page(&self, src: &Source, d: &PageDesc, out: &mut [u8]) -> Result<(), ReadError> {
+        let data = self.page_bytes(src, d)?;
+        crate::codec::decompress(d.codec, &data, out).map_err(|e| ReadError::Corrupt {
+            file: src.path.clone(),
+            paddr: d.paddr,
+            file_offset: src.file_range(d.offset, d.size as u64).unwrap_or(d.offset),
+            detail: format!("expected {e}"),
+        })
+    }
+
+    /// The stored bytes of a page (borrowed when contiguous in the file).
+    pub(crate) fn page_bytes<'a>(&self, src: &'a Source, d: &PageDesc) -> Result<Cow<'a, [u8]>, ReadError> {
+        src.read_at(d.offset, d.size as u64, "page data").map_err(|e| ReadError::Corrupt {
+            file: src.path.clone(),
+            paddr: d.paddr,
+            file_offset: d.offset,
+            detail: e.to_string(),
+        })
+    }
+
+    /// The codec of the dump, from the first few dumped pages (makedumpfile uses one codec per dump, but
+    /// stores pages raw where compression would not shrink them).
+    fn sample_compression(&self, src: &Source) -> Compression {
+        let file = src.backing.bytes();
+        let dbits = self.dumped.bytes(file);
+        let mut seen = 0;
+        for (i, &byte) in dbits.iter().enumerate() {
+            if byte == 0 {
+                continue;
+            }
+            for b in 0..8 {
+                if byte & (1 << b) == 0 {
+                    continue;
+                }
+                let pfn = i as u64 * 8 + b;
+                if let Ok(d) = self.page_desc(src, pfn) {
+                    if d.codec != Compression::None {
+                        return d.codec;
+                    }
+                }
+                seen += 1;
+                if seen >= 256 {
+                    return Compression::None;
+                }
+            }
+        }
+        Compression::None
+    }
+}
+
+/// Where a dumped page's bytes are.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageDesc {
+    /// Logical offset of the stored bytes.
+    pub(crate) offset: u64,
+    pub(crate) size: u32,
+    pub(crate) codec: Compression,
+    pub(crate) paddr: u64,
+}

@@ -1,0 +1,329 @@
+//! Readers for Linux kernel crash dumps, and x86-64 kernel address translation.
+//!
+//! [`Vmcore::open`] recognises the format by content, never by name: ELF64 cores (`/proc/vmcore` copies,
+//! `makedumpfile -E`, QEMU `dump-guest-memory`), kdump-compressed files (`KDUMP   `, header versions 1-6, zlib,
+//! lzo, snappy, zstd or raw pages) and flattened streams (`makedumpfile -F`, QEMU's kdump formats) read in
+//! place. Physical reads say *why* a page is missing ([`ReadError`]); virtual reads translate through the
+//! kernel's own page tables ([`x86_64`]). Nothing here knows about DWARF.
+//!
+//! ```no_run
+//! let dump = vmcore::Vmcore::open("vmcore")?;
+//! println!("{} {:?}", dump.format().name(), dump.vmcoreinfo().and_then(|v| v.osrelease.as_deref()));
+//! let uts = dump.vmcoreinfo().and_then(|v| v.symbol("init_uts_ns")).expect("6.x kernels export it");
+//! let mut release = [0u8; 65];
+//! dump.read_virt(uts + 65 * 2, &mut release)?; // uts_namespace.name.release (name is first on 6.1)
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod cache;
+pub mod codec;
+mod elf;
+pub mod error;
+mod flattened;
+mod info;
+mod kdump;
+pub mod lzo;
+pub mod notes;
+mod source;
+pub mod vmcoreinfo;
+pub mod x86_64;
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use serde::Serialize;
+
+pub use codec::Compression;
+pub use elf::LoadSegment;
+pub use error::{Error, ReadError};
+pub use info::DumpInfo;
+pub use kdump::KdumpHeader;
+pub use notes::{Notes, PrStatus, QemuCpuState};
+pub use vmcoreinfo::VmcoreInfo;
+pub use x86_64::{PageTableWalker, PhysicalMemory, Translation, Translator};
+
+use source::{Backing, Source};
+
+/// The container format of a dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Format {
+    /// ELF64 core.
+    #[serde(rename = "elf")]
+    Elf,
+    /// kdump-compressed (`KDUMP   `).
+    #[serde(rename = "kdump")]
+    Kdump,
+    /// A flattened stream holding a kdump-compressed file.
+    #[serde(rename = "kdump-flattened")]
+    KdumpFlattened,
+    /// A flattened stream holding an ELF core (`makedumpfile -F -E`).
+    #[serde(rename = "elf-flattened")]
+    ElfFlattened,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Elf => "elf",
+            Format::Kdump => "kdump",
+            Format::KdumpFlattened => "kdump-flattened",
+            Format::ElfFlattened => "elf-flattened",
+        }
+    }
+}
+
+enum Body {
+    Elf(elf::Elf),
+    Kdump(kdump::Kdump),
+}
+
+/// Pages of decompressed data kept per open dump (4096 pages = 16 MiB at most for 4 KiB pages).
+const CACHE_PAGES: usize = 4096;
+
+/// An opened crash dump. `Sync`: share it across threads and read from all of them.
+pub struct Vmcore {
+    src: Source,
+    body: Body,
+    vmcoreinfo: Option<VmcoreInfo>,
+    notes: Notes,
+    page_size: u64,
+    cache: cache::PageCache,
+    translator: OnceLock<Result<Translator, String>>,
+}
+
+impl Vmcore {
+    /// Open and parse the headers of a dump file (pages are read on demand).
+    pub fn open(path: impl AsRef<Path>) -> Result<Vmcore, Error> {
+        let path = path.as_ref();
+        let backing = source::map_file(path)?;
+        Self::from_backing(path, backing)
+    }
+
+    /// Parse a dump held in memory (fuzzing, tests). `name` stands for the file name in errors.
+    pub fn from_bytes(name: impl AsRef<Path>, bytes: Vec<u8>) -> Result<Vmcore, Error> {
+        Self::from_backing(name.as_ref(), Backing::Owned(bytes))
+    }
+
+    fn from_backing(path: &Path, backing: Backing) -> Result<Vmcore, Error> {
+        let bytes = backing.bytes();
+        let flat = if flattened::is_flattened(bytes) { Some(flattened::FlatMap::build(path, bytes)?) } else { None };
+        let src = Source { path: Arc::from(path), backing, flat };
+        let head = src.read_at(0, src.len().min(8), "format magic")?;
+        let body = if head.len() >= 8 && head[..8] == kdump::KDUMP_SIGNATURE[..] {
+            Body::Kdump(kdump::Kdump::parse(&src)?)
+        } else if head.starts_with(b"\x7fELF") {
+            Body::Elf(elf::Elf::parse(&src)?)
+        } else {
+            return Err(Error::UnknownFormat { file: path.to_path_buf(), magic: source::magic_preview(&head) });
+        };
+        let mut notes = Notes::default();
+        let (note_bytes, note_origin) = match &body {
+            Body::Elf(e) => (Some(&e.notes[..]), "PT_NOTE"),
+            Body::Kdump(k) => (k.notes.as_deref(), "kdump note area"),
+        };
+        if let Some(nb) = note_bytes {
+            notes::parse(nb, &mut notes).map_err(|(off, expected)| {
+                Error::malformed(path, off as u64, format!("{expected} (offset within the {note_origin})"))
+            })?;
+        }
+        let vmcoreinfo_text = match &body {
+            Body::Kdump(k) => k.vmcoreinfo.clone().or_else(|| notes.vmcoreinfo.clone()),
+            Body::Elf(_) => notes.vmcoreinfo.clone(),
+        };
+        let vmcoreinfo = vmcoreinfo_text.as_deref().map(VmcoreInfo::parse);
+        let page_size = match &body {
+            Body::Kdump(k) => k.header.block_size as u64,
+            Body::Elf(_) => vmcoreinfo.as_ref().and_then(|v| v.page_size).filter(|p| p.is_power_of_two()).unwrap_or(4096),
+        };
+        Ok(Vmcore {
+            src,
+            body,
+            vmcoreinfo,
+            notes,
+            page_size,
+            cache: cache::PageCache::new(CACHE_PAGES),
+            translator: OnceLock::new(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.src.path
+    }
+
+    pub fn format(&self) -> Format {
+        match (&self.body, self.src.flat.is_some()) {
+            (Body::Elf(_), false) => Format::Elf,
+            (Body::Elf(_), true) => Format::ElfFlattened,
+            (Body::Kdump(_), false) => Format::Kdump,
+            (Body::Kdump(_), true) => Format::KdumpFlattened,
+        }
+    }
+
+    /// The page codec (kdump), or [`Compression::None`].
+    pub fn compression(&self) -> Compression {
+        match &self.body {
+            Body::Kdump(k) => k.compression,
+            Body::Elf(_) => Compression::None,
+        }
+    }
+
+    pub fn page_size(&self) -> u64 {
+        self.page_size
+    }
+
+    pub fn vmcoreinfo(&self) -> Option<&VmcoreInfo> {
+        self.vmcoreinfo.as_ref()
+    }
+
+    pub fn notes(&self) -> &Notes {
+        &self.notes
+    }
+
+    pub fn kdump_header(&self) -> Option<&KdumpHeader> {
+        match &self.body {
+            Body::Kdump(k) => Some(&k.header),
+            Body::Elf(_) => None,
+        }
+    }
+
+    /// The `PT_LOAD` segments of an ELF dump, sorted by physical address.
+    pub fn elf_segments(&self) -> Option<&[LoadSegment]> {
+        match &self.body {
+            Body::Elf(e) => Some(&e.segments),
+            Body::Kdump(_) => None,
+        }
+    }
+
+    /// Read physical memory. Fails on the first byte that is not in the dump, saying why.
+    pub fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        match &self.body {
+            Body::Elf(e) => e.read(&self.src, paddr, buf),
+            Body::Kdump(k) => {
+                let ps = self.page_size;
+                let mut done = 0usize;
+                while done < buf.len() {
+                    let a = paddr.checked_add(done as u64).ok_or(ReadError::NotInDump { paddr: u64::MAX })?;
+                    let (pfn, off) = (a / ps, (a % ps) as usize);
+                    let n = (ps as usize - off).min(buf.len() - done);
+                    let d = k.page_desc(&self.src, pfn)?;
+                    let out = &mut buf[done..done + n];
+                    if d.codec == Compression::None && d.size as u64 == ps {
+                        out.copy_from_slice(&k.page_bytes(&self.src, &d)?[off..off + n]);
+                    } else if let Some(page) = self.cache.get(pfn) {
+                        out.copy_from_slice(&page[off..off + n]);
+                    } else {
+                        let mut page = vec![0u8; ps as usize];
+                        k.read_page(&self.src, &d, &mut page)?;
+                        out.copy_from_slice(&page[off..off + n]);
+                        self.cache.insert(pfn, Arc::from(page));
+                    }
+                    done += n;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The kernel address translator, built on first use from VMCOREINFO (or QEMU's CR3 when there is none).
+    pub fn translator(&self) -> Result<&Translator, Error> {
+        self.translator
+            .get_or_init(|| self.build_translator())
+            .as_ref()
+            .map_err(|detail| Error::NoTranslation { file: self.path().to_path_buf(), detail: detail.clone() })
+    }
+
+    /// Translate a kernel virtual address to a physical one.
+    pub fn translate(&self, vaddr: u64) -> Result<u64, ReadError> {
+        let t = self.translator().map_err(|_| ReadError::Unmapped { vaddr, detail: "no page tables known" })?;
+        t.translate(self, vaddr)
+    }
+
+    /// Read kernel virtual memory, page by page.
+    pub fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        let t = self.translator().map_err(|_| ReadError::Unmapped { vaddr, detail: "no page tables known" })?;
+        let mut done = 0usize;
+        while done < buf.len() {
+            let a = vaddr.wrapping_add(done as u64);
+            let n = (4096 - (a & 4095) as usize).min(buf.len() - done);
+            let p = t.translate(self, a)?;
+            self.read_phys(p, &mut buf[done..done + n])?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn build_translator(&self) -> Result<Translator, String> {
+        let vi = self.vmcoreinfo.as_ref();
+        let phys_base = vi.and_then(|v| v.phys_base).map(|p| p as u64);
+        let sme_mask = vi.and_then(|v| v.sme_mask).unwrap_or(0);
+        let qemu = self.notes.qemu_cpus.first();
+        let (walker, kernel_text, source) = match (vi.and_then(|v| v.init_top_pgt), phys_base) {
+            (Some(top), Some(pb)) => {
+                let root = top.wrapping_sub(x86_64::START_KERNEL_MAP).wrapping_add(pb);
+                let five = vi.and_then(|v| v.pgtable_l5_enabled).unwrap_or(false);
+                let image = vi.and_then(|v| v.kernel_image_size).unwrap_or(512 << 20);
+                (PageTableWalker::new(root, five, sme_mask), Some((pb, image)), "init_top_pgt")
+            }
+            _ => match qemu {
+                Some(cpu) if cpu.cr3 != 0 => {
+                    let five = cpu.cr4 & (1 << 12) != 0; // CR4.LA57
+                    // CR3 low bits hold the PCID; the walker keeps the frame only.
+                    (PageTableWalker::new(cpu.cr3, five, sme_mask), None, "QEMU CR3")
+                }
+                _ => {
+                    return Err(match vi {
+                        None => "the dump has no VMCOREINFO (SYMBOL(init_top_pgt), NUMBER(phys_base)) and no QEMU CPU note with CR3".into(),
+                        Some(_) => "VMCOREINFO lacks SYMBOL(init_top_pgt) or NUMBER(phys_base), and there is no QEMU CPU note with CR3".into(),
+                    })
+                }
+            },
+        };
+        let mut probe = [0u8; 8];
+        self.read_phys(walker.root, &mut probe)
+            .map_err(|e| format!("the top page table ({source}) at physical {:#x} is unreadable: {e}", walker.root))?;
+        let mut t = Translator::new(walker, kernel_text, None, source);
+        t.direct_map_base = match &self.body {
+            Body::Elf(e) => e.direct_map_base(),
+            Body::Kdump(_) => None,
+        }
+        .or_else(|| t.discover_direct_map(self));
+        Ok(t)
+    }
+
+    /// A summary of the dump for `vmtaint info`.
+    pub fn info(&self) -> DumpInfo {
+        info::summarize(self)
+    }
+}
+
+impl PhysicalMemory for Vmcore {
+    fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        Vmcore::read_phys(self, paddr, buf)
+    }
+}
+
+/// Is this file a dump we can read? Checks the magic only (cheap; for directory scans): a kdump signature,
+/// an ELF *core* (a vmlinux is ELF too, but `ET_EXEC`), or a flattened stream.
+pub fn sniff(path: &Path) -> std::io::Result<Option<&'static str>> {
+    use std::io::Read;
+    let mut head = [0u8; 20];
+    let mut f = std::fs::File::open(path)?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    let head = &head[..n];
+    Ok(if head.starts_with(b"KDUMP   ") {
+        Some("kdump")
+    } else if head.starts_with(b"\x7fELF") && head.len() >= 18 && u16::from_le_bytes([head[16], head[17]]) == 4 {
+        Some("elf")
+    } else if flattened::is_flattened(head) {
+        Some("flattened")
+    } else {
+        None
+    })
+}
+

@@ -1,0 +1,139 @@
+//! The bytes of a dump file: memory-mapped, with bounds-checked reads that name what they wanted.
+//!
+//! A [`Source`] is either the plain file or a flattened stream seen through its offset map, so the ELF and kdump
+//! parsers read "the dump file" without knowing which it is.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::flattened::FlatMap;
+
+/// The whole file, mapped (or owned, for in-memory dumps such as fuzz inputs).
+pub(crate) enum Backing {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Backing {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Mapped(m) => m,
+            Backing::Owned(v) => v,
+        }
+    }
+}
+
+pub(crate) fn map_file(path: &Path) -> Result<Backing, Error> {
+    let io = |source| Error::Io { file: path.to_path_buf(), source };
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len == 0 {
+        return Err(Error::Truncated {
+            file: path.to_path_buf(),
+            what: "a dump header".into(),
+            offset: 0,
+            end: 8,
+            len: 0,
+            kind: "file",
+        });
+    }
+    // SAFETY: the map is read-only; a dump being modified while we read it (another process truncating or
+    // rewriting it) is outside what we support, as for every mmap-based reader. All reads are bounds-checked
+    // against the length at map time.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    #[cfg(unix)]
+    {
+        // Page reads are scattered; don't let the kernel read ahead megabytes we won't use.
+        let _ = map.advise(memmap2::Advice::Random);
+    }
+    Ok(Backing::Mapped(map))
+}
+
+/// What the parsers read: the plain file, or the logical file a flattened stream describes.
+pub(crate) struct Source {
+    pub(crate) path: Arc<Path>,
+    pub(crate) backing: Backing,
+    pub(crate) flat: Option<FlatMap>,
+}
+
+impl Source {
+    /// Length of the (logical) dump file.
+    pub(crate) fn len(&self) -> u64 {
+        match &self.flat {
+            Some(f) => f.logical_len(),
+            None => self.backing.bytes().len() as u64,
+        }
+    }
+
+    pub(crate) fn kind(&self) -> &'static str {
+        if self.flat.is_some() {
+            "flattened stream"
+        } else {
+            "file"
+        }
+    }
+
+    /// `len` bytes at logical `offset`, borrowed when contiguous in the file.
+    pub(crate) fn read_at(&self, offset: u64, len: u64, what: &str) -> Result<Cow<'_, [u8]>, Error> {
+        let truncated = || Error::Truncated {
+            file: self.path.to_path_buf(),
+            what: what.to_string(),
+            offset,
+            end: offset.saturating_add(len),
+            len: self.len(),
+            kind: self.kind(),
+        };
+        let end = offset.checked_add(len).ok_or_else(truncated)?;
+        if end > self.len() {
+            return Err(truncated());
+        }
+        match &self.flat {
+            None => Ok(Cow::Borrowed(&self.backing.bytes()[offset as usize..end as usize])),
+            Some(flat) => flat.read(self.backing.bytes(), offset, len).ok_or_else(|| {
+                Error::malformed(
+                    &self.path,
+                    offset,
+                    format!("{what}: data for logical bytes {offset:#x}..{end:#x} (the flattened stream never wrote them)"),
+                )
+            }),
+        }
+    }
+
+    /// Where logical `offset..offset+len` lies in the real file, when it is one contiguous piece.
+    pub(crate) fn file_range(&self, offset: u64, len: u64) -> Option<u64> {
+        match &self.flat {
+            None => (offset.checked_add(len)? <= self.len()).then_some(offset),
+            Some(flat) => flat.file_offset(offset, len),
+        }
+    }
+}
+
+/// Little-endian field readers over a header slice whose length the caller has checked.
+pub(crate) fn le_u16(b: &[u8], off: usize) -> u16 {
+    u16::from_le_bytes(b[off..off + 2].try_into().expect("2 bytes"))
+}
+pub(crate) fn le_u32(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().expect("4 bytes"))
+}
+pub(crate) fn le_i32(b: &[u8], off: usize) -> i32 {
+    le_u32(b, off) as i32
+}
+pub(crate) fn le_u64(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().expect("8 bytes"))
+}
+pub(crate) fn le_i64(b: &[u8], off: usize) -> i64 {
+    le_u64(b, off) as i64
+}
+pub(crate) fn be_i64(b: &[u8], off: usize) -> i64 {
+    i64::from_be_bytes(b[off..off + 8].try_into().expect("8 bytes"))
+}
+
+/// A printable rendering of a file's first bytes for "unknown format" errors.
+pub(crate) fn magic_preview(b: &[u8]) -> String {
+    let head = &b[..b.len().min(16)];
+    let hex: Vec<String> = head.iter().map(|c| format!("{c:02x}")).collect();
+    format!("[{}]", hex.join(" "))
+}
