@@ -51,16 +51,44 @@ pub fn render(i: &DumpInfo) -> String {
                 _ => "-".into(),
             },
         ),
-        ("KASLR offset", i.kaslr_offset.map_or("-".into(), |o| format!("{o:#x}"))),
-        ("phys_base", i.phys_base.map_or("-".into(), |p| if p < 0 { format!("-{:#x}", -(p as i128)) } else { format!("{p:#x}") })),
+        (
+            "KASLR offset",
+            i.kaslr_offset.map_or("-".into(), |o| format!("{o:#x}")),
+        ),
+        (
+            "phys_base",
+            i.phys_base.map_or("-".into(), |p| {
+                if p < 0 {
+                    format!("-{:#x}", -(p as i128))
+                } else {
+                    format!("{p:#x}")
+                }
+            }),
+        ),
         ("CPUs", i.cpus.map_or("-".into(), |c| c.to_string())),
         ("page size", i.page_size.to_string()),
         (
             "pages",
-            format!("{} RAM, {} dumped, {} excluded ({})", i.ram_pages, i.dumped_pages, i.excluded_pages, mib(i.ram_pages * i.page_size)),
+            format!(
+                "{} RAM, {} dumped, {} excluded ({})",
+                i.ram_pages,
+                i.dumped_pages,
+                i.excluded_pages,
+                mib(i.ram_pages * i.page_size)
+            ),
         ),
-        ("dump level", i.dump_level.map_or("-".into(), |d| d.to_string())),
-        ("complete", if i.incomplete { "NO (cut short)".into() } else { "yes".into() }),
+        (
+            "dump level",
+            i.dump_level.map_or("-".into(), |d| d.to_string()),
+        ),
+        (
+            "complete",
+            if i.incomplete {
+                "NO (cut short)".into()
+            } else {
+                "yes".into()
+            },
+        ),
         (
             "translation",
             match &i.direct_map_base {
@@ -73,7 +101,9 @@ pub fn render(i: &DumpInfo) -> String {
         rows.push(("warning", w.clone()));
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    rows.iter().map(|(k, v)| format!("{k:>width$}  {v}\n")).collect()
+    rows.iter()
+        .map(|(k, v)| format!("{k:>width$}  {v}\n"))
+        .collect()
 }
 
 fn mib(bytes: u64) -> String {

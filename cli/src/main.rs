@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "vmtaint", version, about = "Kernel taint from Linux crash dumps (vmcores)")]
+#[command(
+    name = "vmtaint",
+    version,
+    about = "Kernel taint from Linux crash dumps (vmcores)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -24,7 +24,14 @@ impl PageCache {
     pub(crate) fn new(pages: usize) -> Self {
         let per_shard = pages.div_ceil(SHARDS).max(1);
         PageCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard { map: HashMap::new(), order: VecDeque::new() })).collect(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        map: HashMap::new(),
+                        order: VecDeque::new(),
+                    })
+                })
+                .collect(),
             per_shard,
         }
     }
@@ -34,7 +41,12 @@ impl PageCache {
     }
 
     pub(crate) fn get(&self, pfn: u64) -> Option<Arc<[u8]>> {
-        self.shard(pfn).lock().expect("page cache lock").map.get(&pfn).cloned()
+        self.shard(pfn)
+            .lock()
+            .expect("page cache lock")
+            .map
+            .get(&pfn)
+            .cloned()
     }
 
     pub(crate) fn insert(&self, pfn: u64, page: Arc<[u8]>) {

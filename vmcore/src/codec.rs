@@ -47,7 +47,11 @@ pub(crate) fn decompress(codec: Compression, input: &[u8], out: &mut [u8]) -> Re
     let n = match codec {
         Compression::None => {
             if input.len() != out.len() {
-                return Err(format!("a raw page of {} bytes, found {}", out.len(), input.len()));
+                return Err(format!(
+                    "a raw page of {} bytes, found {}",
+                    out.len(),
+                    input.len()
+                ));
             }
             out.copy_from_slice(input);
             input.len()
@@ -60,9 +64,12 @@ pub(crate) fn decompress(codec: Compression, input: &[u8], out: &mut [u8]) -> Re
                 Err(e) => return Err(format!("a valid zlib stream ({e})")),
             }
         }
-        Compression::Lzo => crate::lzo::decompress(input, out).map_err(|e| format!("a valid lzo1x stream ({e})"))?,
+        Compression::Lzo => {
+            crate::lzo::decompress(input, out).map_err(|e| format!("a valid lzo1x stream ({e})"))?
+        }
         Compression::Snappy => {
-            let len = snap::raw::decompress_len(input).map_err(|e| format!("a valid snappy stream ({e})"))?;
+            let len = snap::raw::decompress_len(input)
+                .map_err(|e| format!("a valid snappy stream ({e})"))?;
             if len != out.len() {
                 return Err(format!("snappy stream of {} bytes, found {len}", out.len()));
             }
@@ -70,12 +77,15 @@ pub(crate) fn decompress(codec: Compression, input: &[u8], out: &mut [u8]) -> Re
                 .decompress(input, out)
                 .map_err(|e| format!("a valid snappy stream ({e})"))?
         }
-        Compression::Zstd => {
-            zstd::bulk::decompress_to_buffer(input, out).map_err(|e| format!("a valid zstd frame ({e})"))?
-        }
+        Compression::Zstd => zstd::bulk::decompress_to_buffer(input, out)
+            .map_err(|e| format!("a valid zstd frame ({e})"))?,
     };
     if n != out.len() {
-        return Err(format!("{} stream to decode to {} bytes, got {n}", codec.name(), out.len()));
+        return Err(format!(
+            "{} stream to decode to {} bytes, got {n}",
+            codec.name(),
+            out.len()
+        ));
     }
     Ok(())
 }

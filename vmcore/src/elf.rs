@@ -46,18 +46,33 @@ impl Elf {
             return Err(Error::malformed(path, 0, "ELF magic"));
         }
         if h[4] != 2 || h[5] != 1 {
-            return Err(Error::malformed(path, 4, format!("a 64-bit little-endian ELF (class 2, data 1), found class {} data {}", h[4], h[5])));
+            return Err(Error::malformed(
+                path,
+                4,
+                format!(
+                    "a 64-bit little-endian ELF (class 2, data 1), found class {} data {}",
+                    h[4], h[5]
+                ),
+            ));
         }
         let e_type = le_u16(&h, 16);
         if e_type != 4 {
-            return Err(Error::malformed(path, 16, format!("e_type ET_CORE (4), found {e_type}")));
+            return Err(Error::malformed(
+                path,
+                16,
+                format!("e_type ET_CORE (4), found {e_type}"),
+            ));
         }
         let machine = le_u16(&h, 18);
         let phoff = le_u64(&h, 32);
         let shoff = le_u64(&h, 40);
         let phentsize = le_u16(&h, 54) as u64;
         if phentsize != PHDR_SIZE {
-            return Err(Error::malformed(path, 54, format!("e_phentsize 56, found {phentsize}")));
+            return Err(Error::malformed(
+                path,
+                54,
+                format!("e_phentsize 56, found {phentsize}"),
+            ));
         }
         let mut phnum = le_u16(&h, 56) as u64;
         if phnum == PN_XNUM as u64 {
@@ -66,8 +81,18 @@ impl Elf {
             phnum = le_u32(&sh, 44) as u64;
         }
         let flen = src.len();
-        if phnum == 0 || phoff.checked_add(phnum * PHDR_SIZE).is_none_or(|e| e > flen) {
-            return Err(Error::malformed(path, 32, format!("{phnum} program headers at e_phoff {phoff:#x} within the {flen}-byte file")));
+        if phnum == 0
+            || phoff
+                .checked_add(phnum * PHDR_SIZE)
+                .is_none_or(|e| e > flen)
+        {
+            return Err(Error::malformed(
+                path,
+                32,
+                format!(
+                    "{phnum} program headers at e_phoff {phoff:#x} within the {flen}-byte file"
+                ),
+            ));
         }
         let ph = src.read_at(phoff, phnum * PHDR_SIZE, "program headers")?;
         let mut segments = Vec::new();
@@ -85,22 +110,46 @@ impl Elf {
             match p_type {
                 PT_NOTE => {
                     if filesz > 1 << 26 || offset.checked_add(filesz).is_none_or(|e| e > flen) {
-                        return Err(Error::malformed(path, at + 8, format!("PT_NOTE within the file, found {offset:#x}+{filesz:#x}")));
+                        return Err(Error::malformed(
+                            path,
+                            at + 8,
+                            format!("PT_NOTE within the file, found {offset:#x}+{filesz:#x}"),
+                        ));
                     }
                     notes.extend_from_slice(&src.read_at(offset, filesz, "PT_NOTE")?);
                 }
                 PT_LOAD => {
                     if filesz > memsz {
-                        return Err(Error::malformed(path, at + 32, format!("p_filesz <= p_memsz ({memsz:#x}), found {filesz:#x}")));
+                        return Err(Error::malformed(
+                            path,
+                            at + 32,
+                            format!("p_filesz <= p_memsz ({memsz:#x}), found {filesz:#x}"),
+                        ));
                     }
                     if paddr.checked_add(memsz).is_none() || offset.checked_add(filesz).is_none() {
-                        return Err(Error::malformed(path, at + 8, "PT_LOAD ranges without overflow"));
+                        return Err(Error::malformed(
+                            path,
+                            at + 8,
+                            "PT_LOAD ranges without overflow",
+                        ));
                     }
                     if offset > flen {
-                        return Err(Error::malformed(path, at + 8, format!("PT_LOAD p_offset within the {flen}-byte file, found {offset:#x}")));
+                        return Err(Error::malformed(
+                            path,
+                            at + 8,
+                            format!(
+                                "PT_LOAD p_offset within the {flen}-byte file, found {offset:#x}"
+                            ),
+                        ));
                     }
                     missing_bytes += (offset + filesz).saturating_sub(flen);
-                    segments.push(LoadSegment { paddr, vaddr, file_offset: offset, file_size: filesz, mem_size: memsz });
+                    segments.push(LoadSegment {
+                        paddr,
+                        vaddr,
+                        file_offset: offset,
+                        file_size: filesz,
+                        mem_size: memsz,
+                    });
                 }
                 _ => {}
             }
@@ -112,7 +161,13 @@ impl Elf {
             m = m.max(s.paddr + s.mem_size);
             max_end.push(m);
         }
-        Ok(Elf { machine, segments, max_end, notes, missing_bytes })
+        Ok(Elf {
+            machine,
+            segments,
+            max_end,
+            notes,
+            missing_bytes,
+        })
     }
 
     /// The segment holding `paddr`, preferring one with file data for it.
@@ -147,7 +202,9 @@ impl Elf {
             }
             let n = ((s.file_size - rel) as usize).min(buf.len() - done);
             let off = s.file_offset + rel;
-            let data = src.read_at(off, n as u64, "segment data").map_err(|_| ReadError::NotWritten { paddr: a })?;
+            let data = src
+                .read_at(off, n as u64, "segment data")
+                .map_err(|_| ReadError::NotWritten { paddr: a })?;
             buf[done..done + n].copy_from_slice(&data);
             done += n;
         }
@@ -158,7 +215,9 @@ impl Elf {
     pub(crate) fn direct_map_base(&self) -> Option<u64> {
         self.segments
             .iter()
-            .find(|s| s.vaddr >= 0xffff_8000_0000_0000 && s.vaddr < START_KERNEL_MAP && s.vaddr >= s.paddr)
+            .find(|s| {
+                s.vaddr >= 0xffff_8000_0000_0000 && s.vaddr < START_KERNEL_MAP && s.vaddr >= s.paddr
+            })
             .map(|s| s.vaddr - s.paddr)
     }
 

@@ -46,7 +46,11 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn malformed(file: &Path, offset: u64, expected: impl Into<String>) -> Self {
-        Error::Malformed { file: file.to_path_buf(), offset, expected: expected.into() }
+        Error::Malformed {
+            file: file.to_path_buf(),
+            offset,
+            expected: expected.into(),
+        }
     }
 }
 

@@ -61,10 +61,18 @@ impl FlatMap {
         let ty = be_i64(bytes, 16);
         let version = be_i64(bytes, 24);
         if ty != 1 {
-            return Err(Error::malformed(path, 16, format!("flattened header type 1 (big-endian), found {ty}")));
+            return Err(Error::malformed(
+                path,
+                16,
+                format!("flattened header type 1 (big-endian), found {ty}"),
+            ));
         }
         if version != 1 {
-            return Err(Error::malformed(path, 24, format!("flattened header version 1, found {version}")));
+            return Err(Error::malformed(
+                path,
+                24,
+                format!("flattened header version 1, found {version}"),
+            ));
         }
         let mut pos = FLAT_HEADER_SIZE;
         let mut writes: Vec<Extent> = Vec::new();
@@ -87,29 +95,49 @@ impl FlatMap {
                 break;
             }
             if offset < 0 {
-                return Err(Error::malformed(path, pos, format!("record offset >= 0 or -1 (end), found {offset}")));
+                return Err(Error::malformed(
+                    path,
+                    pos,
+                    format!("record offset >= 0 or -1 (end), found {offset}"),
+                ));
             }
             let data = pos + RECORD_HEADER;
             if size < 0 || (size as u64) > flen - data {
                 return Err(Error::malformed(
                     path,
                     pos + 8,
-                    format!("record size within the file ({} bytes left), found {size}", flen - data),
+                    format!(
+                        "record size within the file ({} bytes left), found {size}",
+                        flen - data
+                    ),
                 ));
             }
             let size = size as u64;
             if (offset as u64).checked_add(size).is_none() {
-                return Err(Error::malformed(path, pos, "record offset + size without overflow"));
+                return Err(Error::malformed(
+                    path,
+                    pos,
+                    "record offset + size without overflow",
+                ));
             }
             if size > 0 {
-                writes.push(Extent { logical: offset as u64, len: size, file: data });
+                writes.push(Extent {
+                    logical: offset as u64,
+                    len: size,
+                    file: data,
+                });
             }
             pos = data + size;
         }
         let records = writes.len() as u64;
         let extents = resolve(writes);
         let logical_len = extents.last().map_or(0, |e| e.logical + e.len);
-        Ok(FlatMap { extents, logical_len, records, unterminated })
+        Ok(FlatMap {
+            extents,
+            logical_len,
+            records,
+            unterminated,
+        })
     }
 
     pub(crate) fn logical_len(&self) -> u64 {
@@ -118,7 +146,10 @@ impl FlatMap {
 
     /// Index of the extent containing logical `off`.
     fn find(&self, off: u64) -> Option<usize> {
-        let i = self.extents.partition_point(|e| e.logical <= off).checked_sub(1)?;
+        let i = self
+            .extents
+            .partition_point(|e| e.logical <= off)
+            .checked_sub(1)?;
         let e = &self.extents[i];
         (off < e.logical + e.len).then_some(i)
     }
@@ -138,7 +169,9 @@ impl FlatMap {
         let e = self.extents[i];
         let start = e.file + (off - e.logical);
         if off + len <= e.logical + e.len {
-            return Some(Cow::Borrowed(&bytes[start as usize..(start + len) as usize]));
+            return Some(Cow::Borrowed(
+                &bytes[start as usize..(start + len) as usize],
+            ));
         }
         // Spans several extents: they must be adjacent in logical space.
         let mut out = Vec::with_capacity(len as usize);
@@ -163,7 +196,9 @@ impl FlatMap {
 fn resolve(writes: Vec<Extent>) -> Vec<Extent> {
     let mut sorted = writes.clone();
     sorted.sort_by_key(|e| e.logical);
-    let overlapping = sorted.windows(2).any(|w| w[0].logical + w[0].len > w[1].logical);
+    let overlapping = sorted
+        .windows(2)
+        .any(|w| w[0].logical + w[0].len > w[1].logical);
     if !overlapping {
         return coalesce(sorted);
     }
@@ -191,7 +226,15 @@ fn resolve(writes: Vec<Extent>) -> Vec<Extent> {
         }
         map.insert(s, (e, w.file));
     }
-    coalesce(map.into_iter().map(|(s, (e, f))| Extent { logical: s, len: e - s, file: f }).collect())
+    coalesce(
+        map.into_iter()
+            .map(|(s, (e, f))| Extent {
+                logical: s,
+                len: e - s,
+                file: f,
+            })
+            .collect(),
+    )
 }
 
 /// Merge extents that continue each other both logically and in the file.
@@ -248,7 +291,12 @@ mod tests {
         assert!(m.read(&s, 1, 4).is_none());
         let mut bad = stream(&[(0, b"ab")], true);
         bad[4096 + 8..4096 + 16].copy_from_slice(&(1i64 << 40).to_be_bytes());
-        let e = FlatMap::build(Path::new("t"), &bad).unwrap_err().to_string();
-        assert!(e.contains("offset 0x1008") && e.contains("record size"), "{e}");
+        let e = FlatMap::build(Path::new("t"), &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("offset 0x1008") && e.contains("record size"),
+            "{e}"
+        );
     }
 }

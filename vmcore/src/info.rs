@@ -50,56 +50,74 @@ pub(crate) fn summarize(d: &Vmcore) -> DumpInfo {
     let vi = d.vmcoreinfo.as_ref();
     let ps = d.page_size;
     let mut warnings = Vec::new();
-    let (release, machine, crash_time, cpus, ram, dumped, dump_level, header_version, incomplete) = match &d.body {
-        Body::Kdump(k) => {
-            let h = &k.header;
-            if h.incomplete() {
-                warnings.push("the dump is marked incomplete: makedumpfile stopped before writing every page".into());
+    let (release, machine, crash_time, cpus, ram, dumped, dump_level, header_version, incomplete) =
+        match &d.body {
+            Body::Kdump(k) => {
+                let h = &k.header;
+                if h.incomplete() {
+                    warnings.push("the dump is marked incomplete: makedumpfile stopped before writing every page".into());
+                }
+                if h.split {
+                    warnings.push(format!(
+                        "this file is one part of a split dump (pfns {}..{})",
+                        h.start_pfn, h.end_pfn
+                    ));
+                }
+                (
+                    vi.and_then(|v| v.osrelease.clone())
+                        .or_else(|| Some(h.release.clone()).filter(|r| !r.is_empty())),
+                    Some(h.machine.clone()).filter(|m| !m.is_empty()),
+                    vi.and_then(|v| v.crashtime)
+                        .or(Some(h.timestamp_sec).filter(|&t| t > 0)),
+                    Some(h.nr_cpus.max(0) as u64),
+                    k.ram_pages,
+                    k.dumped_pages,
+                    Some(h.dump_level),
+                    Some(h.header_version),
+                    h.incomplete(),
+                )
             }
-            if h.split {
-                warnings.push(format!("this file is one part of a split dump (pfns {}..{})", h.start_pfn, h.end_pfn));
-            }
-            (
-                vi.and_then(|v| v.osrelease.clone()).or_else(|| Some(h.release.clone()).filter(|r| !r.is_empty())),
-                Some(h.machine.clone()).filter(|m| !m.is_empty()),
-                vi.and_then(|v| v.crashtime).or(Some(h.timestamp_sec).filter(|&t| t > 0)),
-                Some(h.nr_cpus.max(0) as u64),
-                k.ram_pages,
-                k.dumped_pages,
-                Some(h.dump_level),
-                Some(h.header_version),
-                h.incomplete(),
-            )
-        }
-        Body::Elf(e) => {
-            if e.missing_bytes > 0 {
-                warnings.push(format!(
+            Body::Elf(e) => {
+                if e.missing_bytes > 0 {
+                    warnings.push(format!(
                     "the file is {} bytes short of what its PT_LOAD segments declare: it was cut short",
                     e.missing_bytes
                 ));
+                }
+                let cpus = if !d.notes.prstatus.is_empty() {
+                    d.notes.prstatus.len()
+                } else {
+                    d.notes.qemu_cpus.len()
+                };
+                (
+                    vi.and_then(|v| v.osrelease.clone()),
+                    Some(if e.machine == 62 {
+                        "x86_64".to_string()
+                    } else {
+                        format!("e_machine {}", e.machine)
+                    }),
+                    vi.and_then(|v| v.crashtime),
+                    (cpus > 0).then_some(cpus as u64),
+                    e.ram_bytes() / ps,
+                    e.dumped_bytes() / ps,
+                    None,
+                    None,
+                    e.missing_bytes > 0,
+                )
             }
-            let cpus = if !d.notes.prstatus.is_empty() { d.notes.prstatus.len() } else { d.notes.qemu_cpus.len() };
-            (
-                vi.and_then(|v| v.osrelease.clone()),
-                Some(if e.machine == 62 { "x86_64".to_string() } else { format!("e_machine {}", e.machine) }),
-                vi.and_then(|v| v.crashtime),
-                (cpus > 0).then_some(cpus as u64),
-                e.ram_bytes() / ps,
-                e.dumped_bytes() / ps,
-                None,
-                None,
-                e.missing_bytes > 0,
-            )
-        }
-    };
+        };
     if d.src.flat.as_ref().is_some_and(|f| f.unterminated) {
         warnings.push("the flattened stream has no end marker: it was cut short".into());
     }
     if vi.is_none() {
-        warnings.push("no VMCOREINFO: kernel release, build-id and KASLR offset are unknown".into());
+        warnings
+            .push("no VMCOREINFO: kernel release, build-id and KASLR offset are unknown".into());
     }
     let (translation, direct_map_base) = match d.translator() {
-        Ok(t) => (t.root_source.to_string(), t.direct_map_base.map(|b| format!("{b:#x}"))),
+        Ok(t) => (
+            t.root_source.to_string(),
+            t.direct_map_base.map(|b| format!("{b:#x}")),
+        ),
         Err(e) => {
             warnings.push(e.to_string());
             ("unavailable".to_string(), None)
@@ -149,7 +167,12 @@ pub(crate) fn rfc3339(secs: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

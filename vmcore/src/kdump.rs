@@ -101,25 +101,42 @@ impl Kdump {
         }
         let header_version = le_i32(&h, 8);
         if !(1..=6).contains(&header_version) {
-            return Err(Error::malformed(path, 8, format!("header_version 1 to 6, found {header_version}")));
+            return Err(Error::malformed(
+                path,
+                8,
+                format!("header_version 1 to 6, found {header_version}"),
+            ));
         }
         let uts = |i: usize| cstr(&h[12 + 65 * i..12 + 65 * (i + 1)]);
         // struct timeval follows the 390-byte utsname, aligned to 8: offset 408.
         let block_size = le_i32(&h, 428);
         if !(512..=1 << 20).contains(&block_size) || (block_size as u32).count_ones() != 1 {
-            return Err(Error::malformed(path, 428, format!("block_size a power of two from 512 to 1 MiB, found {block_size}")));
+            return Err(Error::malformed(
+                path,
+                428,
+                format!("block_size a power of two from 512 to 1 MiB, found {block_size}"),
+            ));
         }
         let bs = block_size as u64;
         let sub_hdr_size = le_i32(&h, 432);
         let bitmap_blocks = le_u32(&h, 436) as u64;
         let flen = src.len();
         if sub_hdr_size < 0 || (1 + sub_hdr_size as u64) * bs > flen {
-            return Err(Error::malformed(path, 432, format!("sub_hdr_size within the file ({} blocks of {bs}), found {sub_hdr_size}", flen / bs)));
+            return Err(Error::malformed(
+                path,
+                432,
+                format!(
+                    "sub_hdr_size within the file ({} blocks of {bs}), found {sub_hdr_size}",
+                    flen / bs
+                ),
+            ));
         }
         let sub_blocks = sub_hdr_size as u64;
         let bitmap_offset = (1 + sub_blocks) * bs;
-        let bitmap_len = bitmap_blocks.checked_mul(bs).filter(|l| bitmap_offset + l <= flen);
-        let Some(bitmap_len) = bitmap_len.filter(|&l| l >= 2 && l % 2 == 0) else {
+        let bitmap_len = bitmap_blocks
+            .checked_mul(bs)
+            .filter(|l| bitmap_offset + l <= flen);
+        let Some(bitmap_len) = bitmap_len.filter(|&l| l > 0 && bitmap_blocks % 2 == 0) else {
             return Err(Error::malformed(
                 path,
                 436,
@@ -182,12 +199,19 @@ impl Kdump {
             return Err(Error::malformed(
                 path,
                 if header_version >= 6 { bs + 96 } else { 440 },
-                format!("max_mapnr at most {} (what the {half}-byte bitmaps cover), found {}", half * 8, header.max_mapnr),
+                format!(
+                    "max_mapnr at most {} (what the {half}-byte bitmaps cover), found {}",
+                    half * 8,
+                    header.max_mapnr
+                ),
             ));
         }
         let load_bitmap = |off: u64, what: &str| -> Result<Bitmap, Error> {
             Ok(match src.file_range(off, half) {
-                Some(file_off) => Bitmap::InFile { offset: file_off, len: half },
+                Some(file_off) => Bitmap::InFile {
+                    offset: file_off,
+                    len: half,
+                },
                 None => Bitmap::Owned(src.read_at(off, half, what)?.into_owned()),
             })
         };
@@ -228,18 +252,25 @@ impl Kdump {
             }
         }
 
-        let read_blob = |at: Option<(u64, u64, u64)>, what: &str| -> Result<Option<Vec<u8>>, Error> {
+        let read_blob = |at: Option<(u64, u64, u64)>,
+                         what: &str|
+         -> Result<Option<Vec<u8>>, Error> {
             match at {
                 None | Some((0, _, _)) | Some((_, 0, _)) => Ok(None),
                 Some((off, len, field_off)) => {
                     if len > 1 << 24 || off.checked_add(len).is_none_or(|e| e > flen) {
-                        return Err(Error::malformed(path, field_off, format!("{what} offset/size within the file, found {off:#x}+{len:#x}")));
+                        return Err(Error::malformed(
+                            path,
+                            field_off,
+                            format!("{what} offset/size within the file, found {off:#x}+{len:#x}"),
+                        ));
                     }
                     Ok(Some(src.read_at(off, len, what)?.into_owned()))
                 }
             }
         };
-        let vmcoreinfo = read_blob(vmcoreinfo_at, "VMCOREINFO")?.map(|b| String::from_utf8_lossy(&b).into_owned());
+        let vmcoreinfo = read_blob(vmcoreinfo_at, "VMCOREINFO")?
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
         let notes = read_blob(notes_at, "ELF notes")?;
 
         let mut kd = Kdump {
@@ -259,7 +290,8 @@ impl Kdump {
     }
 
     fn bit(bm: &[u8], pfn: u64) -> bool {
-        bm.get((pfn / 8) as usize).is_some_and(|b| b & (1 << (pfn % 8)) != 0)
+        bm.get((pfn / 8) as usize)
+            .is_some_and(|b| b & (1 << (pfn % 8)) != 0)
     }
 
     /// Number of dumped pages before `pfn`.
@@ -268,7 +300,10 @@ impl Kdump {
         let mut n = self.rank[block as usize];
         let start = (block * RANK_BITS / 8) as usize;
         let end = (pfn / 8) as usize;
-        n += bm[start..end].iter().map(|b| b.count_ones() as u64).sum::<u64>();
+        n += bm[start..end]
+            .iter()
+            .map(|b| b.count_ones() as u64)
+            .sum::<u64>();
         n + (bm[end] & ((1u8 << (pfn % 8)) - 1)).count_ones() as u64
     }
 
@@ -289,7 +324,12 @@ impl Kdump {
         }
         let idx = self.rank_of(dbits, pfn);
         let at = self.desc_offset + idx * PAGE_DESC_SIZE;
-        let corrupt = |file_offset: u64, detail: String| ReadError::Corrupt { file: src.path.clone(), paddr, file_offset, detail };
+        let corrupt = |file_offset: u64, detail: String| ReadError::Corrupt {
+            file: src.path.clone(),
+            paddr,
+            file_offset,
+            detail,
+        };
         let d = match src.read_at(at, PAGE_DESC_SIZE, "page descriptor") {
             Ok(d) => d,
             Err(_) if self.header.incomplete() => return Err(ReadError::NotWritten { paddr }),
@@ -304,19 +344,43 @@ impl Kdump {
         let codec = Compression::from_page_flags(flags).map_err(|e| corrupt(at + 12, e))?;
         let bs = self.header.block_size;
         if size == 0 || size > bs {
-            return Err(corrupt(at + 8, format!("page descriptor size 1 to {bs}, found {size}")));
+            return Err(corrupt(
+                at + 8,
+                format!("page descriptor size 1 to {bs}, found {size}"),
+            ));
         }
-        if offset < 0 || (offset as u64).checked_add(size as u64).is_none_or(|e| e > src.len()) {
+        if offset < 0
+            || (offset as u64)
+                .checked_add(size as u64)
+                .is_none_or(|e| e > src.len())
+        {
             if self.header.incomplete() {
                 return Err(ReadError::NotWritten { paddr });
             }
-            return Err(corrupt(at, format!("page data offset within the {}-byte {}, found {offset:#x}+{size:#x}", src.len(), src.kind())));
+            return Err(corrupt(
+                at,
+                format!(
+                    "page data offset within the {}-byte {}, found {offset:#x}+{size:#x}",
+                    src.len(),
+                    src.kind()
+                ),
+            ));
         }
-        Ok(PageDesc { offset: offset as u64, size, codec, paddr })
+        Ok(PageDesc {
+            offset: offset as u64,
+            size,
+            codec,
+            paddr,
+        })
     }
 
     /// Decode one page into `out` (exactly one block).
-    pub(crate) fn read_page(&self, src: &Source, d: &PageDesc, out: &mut [u8]) -> Result<(), ReadError> {
+    pub(crate) fn read_page(
+        &self,
+        src: &Source,
+        d: &PageDesc,
+        out: &mut [u8],
+    ) -> Result<(), ReadError> {
         let data = self.page_bytes(src, d)?;
         crate::codec::decompress(d.codec, &data, out).map_err(|e| ReadError::Corrupt {
             file: src.path.clone(),
@@ -327,13 +391,18 @@ impl Kdump {
     }
 
     /// The stored bytes of a page (borrowed when contiguous in the file).
-    pub(crate) fn page_bytes<'a>(&self, src: &'a Source, d: &PageDesc) -> Result<Cow<'a, [u8]>, ReadError> {
-        src.read_at(d.offset, d.size as u64, "page data").map_err(|e| ReadError::Corrupt {
-            file: src.path.clone(),
-            paddr: d.paddr,
-            file_offset: d.offset,
-            detail: e.to_string(),
-        })
+    pub(crate) fn page_bytes<'a>(
+        &self,
+        src: &'a Source,
+        d: &PageDesc,
+    ) -> Result<Cow<'a, [u8]>, ReadError> {
+        src.read_at(d.offset, d.size as u64, "page data")
+            .map_err(|e| ReadError::Corrupt {
+                file: src.path.clone(),
+                paddr: d.paddr,
+                file_offset: d.offset,
+                detail: e.to_string(),
+            })
     }
 
     /// The codec of the dump, from the first few dumped pages (makedumpfile uses one codec per dump, but

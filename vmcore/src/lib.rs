@@ -74,7 +74,7 @@ impl Format {
 
 enum Body {
     Elf(elf::Elf),
-    Kdump(kdump::Kdump),
+    Kdump(Box<kdump::Kdump>),
 }
 
 /// Pages of decompressed data kept per open dump (4096 pages = 16 MiB at most for 4 KiB pages).
@@ -106,15 +106,26 @@ impl Vmcore {
 
     fn from_backing(path: &Path, backing: Backing) -> Result<Vmcore, Error> {
         let bytes = backing.bytes();
-        let flat = if flattened::is_flattened(bytes) { Some(flattened::FlatMap::build(path, bytes)?) } else { None };
-        let src = Source { path: Arc::from(path), backing, flat };
+        let flat = if flattened::is_flattened(bytes) {
+            Some(flattened::FlatMap::build(path, bytes)?)
+        } else {
+            None
+        };
+        let src = Source {
+            path: Arc::from(path),
+            backing,
+            flat,
+        };
         let head = src.read_at(0, src.len().min(8), "format magic")?;
         let body = if head.len() >= 8 && head[..8] == kdump::KDUMP_SIGNATURE[..] {
-            Body::Kdump(kdump::Kdump::parse(&src)?)
+            Body::Kdump(Box::new(kdump::Kdump::parse(&src)?))
         } else if head.starts_with(b"\x7fELF") {
             Body::Elf(elf::Elf::parse(&src)?)
         } else {
-            return Err(Error::UnknownFormat { file: path.to_path_buf(), magic: source::magic_preview(&head) });
+            return Err(Error::UnknownFormat {
+                file: path.to_path_buf(),
+                magic: source::magic_preview(&head),
+            });
         };
         let mut notes = Notes::default();
         let (note_bytes, note_origin) = match &body {
@@ -123,7 +134,11 @@ impl Vmcore {
         };
         if let Some(nb) = note_bytes {
             notes::parse(nb, &mut notes).map_err(|(off, expected)| {
-                Error::malformed(path, off as u64, format!("{expected} (offset within the {note_origin})"))
+                Error::malformed(
+                    path,
+                    off as u64,
+                    format!("{expected} (offset within the {note_origin})"),
+                )
             })?;
         }
         let vmcoreinfo_text = match &body {
@@ -133,7 +148,11 @@ impl Vmcore {
         let vmcoreinfo = vmcoreinfo_text.as_deref().map(VmcoreInfo::parse);
         let page_size = match &body {
             Body::Kdump(k) => k.header.block_size as u64,
-            Body::Elf(_) => vmcoreinfo.as_ref().and_then(|v| v.page_size).filter(|p| p.is_power_of_two()).unwrap_or(4096),
+            Body::Elf(_) => vmcoreinfo
+                .as_ref()
+                .and_then(|v| v.page_size)
+                .filter(|p| p.is_power_of_two())
+                .unwrap_or(4096),
         };
         Ok(Vmcore {
             src,
@@ -186,6 +205,19 @@ impl Vmcore {
         }
     }
 
+    /// One past the highest page frame the dump describes (kdump `max_mapnr`; the end of the last ELF segment).
+    pub fn max_pfn(&self) -> u64 {
+        match &self.body {
+            Body::Kdump(k) => k.header.max_mapnr,
+            Body::Elf(e) => e
+                .segments
+                .iter()
+                .map(|s| (s.paddr + s.mem_size).div_ceil(self.page_size))
+                .max()
+                .unwrap_or(0),
+        }
+    }
+
     /// The `PT_LOAD` segments of an ELF dump, sorted by physical address.
     pub fn elf_segments(&self) -> Option<&[LoadSegment]> {
         match &self.body {
@@ -202,7 +234,9 @@ impl Vmcore {
                 let ps = self.page_size;
                 let mut done = 0usize;
                 while done < buf.len() {
-                    let a = paddr.checked_add(done as u64).ok_or(ReadError::NotInDump { paddr: u64::MAX })?;
+                    let a = paddr
+                        .checked_add(done as u64)
+                        .ok_or(ReadError::NotInDump { paddr: u64::MAX })?;
                     let (pfn, off) = (a / ps, (a % ps) as usize);
                     let n = (ps as usize - off).min(buf.len() - done);
                     let d = k.page_desc(&self.src, pfn)?;
@@ -229,18 +263,27 @@ impl Vmcore {
         self.translator
             .get_or_init(|| self.build_translator())
             .as_ref()
-            .map_err(|detail| Error::NoTranslation { file: self.path().to_path_buf(), detail: detail.clone() })
+            .map_err(|detail| Error::NoTranslation {
+                file: self.path().to_path_buf(),
+                detail: detail.clone(),
+            })
     }
 
     /// Translate a kernel virtual address to a physical one.
     pub fn translate(&self, vaddr: u64) -> Result<u64, ReadError> {
-        let t = self.translator().map_err(|_| ReadError::Unmapped { vaddr, detail: "no page tables known" })?;
+        let t = self.translator().map_err(|_| ReadError::Unmapped {
+            vaddr,
+            detail: "no page tables known",
+        })?;
         t.translate(self, vaddr)
     }
 
     /// Read kernel virtual memory, page by page.
     pub fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
-        let t = self.translator().map_err(|_| ReadError::Unmapped { vaddr, detail: "no page tables known" })?;
+        let t = self.translator().map_err(|_| ReadError::Unmapped {
+            vaddr,
+            detail: "no page tables known",
+        })?;
         let mut done = 0usize;
         while done < buf.len() {
             let a = vaddr.wrapping_add(done as u64);
@@ -267,6 +310,9 @@ impl Vmcore {
             _ => match qemu {
                 Some(cpu) if cpu.cr3 != 0 => {
                     let five = cpu.cr4 & (1 << 12) != 0; // CR4.LA57
+                    // Without VMCOREINFO the SME C-bit is unknown; a physical address cannot exceed what the
+                    // dump describes, so a single CR3 frame bit above that is the encryption bit.
+                    let sme_mask = if sme_mask != 0 { sme_mask } else { self.infer_sme_bit(cpu.cr3) };
                     // CR3 low bits hold the PCID; the walker keeps the frame only.
                     (PageTableWalker::new(cpu.cr3, five, sme_mask), None, "QEMU CR3")
                 }
@@ -279,8 +325,12 @@ impl Vmcore {
             },
         };
         let mut probe = [0u8; 8];
-        self.read_phys(walker.root, &mut probe)
-            .map_err(|e| format!("the top page table ({source}) at physical {:#x} is unreadable: {e}", walker.root))?;
+        self.read_phys(walker.root, &mut probe).map_err(|e| {
+            format!(
+                "the top page table ({source}) at physical {:#x} is unreadable: {e}",
+                walker.root
+            )
+        })?;
         let mut t = Translator::new(walker, kernel_text, None, source);
         t.direct_map_base = match &self.body {
             Body::Elf(e) => e.direct_map_base(),
@@ -288,6 +338,17 @@ impl Vmcore {
         }
         .or_else(|| t.discover_direct_map(self));
         Ok(t)
+    }
+
+    fn infer_sme_bit(&self, cr3: u64) -> u64 {
+        let max_phys = self.max_pfn().saturating_mul(self.page_size).max(1);
+        let width = 64 - (max_phys - 1).leading_zeros();
+        let high = (cr3 & 0x000f_ffff_ffff_f000) >> width << width;
+        if high.count_ones() == 1 {
+            high
+        } else {
+            0
+        }
     }
 
     /// A summary of the dump for `vmtaint info`.
@@ -318,7 +379,10 @@ pub fn sniff(path: &Path) -> std::io::Result<Option<&'static str>> {
     let head = &head[..n];
     Ok(if head.starts_with(b"KDUMP   ") {
         Some("kdump")
-    } else if head.starts_with(b"\x7fELF") && head.len() >= 18 && u16::from_le_bytes([head[16], head[17]]) == 4 {
+    } else if head.starts_with(b"\x7fELF")
+        && head.len() >= 18
+        && u16::from_le_bytes([head[16], head[17]]) == 4
+    {
         Some("elf")
     } else if flattened::is_flattened(head) {
         Some("flattened")
@@ -326,4 +390,3 @@ pub fn sniff(path: &Path) -> std::io::Result<Option<&'static str>> {
         None
     })
 }
-

@@ -45,7 +45,11 @@ impl Input<'_> {
     }
 
     fn take(&mut self, n: usize) -> Result<&[u8], LzoError> {
-        let end = self.i.checked_add(n).filter(|&e| e <= self.b.len()).ok_or(LzoError::InputOverrun(self.i))?;
+        let end = self
+            .i
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len())
+            .ok_or(LzoError::InputOverrun(self.i))?;
         let s = &self.b[self.i..end];
         self.i = end;
         Ok(s)
@@ -70,7 +74,10 @@ impl Output<'_> {
 
     fn copy_match(&mut self, distance: usize, len: usize) -> Result<(), LzoError> {
         if distance == 0 || distance > self.n {
-            return Err(LzoError::LookBehind { distance, pos: self.n });
+            return Err(LzoError::LookBehind {
+                distance,
+                pos: self.n,
+            });
         }
         if self.n + len > self.b.len() {
             return Err(LzoError::OutputOverrun(self.b.len()));
@@ -136,7 +143,11 @@ pub fn decompress(input: &[u8], out: &mut [u8]) -> Result<usize, LzoError> {
             trailing = t & 3;
         } else if t >= 32 {
             // M3: distance 1..=16384.
-            let len = if t & 31 == 0 { ip.extended(31)? } else { t & 31 } + 2;
+            let len = if t & 31 == 0 {
+                ip.extended(31)?
+            } else {
+                t & 31
+            } + 2;
             let lo = ip.byte()?;
             let hi = ip.byte()?;
             op.copy_match(1 + (lo >> 2) + (hi << 6), len)?;
@@ -149,7 +160,11 @@ pub fn decompress(input: &[u8], out: &mut [u8]) -> Result<usize, LzoError> {
             let d = ((t & 8) << 11) + (lo >> 2) + (hi << 6);
             if d == 0 {
                 let rest = input.len() - ip.i;
-                return if rest == 0 { Ok(op.n) } else { Err(LzoError::TrailingInput(rest)) };
+                return if rest == 0 {
+                    Ok(op.n)
+                } else {
+                    Err(LzoError::TrailingInput(rest))
+                };
             }
             op.copy_match(d + 0x4000, len)?;
             trailing = lo & 3;
@@ -184,15 +199,33 @@ mod tests {
     #[test]
     fn corrupt_streams_are_errors() {
         let mut out = [0u8; 8];
-        assert!(matches!(decompress(&[], &mut out), Err(LzoError::InputOverrun(0))));
-        assert!(matches!(decompress(&[30, 1, 2], &mut out), Err(LzoError::InputOverrun(_))));
+        assert!(matches!(
+            decompress(&[], &mut out),
+            Err(LzoError::InputOverrun(0))
+        ));
+        assert!(matches!(
+            decompress(&[30, 1, 2], &mut out),
+            Err(LzoError::InputOverrun(_))
+        ));
         // distance beyond the output
-        assert!(matches!(decompress(&[18, b'a', 0xa4, 9, 0x11, 0, 0], &mut out), Err(LzoError::LookBehind { .. })));
+        assert!(matches!(
+            decompress(&[18, b'a', 0xa4, 9, 0x11, 0, 0], &mut out),
+            Err(LzoError::LookBehind { .. })
+        ));
         // output overrun
-        assert!(matches!(decompress(&[19, b'a', b'b', 0xe4, 0, 0x11, 0, 0], &mut [0u8; 4]), Err(LzoError::OutputOverrun(4))));
+        assert!(matches!(
+            decompress(&[19, b'a', b'b', 0xe4, 0, 0x11, 0, 0], &mut [0u8; 4]),
+            Err(LzoError::OutputOverrun(4))
+        ));
         // trailing bytes after the end marker
-        assert_eq!(decompress(&[18, b'a', 0x11, 0, 0, 7], &mut out), Err(LzoError::TrailingInput(1)));
+        assert_eq!(
+            decompress(&[18, b'a', 0x11, 0, 0, 7], &mut out),
+            Err(LzoError::TrailingInput(1))
+        );
         // a run of zero length bytes never reads past the input
-        assert!(matches!(decompress(&[0, 0, 0, 0], &mut out), Err(LzoError::InputOverrun(_))));
+        assert!(matches!(
+            decompress(&[0, 0, 0, 0], &mut out),
+            Err(LzoError::InputOverrun(_))
+        ));
     }
 }

@@ -5,8 +5,9 @@ use serde::Serialize;
 
 /// x86-64 general registers in `struct user_regs_struct` order, as `elf_prstatus.pr_reg` stores them.
 pub const X86_64_REG_NAMES: [&str; 27] = [
-    "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi",
-    "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs",
+    "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
+    "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs",
+    "gs",
 ];
 
 /// `NT_PRSTATUS` of one CPU.
@@ -75,15 +76,24 @@ pub(crate) fn parse(seg: &[u8], notes: &mut Notes) -> Result<(), (usize, String)
         };
         // The last note's padding may be missing.
         if desc_at + descsz > seg.len() {
-            return Err((pos, format!("note of {namesz}+{descsz} bytes within the {}-byte note segment", seg.len())));
+            return Err((
+                pos,
+                format!(
+                    "note of {namesz}+{descsz} bytes within the {}-byte note segment",
+                    seg.len()
+                ),
+            ));
         }
         let name = &seg[name_at..name_at + namesz.min(seg.len() - name_at)];
-        let name = String::from_utf8_lossy(name.split(|&b| b == 0).next().unwrap_or(&[])).into_owned();
+        let name =
+            String::from_utf8_lossy(name.split(|&b| b == 0).next().unwrap_or(&[])).into_owned();
         let desc = &seg[desc_at..desc_at + descsz];
         match (name.as_str(), ntype) {
             ("CORE", NT_PRSTATUS) if descsz >= PRSTATUS_SIZE => notes.prstatus.push(PrStatus {
                 pid: crate::source::le_u32(desc, PRSTATUS_PID),
-                regs: (0..27).map(|i| crate::source::le_u64(desc, PRSTATUS_REGS + 8 * i)).collect(),
+                regs: (0..27)
+                    .map(|i| crate::source::le_u64(desc, PRSTATUS_REGS + 8 * i))
+                    .collect(),
             }),
             ("VMCOREINFO", 0) => {
                 notes.vmcoreinfo = Some(String::from_utf8_lossy(desc).into_owned());

@@ -27,7 +27,10 @@ impl Backing {
 }
 
 pub(crate) fn map_file(path: &Path) -> Result<Backing, Error> {
-    let io = |source| Error::Io { file: path.to_path_buf(), source };
+    let io = |source| Error::Io {
+        file: path.to_path_buf(),
+        source,
+    };
     let file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     if len == 0 {
@@ -77,7 +80,12 @@ impl Source {
     }
 
     /// `len` bytes at logical `offset`, borrowed when contiguous in the file.
-    pub(crate) fn read_at(&self, offset: u64, len: u64, what: &str) -> Result<Cow<'_, [u8]>, Error> {
+    pub(crate) fn read_at(
+        &self,
+        offset: u64,
+        len: u64,
+        what: &str,
+    ) -> Result<Cow<'_, [u8]>, Error> {
         let truncated = || Error::Truncated {
             file: self.path.to_path_buf(),
             what: what.to_string(),

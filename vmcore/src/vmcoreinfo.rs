@@ -43,7 +43,9 @@ impl VmcoreInfo {
         let mut info = VmcoreInfo::default();
         for line in text.split('\n') {
             let line = line.trim_end_matches(['\0', '\r']);
-            let Some((k, v)) = line.split_once('=') else { continue };
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
             if k.is_empty() {
                 continue;
             }
@@ -66,7 +68,11 @@ impl VmcoreInfo {
 
     /// The last value of `key` (the kernel never repeats a key; a repeat means the later one is current).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// `SYMBOL(name)`: already KASLR-adjusted.
@@ -76,22 +82,26 @@ impl VmcoreInfo {
 
     /// `NUMBER(name)`.
     pub fn number(&self, name: &str) -> Option<i64> {
-        self.get(&format!("NUMBER({name})")).and_then(|v| v.parse().ok())
+        self.get(&format!("NUMBER({name})"))
+            .and_then(|v| v.parse().ok())
     }
 
     /// `OFFSET(struct.member)`.
     pub fn offset(&self, path: &str) -> Option<u64> {
-        self.get(&format!("OFFSET({path})")).and_then(|v| v.parse().ok())
+        self.get(&format!("OFFSET({path})"))
+            .and_then(|v| v.parse().ok())
     }
 
     /// `SIZE(name)`.
     pub fn size(&self, name: &str) -> Option<u64> {
-        self.get(&format!("SIZE({name})")).and_then(|v| v.parse().ok())
+        self.get(&format!("SIZE({name})"))
+            .and_then(|v| v.parse().ok())
     }
 
     /// `LENGTH(name)`.
     pub fn length(&self, name: &str) -> Option<u64> {
-        self.get(&format!("LENGTH({name})")).and_then(|v| v.parse().ok())
+        self.get(&format!("LENGTH({name})"))
+            .and_then(|v| v.parse().ok())
     }
 }
 

@@ -66,7 +66,11 @@ pub struct PageTableWalker {
 
 impl PageTableWalker {
     pub fn new(root: u64, five_level: bool, sme_mask: u64) -> Self {
-        PageTableWalker { root: root & ADDR_MASK & !sme_mask, five_level, sme_mask }
+        PageTableWalker {
+            root: root & ADDR_MASK & !sme_mask,
+            five_level,
+            sme_mask,
+        }
     }
 
     fn canonical(&self, vaddr: u64) -> bool {
@@ -75,9 +79,16 @@ impl PageTableWalker {
         top == 0 || top == -1
     }
 
-    pub fn translate(&self, mem: &dyn PhysicalMemory, vaddr: u64) -> Result<Translation, ReadError> {
+    pub fn translate(
+        &self,
+        mem: &dyn PhysicalMemory,
+        vaddr: u64,
+    ) -> Result<Translation, ReadError> {
         if !self.canonical(vaddr) {
-            return Err(ReadError::Unmapped { vaddr, detail: "not a canonical address" });
+            return Err(ReadError::Unmapped {
+                vaddr,
+                detail: "not a canonical address",
+            });
         }
         let mut table = self.root;
         let top = if self.five_level { 4 } else { 3 };
@@ -86,17 +97,26 @@ impl PageTableWalker {
             let index = (vaddr >> shift) & 511;
             let mut e = [0u8; 8];
             mem.read_phys(table + index * 8, &mut e)
-                .map_err(|source| ReadError::PageTable { vaddr, source: Box::new(source) })?;
+                .map_err(|source| ReadError::PageTable {
+                    vaddr,
+                    source: Box::new(source),
+                })?;
             let entry = u64::from_le_bytes(e) & !self.sme_mask;
             if entry & PRESENT == 0 {
-                return Err(ReadError::Unmapped { vaddr, detail: LEVEL_NAMES[level] });
+                return Err(ReadError::Unmapped {
+                    vaddr,
+                    detail: LEVEL_NAMES[level],
+                });
             }
             let addr = entry & ADDR_MASK;
             if level == 0 || ((level == 1 || level == 2) && entry & HUGE != 0) {
                 let size = 1u64 << shift;
                 // Large pages: bit 12 is PAT, not address; the frame is aligned to the page size.
                 let base = addr & !(size - 1);
-                return Ok(Translation { paddr: base | (vaddr & (size - 1)), page_size: size });
+                return Ok(Translation {
+                    paddr: base | (vaddr & (size - 1)),
+                    page_size: size,
+                });
             }
             table = addr;
         }
@@ -128,7 +148,13 @@ impl Translator {
         direct_map_base: Option<u64>,
         root_source: &'static str,
     ) -> Self {
-        Translator { walker, kernel_text, direct_map_base, root_source, tlb: Mutex::new(HashMap::new()) }
+        Translator {
+            walker,
+            kernel_text,
+            direct_map_base,
+            root_source,
+            tlb: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Translate through the fast paths, the TLB, then the page tables.
@@ -140,7 +166,11 @@ impl Translator {
         }
         if let Some(base) = self.direct_map_base {
             // The direct map spans at most 64 TiB (4-level) / 32 PiB (5-level) above its base.
-            let span = if self.walker.five_level { 1u64 << 55 } else { 1u64 << 46 };
+            let span = if self.walker.five_level {
+                1u64 << 55
+            } else {
+                1u64 << 46
+            };
             if vaddr >= base && vaddr - base < span {
                 return Ok(vaddr - base);
             }
@@ -173,12 +203,18 @@ impl Translator {
             let mut next = vec![0u8; 4096];
             mem.read_phys(e & ADDR_MASK, &mut next).ok()?;
             for j in 0..512u64 {
-                let e2 = u64::from_le_bytes(next[j as usize * 8..][..8].try_into().ok()?) & !w.sme_mask;
+                let e2 =
+                    u64::from_le_bytes(next[j as usize * 8..][..8].try_into().ok()?) & !w.sme_mask;
                 if e2 & PRESENT == 0 {
                     continue;
                 }
-                let va = 0xffff_0000_0000_0000u64 | (i << top_shift) | (j << next_shift);
-                let va = if w.five_level { va | 0xff00_0000_0000_0000 } else { va };
+                // Sign-extend above the top index: bits 48..63 (4-level) or 57..63 (5-level).
+                let sign = if w.five_level {
+                    0xfe00_0000_0000_0000u64
+                } else {
+                    0xffff_0000_0000_0000
+                };
+                let va = sign | (i << top_shift) | (j << next_shift);
                 return match w.translate(mem, va) {
                     Ok(t) if t.paddr == 0 => Some(va),
                     _ => None,

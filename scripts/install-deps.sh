@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Debian packages the tests need (idempotent; installs only what is missing):
+#   the debug vmlinux of the real test kernel (symbols, and the oracle for layouts), crash (the peer we compare
+#   with and the host of our extension), pahole/readelf/nm (independent oracles), and what
+#   testcores/make-real-cores.sh needs to make real dumps under QEMU.
+set -euo pipefail
+release=${VMTAINT_KERNEL_RELEASE:-6.1.0-56-cloud-amd64}
+want=(
+  "linux-image-$release-dbg" "linux-headers-$release" crash dwarves binutils gcc make
+  qemu-system-x86 makedumpfile kexec-tools busybox-static cpio e2fsprogs python3
+)
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "system packages: ok (${#want[@]} checked, ${#missing[@]} installed)"
