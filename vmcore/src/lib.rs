@@ -343,6 +343,9 @@ impl Vmcore {
     fn infer_sme_bit(&self, cr3: u64) -> u64 {
         let max_phys = self.max_pfn().saturating_mul(self.page_size).max(1);
         let width = 64 - (max_phys - 1).leading_zeros();
+        if width >= 52 {
+            return 0; // the dump claims the whole physical address space: nothing to infer
+        }
         let high = (cr3 & 0x000f_ffff_ffff_f000) >> width << width;
         if high.count_ones() == 1 {
             high
