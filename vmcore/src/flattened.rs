@@ -160,33 +160,29 @@ impl FlatMap {
         (off + len <= e.logical + e.len).then(|| e.file + (off - e.logical))
     }
 
-    /// Read a logical range; `None` when part of it was never written.
+    /// Read a logical range. Bytes no record wrote read as zeros, as they would in the file `makedumpfile -R`
+    /// rebuilds (it seeks past them, leaving holes): makedumpfile itself leaves such gaps, e.g. after the
+    /// 464-byte header and at the end of each bitmap. `None` only past the logical end.
     pub(crate) fn read<'a>(&self, bytes: &'a [u8], off: u64, len: u64) -> Option<Cow<'a, [u8]>> {
+        let end = off.checked_add(len)?;
+        if end > self.logical_len {
+            return None;
+        }
         if len == 0 {
             return Some(Cow::Borrowed(&[]));
         }
-        let mut i = self.find(off)?;
-        let e = self.extents[i];
-        let start = e.file + (off - e.logical);
-        if off + len <= e.logical + e.len {
-            return Some(Cow::Borrowed(
-                &bytes[start as usize..(start + len) as usize],
-            ));
+        if let Some(file) = self.file_offset(off, len) {
+            return Some(Cow::Borrowed(&bytes[file as usize..(file + len) as usize]));
         }
-        // Spans several extents: they must be adjacent in logical space.
-        let mut out = Vec::with_capacity(len as usize);
-        let mut cur = off;
-        let end = off + len;
-        while cur < end {
-            let e = *self.extents.get(i)?;
-            if e.logical > cur || cur >= e.logical + e.len {
-                return None;
-            }
-            let take = (e.logical + e.len).min(end) - cur;
-            let fs = (e.file + (cur - e.logical)) as usize;
-            out.extend_from_slice(&bytes[fs..fs + take as usize]);
-            cur += take;
-            i += 1;
+        // Spans several extents or holes: assemble, zeros where nothing was written.
+        let mut out = vec![0u8; len as usize];
+        let first = self.extents.partition_point(|e| e.logical + e.len <= off);
+        for e in self.extents[first..].iter().take_while(|e| e.logical < end) {
+            let s = e.logical.max(off);
+            let t = (e.logical + e.len).min(end);
+            let fs = (e.file + (s - e.logical)) as usize;
+            out[(s - off) as usize..(t - off) as usize]
+                .copy_from_slice(&bytes[fs..fs + (t - s) as usize]);
         }
         Some(Cow::Owned(out))
     }
@@ -284,11 +280,12 @@ mod tests {
     }
 
     #[test]
-    fn holes_read_as_none_and_bad_records_are_errors() {
+    fn holes_read_as_zeros_and_bad_records_are_errors() {
         let s = stream(&[(0, b"ab"), (4, b"cd")], false);
         let m = FlatMap::build(Path::new("t"), &s).unwrap();
         assert!(m.unterminated);
-        assert!(m.read(&s, 1, 4).is_none());
+        assert_eq!(&*m.read(&s, 1, 4).unwrap(), b"b\0\0c");
+        assert!(m.read(&s, 4, 3).is_none(), "past the logical end");
         let mut bad = stream(&[(0, b"ab")], true);
         bad[4096 + 8..4096 + 16].copy_from_slice(&(1i64 << 40).to_be_bytes());
         let e = FlatMap::build(Path::new("t"), &bad)

@@ -99,14 +99,12 @@ impl Source {
             return Err(truncated());
         }
         match &self.flat {
-            None => Ok(Cow::Borrowed(&self.backing.bytes()[offset as usize..end as usize])),
-            Some(flat) => flat.read(self.backing.bytes(), offset, len).ok_or_else(|| {
-                Error::malformed(
-                    &self.path,
-                    offset,
-                    format!("{what}: data for logical bytes {offset:#x}..{end:#x} (the flattened stream never wrote them)"),
-                )
-            }),
+            None => Ok(Cow::Borrowed(
+                &self.backing.bytes()[offset as usize..end as usize],
+            )),
+            Some(flat) => flat
+                .read(self.backing.bytes(), offset, len)
+                .ok_or_else(truncated),
         }
     }
 
