@@ -144,7 +144,7 @@ pub(crate) fn summarize(d: &Vmcore) -> DumpInfo {
         excluded_pages: ram.saturating_sub(dumped),
         dump_level,
         header_version,
-        incomplete,
+        incomplete: incomplete || d.src.flat.as_ref().is_some_and(|f| f.unterminated),
         has_vmcoreinfo: vi.is_some(),
         flattened_records: d.src.flat.as_ref().map(|f| f.records),
         translation,
