@@ -1,6 +1,7 @@
 //! `vmtaint`: is this kernel crash dump tainted, by what, since when, and by which module.
 
 mod info;
+mod scan;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Scan directories of dumps: one JSON line per dump, a summary table at the end.
+    Scan {
+        /// Files or directories (searched recursively; dumps are recognised by content).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write JSON lines here (appending; dumps already in it are skipped) instead of stdout.
+        #[arg(long, value_name = "OUT")]
+        jsonl: Option<PathBuf>,
+        /// Also write a CSV summary, one row per dump.
+        #[arg(long, value_name = "OUT")]
+        csv: Option<PathBuf>,
+        /// Dumps analysed at once (default: one per CPU).
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+        /// Take a stable 1/N of the dumps: those whose path hash is K modulo N (K counts from 0).
+        #[arg(long, value_name = "K/N")]
+        shard: Option<scan::Shard>,
+        /// With --jsonl: scan again the dumps whose earlier line is an error.
+        #[arg(long)]
+        retry_errors: bool,
+        /// No progress bar even on a terminal.
+        #[arg(long)]
+        no_progress: bool,
+    },
 }
 
 /// Exit status when the input cannot be read (the contract other tools rely on).
@@ -37,5 +62,31 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Info { dump, json } => info::run(&dump, json),
+        Command::Scan {
+            paths,
+            jsonl,
+            csv,
+            jobs,
+            shard,
+            retry_errors,
+            no_progress,
+        } => {
+            let opts = scan::ScanOptions {
+                paths,
+                jsonl,
+                csv,
+                jobs,
+                shard,
+                retry_errors,
+                progress: !no_progress,
+            };
+            scan::run(&opts, |d| {
+                let dump = vmcore::Vmcore::open(&d.path).map_err(|e| e.to_string())?;
+                match serde_json::to_value(dump.info()) {
+                    Ok(serde_json::Value::Object(m)) => Ok(m),
+                    _ => Err("internal: info is not a JSON object".into()),
+                }
+            })
+        }
     }
 }

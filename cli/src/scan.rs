@@ -1,0 +1,607 @@
+//! `vmtaint scan`: one answer per dump across archives of thousands.
+//!
+//! Dumps are found by content (magic), recursing into directories; everything else is reported as skipped.
+//! Each dump's result is one JSON line, written and flushed as soon as it is ready, so a scan can be followed,
+//! interrupted and resumed (`--jsonl OUT` that already holds results skips dumps with the same path, size and
+//! mtime). `--shard K/N` takes a stable 1/N of the dumps (by a hash of the path relative to the scan root) so
+//! any batch engine can split an archive.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::{Instant, UNIX_EPOCH};
+
+use rayon::prelude::*;
+use serde_json::{json, Map, Value};
+
+use crate::EXIT_UNREADABLE;
+
+/// `--shard K/N`: this process takes the dumps whose path hash is K modulo N (K counts from 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 0/4")?;
+        let index: u64 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("K in {s:?} is not a number"))?;
+        let count: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("N in {s:?} is not a number"))?;
+        if count == 0 || index >= count {
+            return Err(format!(
+                "need 0 <= K < N, got {index}/{count} (K counts from 0, like JOB_COMPLETION_INDEX)"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// A dump found by the walk.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub path: PathBuf,
+    /// Path relative to the scan root it was found under (what `--shard` hashes).
+    pub rel: String,
+    pub size: u64,
+    pub mtime: i64,
+    /// `HOST-DATE/` directory of the kdump archive layout, with `vmcore-dmesg.txt` beside the dump.
+    pub archive: Option<Value>,
+}
+
+/// What the walk saw.
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub dumps: Vec<Found>,
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Find dumps under `roots` by content.
+pub fn walk(roots: &[PathBuf]) -> Walk {
+    let mut w = Walk::default();
+    for root in roots {
+        let base = if root.is_dir() {
+            root.clone()
+        } else {
+            root.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        visit(root, &base, &mut w, 0);
+    }
+    w.dumps.sort_by(|a, b| a.path.cmp(&b.path));
+    w.dumps.dedup_by(|a, b| a.path == b.path);
+    w
+}
+
+fn visit(path: &Path, base: &Path, w: &mut Walk, depth: usize) {
+    // Don't follow directory symlinks (loops); do read files they point at.
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            return w
+                .skipped
+                .push((path.to_path_buf(), format!("unreadable: {e}")))
+        }
+    };
+    if meta.is_dir() {
+        if depth > 64 {
+            return w.skipped.push((
+                path.to_path_buf(),
+                "directory nesting deeper than 64".into(),
+            ));
+        }
+        let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+            Ok(rd) => rd.flatten().map(|e| e.path()).collect(),
+            Err(e) => {
+                return w
+                    .skipped
+                    .push((path.to_path_buf(), format!("unreadable directory: {e}")))
+            }
+        };
+        entries.sort();
+        for e in entries {
+            visit(&e, base, w, depth + 1);
+        }
+        return;
+    }
+    let meta = match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => m,
+        Ok(_) => {
+            return w
+                .skipped
+                .push((path.to_path_buf(), "not a regular file".into()))
+        }
+        Err(e) => {
+            return w
+                .skipped
+                .push((path.to_path_buf(), format!("unreadable: {e}")))
+        }
+    };
+    match vmcore::sniff(path) {
+        Ok(Some(_)) => {
+            let rel = path
+                .strip_prefix(base)
+                .unwrap_or(path)
+                .to_string_lossy()
+                .into_owned();
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs() as i64);
+            w.dumps.push(Found {
+                path: path.to_path_buf(),
+                rel,
+                size: meta.len(),
+                mtime,
+                archive: archive_info(path),
+            });
+        }
+        Ok(None) => w
+            .skipped
+            .push((path.to_path_buf(), "not a crash dump".into())),
+        Err(e) => w
+            .skipped
+            .push((path.to_path_buf(), format!("unreadable: {e}"))),
+    }
+}
+
+/// kdump-tools / kexec-tools archive layout: `/var/crash/HOST-YYYY-MM-DD-HH:MM:SS/vmcore` (RHEL) or
+/// `/var/crash/YYYYMMDDHHMM/dump.YYYYMMDDHHMM` (Debian), with `vmcore-dmesg.txt` / `dmesg.*` beside it.
+fn archive_info(path: &Path) -> Option<Value> {
+    let dir = path.parent()?;
+    let name = dir.file_name()?.to_str()?;
+    let dmesg = ["vmcore-dmesg.txt"]
+        .iter()
+        .map(|f| dir.join(f))
+        .chain(
+            std::fs::read_dir(dir)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|f| f.to_str())
+                        .is_some_and(|f| f.starts_with("dmesg."))
+                }),
+        )
+        .find(|p| p.is_file());
+    // HOST-YYYY-MM-DD-HH:MM:SS
+    let rhel = name.len() > 20 && {
+        let (_, date) = name.split_at(name.len() - 19);
+        date.as_bytes().iter().enumerate().all(|(i, c)| match i {
+            4 | 7 | 10 => *c == b'-',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        }) && name.as_bytes()[name.len() - 20] == b'-'
+    };
+    let (host, date) = if rhel {
+        (
+            Some(name[..name.len() - 20].to_string()),
+            Some(name[name.len() - 19..].to_string()),
+        )
+    } else if name.len() == 12 && name.bytes().all(|c| c.is_ascii_digit()) {
+        (None, Some(name.to_string()))
+    } else {
+        (None, None)
+    };
+    if host.is_none() && date.is_none() && dmesg.is_none() {
+        return None;
+    }
+    Some(json!({ "host": host, "date": date, "dmesg": dmesg.map(|p| p.display().to_string()) }))
+}
+
+/// FNV-1a: stable across runs, hosts and Rust versions (unlike `DefaultHasher`).
+fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+impl Shard {
+    pub fn takes(&self, rel: &str) -> bool {
+        stable_hash(rel) % self.count == self.index
+    }
+}
+
+/// Results already in a JSONL file: (path, size, mtime) of lines, and whether each was an error.
+fn already_done(jsonl: &Path) -> BTreeMap<(String, u64, i64), bool> {
+    let Ok(f) = File::open(jsonl) else {
+        return BTreeMap::new();
+    };
+    BufReader::new(f)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+        .filter_map(|v| {
+            let key = (
+                v["path"].as_str()?.to_string(),
+                v["size"].as_u64()?,
+                v["mtime"].as_i64()?,
+            );
+            Some((key, v.get("error").is_some()))
+        })
+        .collect()
+}
+
+/// Options of one scan.
+pub struct ScanOptions {
+    pub paths: Vec<PathBuf>,
+    pub jsonl: Option<PathBuf>,
+    pub csv: Option<PathBuf>,
+    pub jobs: Option<usize>,
+    pub shard: Option<Shard>,
+    pub retry_errors: bool,
+    pub progress: bool,
+}
+
+/// Run a scan with `job` producing each dump's JSON object (the report) or an error message.
+pub fn run<J>(opts: &ScanOptions, job: J) -> ExitCode
+where
+    J: Fn(&Found) -> Result<Map<String, Value>, String> + Sync,
+{
+    let started = Instant::now();
+    let walked = walk(&opts.paths);
+    let found = walked.dumps.len();
+    let mut dumps: Vec<Found> = walked
+        .dumps
+        .into_iter()
+        .filter(|d| opts.shard.is_none_or(|s| s.takes(&d.rel)))
+        .collect();
+    let in_shard = dumps.len();
+    let done = opts.jsonl.as_deref().map(already_done).unwrap_or_default();
+    dumps.retain(
+        |d| match done.get(&(d.path.display().to_string(), d.size, d.mtime)) {
+            Some(&was_error) => opts.retry_errors && was_error,
+            None => true,
+        },
+    );
+    let resumed = in_shard - dumps.len();
+    if found == 0 {
+        eprintln!(
+            "vmtaint scan: no crash dumps found under {} ({} files skipped)",
+            join(&opts.paths),
+            walked.skipped.len()
+        );
+        return ExitCode::from(EXIT_UNREADABLE);
+    }
+
+    let mut out: Box<dyn Write> = match &opts.jsonl {
+        Some(p) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("vmtaint scan: {}: {e}", p.display());
+                return ExitCode::from(EXIT_UNREADABLE);
+            }
+        },
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let bar = (opts.progress && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(dumps.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} dumps  {per_sec}  ETA {eta}  {msg}",
+            )
+            .expect("valid template"),
+        );
+        b
+    });
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.unwrap_or(0))
+        .build()
+        .expect("thread pool");
+    let (tx, rx) = mpsc::channel::<Map<String, Value>>();
+    let mut summary = Summary::default();
+    let mut lines: Vec<Map<String, Value>> = Vec::new();
+    std::thread::scope(|scope| {
+        let dumps = &dumps;
+        let job = &job;
+        scope.spawn(move || {
+            pool.install(|| {
+                dumps.par_iter().for_each_with(tx, |tx, d| {
+                    let t = Instant::now();
+                    let result = job(d);
+                    let mut line = Map::new();
+                    line.insert("path".into(), json!(d.path.display().to_string()));
+                    line.insert("size".into(), json!(d.size));
+                    line.insert("mtime".into(), json!(d.mtime));
+                    if let Some(a) = &d.archive {
+                        line.insert("archive".into(), a.clone());
+                    }
+                    match result {
+                        Ok(fields) => line.extend(fields),
+                        Err(e) => {
+                            line.insert("error".into(), json!(e));
+                        }
+                    }
+                    line.insert(
+                        "elapsed_ms".into(),
+                        json!(t.elapsed().as_secs_f64() * 1000.0),
+                    );
+                    let _ = tx.send(line);
+                })
+            })
+        });
+        for line in rx {
+            let text = serde_json::to_string(&line).expect("a JSON object");
+            if writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
+                break; // the reader went away (`| head`): stop quietly
+            }
+            summary.add(&line);
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+            if opts.csv.is_some() {
+                lines.push(line);
+            }
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if let Some(csv) = &opts.csv {
+        if let Err(e) = write_csv(csv, &lines) {
+            eprintln!("vmtaint scan: {}: {e}", csv.display());
+        }
+    }
+    summary.print(
+        found,
+        in_shard,
+        resumed,
+        walked.skipped.len(),
+        started.elapsed().as_secs_f64(),
+    );
+    if summary.scanned > 0 && summary.errors == summary.scanned && resumed == 0 {
+        return ExitCode::from(EXIT_UNREADABLE);
+    }
+    ExitCode::SUCCESS
+}
+
+fn join(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The closing table: dumps by verdict, flags by count, the modules that taint most dumps, unexplained flags.
+#[derive(Default)]
+struct Summary {
+    scanned: u64,
+    errors: u64,
+    verdicts: BTreeMap<String, u64>,
+    flags: BTreeMap<String, u64>,
+    modules: BTreeMap<String, u64>,
+    unexplained: Vec<String>,
+    error_samples: Vec<String>,
+}
+
+/// A dump's verdict from its report line.
+fn verdict(line: &Map<String, Value>) -> &'static str {
+    if line.contains_key("error") {
+        "error"
+    } else {
+        match line.get("tainted_mask").and_then(Value::as_u64) {
+            Some(0) => "not tainted",
+            Some(_) => "tainted",
+            None => "unknown",
+        }
+    }
+}
+
+impl Summary {
+    fn add(&mut self, line: &Map<String, Value>) {
+        self.scanned += 1;
+        let v = verdict(line);
+        *self.verdicts.entry(v.into()).or_default() += 1;
+        if v == "error" {
+            self.errors += 1;
+            if self.error_samples.len() < 5 {
+                self.error_samples.push(format!(
+                    "{}: {}",
+                    line["path"].as_str().unwrap_or("?"),
+                    line["error"].as_str().unwrap_or("?")
+                ));
+            }
+            return;
+        }
+        for f in line
+            .get("flags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(l) = f["letter"].as_str() {
+                *self
+                    .flags
+                    .entry(format!("{l} {}", f["name"].as_str().unwrap_or("")))
+                    .or_default() += 1;
+            }
+        }
+        let mut seen = HashSet::new();
+        for m in line
+            .get("modules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if m["taints"].as_str().is_some_and(|t| !t.is_empty()) {
+                if let Some(n) = m["name"].as_str() {
+                    if seen.insert(n.to_string()) {
+                        *self.modules.entry(n.into()).or_default() += 1;
+                    }
+                }
+            }
+        }
+        let unexplained: Vec<&str> = line
+            .get("unexplained_flags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["letter"].as_str())
+            .collect();
+        if !unexplained.is_empty() {
+            self.unexplained.push(format!(
+                "{} ({})",
+                line["path"].as_str().unwrap_or("?"),
+                unexplained.join("")
+            ));
+        }
+    }
+
+    fn print(&self, found: usize, in_shard: usize, resumed: usize, skipped: usize, secs: f64) {
+        let mut s = String::new();
+        s += &format!(
+            "scanned {} of {found} dumps{} in {secs:.1} s ({:.1} dumps/s); {resumed} already in the output, {skipped} other files skipped\n",
+            self.scanned,
+            if in_shard != found { format!(" ({in_shard} in this shard)") } else { String::new() },
+            self.scanned as f64 / secs.max(1e-9)
+        );
+        let table = |title: &str, rows: &mut Vec<(&String, &u64)>, out: &mut String| {
+            if rows.is_empty() {
+                return;
+            }
+            rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            *out += &format!("{title}\n");
+            let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+            for (k, v) in rows.iter().take(10) {
+                *out += &format!("  {k:<w$}  {v:>6}\n");
+            }
+        };
+        table(
+            "dumps by verdict:",
+            &mut self.verdicts.iter().collect(),
+            &mut s,
+        );
+        table("flags by dumps:", &mut self.flags.iter().collect(), &mut s);
+        table(
+            "modules tainting the most dumps:",
+            &mut self.modules.iter().collect(),
+            &mut s,
+        );
+        if !self.unexplained.is_empty() {
+            s += &format!("dumps with unexplained flags: {}\n", self.unexplained.len());
+            for u in self.unexplained.iter().take(10) {
+                s += &format!("  {u}\n");
+            }
+        }
+        for e in &self.error_samples {
+            s += &format!("error: {e}\n");
+        }
+        eprint!("{s}");
+    }
+}
+
+/// One row per dump: the summary columns a spreadsheet wants.
+fn write_csv(path: &Path, lines: &[Map<String, Value>]) -> std::io::Result<()> {
+    let mut f = std::io::BufWriter::new(File::create(path)?);
+    writeln!(f, "path,verdict,tainted_mask,taint_string,flags,tainting_modules,unexplained_flags,release,error")?;
+    let esc = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    for l in lines {
+        let letters = |key: &str| -> String {
+            l.get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["letter"].as_str())
+                .collect()
+        };
+        let mods: Vec<String> = l
+            .get("modules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|m| m["taints"].as_str().is_some_and(|t| !t.is_empty()))
+            .map(|m| {
+                format!(
+                    "{}({})",
+                    m["name"].as_str().unwrap_or("?"),
+                    m["taints"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        writeln!(
+            f,
+            "{},{},{},{},{},{},{},{},{}",
+            esc(l["path"].as_str().unwrap_or("")),
+            verdict(l),
+            l.get("tainted_mask")
+                .and_then(Value::as_u64)
+                .map_or(String::new(), |m| m.to_string()),
+            esc(l.get("taint_string").and_then(Value::as_str).unwrap_or("")),
+            letters("flags"),
+            esc(&mods.join(" ")),
+            letters("unexplained_flags"),
+            esc(l.get("release").and_then(Value::as_str).unwrap_or("")),
+            esc(l.get("error").and_then(Value::as_str).unwrap_or("")),
+        )?;
+    }
+    f.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_and_are_stable() {
+        let names: Vec<String> = (0..1000).map(|i| format!("host-{i}/vmcore")).collect();
+        let shards: Vec<Shard> = (0..4).map(|k| format!("{k}/4").parse().unwrap()).collect();
+        let mut total = 0;
+        for s in &shards {
+            let n = names.iter().filter(|p| s.takes(p)).count();
+            assert!((150..350).contains(&n), "{n}");
+            total += n;
+        }
+        assert_eq!(total, 1000, "every dump in exactly one shard");
+        assert_eq!(
+            stable_hash("a"),
+            0xaf63_dc4c_8601_ec8c,
+            "FNV-1a test vector"
+        );
+        assert_eq!(
+            stable_hash(""),
+            0xcbf2_9ce4_8422_2325,
+            "FNV-1a offset basis"
+        );
+        assert!(
+            "4/4".parse::<Shard>().is_err()
+                && "1/0".parse::<Shard>().is_err()
+                && "x".parse::<Shard>().is_err()
+        );
+    }
+
+    #[test]
+    fn archive_layouts() {
+        let d = std::env::temp_dir().join(format!("vmtaint-arch-{}", std::process::id()));
+        let rhel = d.join("10.0.0.7-2025-03-04-05:06:07");
+        std::fs::create_dir_all(&rhel).unwrap();
+        std::fs::write(rhel.join("vmcore-dmesg.txt"), "x").unwrap();
+        let a = archive_info(&rhel.join("vmcore")).unwrap();
+        assert_eq!(a["host"], "10.0.0.7");
+        assert_eq!(a["date"], "2025-03-04-05:06:07");
+        assert!(a["dmesg"].as_str().unwrap().ends_with("vmcore-dmesg.txt"));
+        let deb = d.join("202503040506");
+        std::fs::create_dir_all(&deb).unwrap();
+        std::fs::write(deb.join("dmesg.202503040506"), "x").unwrap();
+        let a = archive_info(&deb.join("dump.202503040506")).unwrap();
+        assert_eq!(a["host"], Value::Null);
+        assert_eq!(a["date"], "202503040506");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
