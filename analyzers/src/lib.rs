@@ -2,12 +2,15 @@
 //! taint timeline and panic. Each returns plain serde data and its own errors.
 
 pub mod fake;
+pub mod kernel_log;
 mod memread;
 pub mod modules;
+pub mod panic;
 pub mod report;
 pub mod signatures;
 pub mod taint;
 pub mod target;
+pub mod timeline;
 pub mod unloaded;
 
 pub use target::{Member, ReadError, Target, TypeRef};

@@ -23,6 +23,7 @@ use crate::modules::{analyze_modules, ModuleInfo, Modules};
 use crate::signatures::{read_signature_state, summarize, Signatures};
 use crate::taint::{read_taint_table, read_tainted_mask, TaintFlag, TaintSource};
 use crate::target::{ReadError, Target};
+use crate::timeline::{taint_events, TaintSnapshot};
 use crate::unloaded::{
     attribute_flags, read_unloaded, LastUnloaded, UnloadedHint, UnloadedTainted,
 };
@@ -54,15 +55,18 @@ pub struct Problem {
     pub message: String,
 }
 
-/// Placeholder for the timeline and panic sections until `crate::timeline` and `crate::panic` exist: the
-/// lead replaces the two aliases below with their real types.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Pending {}
+pub use crate::panic::PanicInfo;
+pub use crate::timeline::TimelineEvent;
 
-/// One timeline event (to become `crate::timeline::TimelineEvent`).
-pub type TimelineEvent = Pending;
-/// The panic section (to become `crate::panic::PanicInfo`).
-pub type PanicInfo = Pending;
+/// What the kernel log reader found: where the log came from and how much of it there is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogSummary {
+    /// `printk_ringbuffer` (5.10+) or `log_buf` (3.5-5.9).
+    pub source: crate::kernel_log::LogSource,
+    pub records: usize,
+    /// Records lost to wrap-around before the oldest one still in the buffer.
+    pub dropped: u64,
+}
 
 /// The whole report. The JSON key names are a contract (schema version 1).
 #[derive(Debug, Clone, Serialize)]
@@ -83,24 +87,31 @@ pub struct Report {
     pub unexplained_flags: Vec<TaintFlag>,
     pub timeline: Vec<TimelineEvent>,
     pub panic: Option<PanicInfo>,
+    /// `None` when no kernel log could be read (the reason is in `problems`).
+    pub kernel_log: Option<LogSummary>,
     pub problems: Vec<Problem>,
 }
 
-/// [`analyze_with`] without kernel-log taint events.
+/// Run every analyzer on `target`, the kernel log included: its taint lines feed the timeline and the
+/// attribution of flags no loaded module carries.
 pub fn analyze(target: &dyn Target) -> Report {
     analyze_with(target, &[])
 }
 
-/// Run every analyzer on `target`. `log_taint_events` are `(letter, module)` pairs found in the kernel log
-/// (e.g. `('O', "hello")` for `hello: loading out-of-tree module taints kernel.`); they only feed the
-/// attribution of flags no loaded module carries.
-pub fn analyze_with(target: &dyn Target, log_taint_events: &[(char, String)]) -> Report {
+/// [`analyze`], plus `(letter, module)` taint evidence from elsewhere (e.g. a `vmcore-dmesg.txt` kept beside an
+/// older dump whose own log wrapped).
+pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) -> Report {
     let t = target;
     // The table is a handful of small reads and every other analyzer decodes through it.
     let table = read_taint_table(t);
-    let ((mask, modules), (unloaded, sig_state)) = rayon::join(
-        || rayon::join(|| read_tainted_mask(t), || analyze_modules(t, &table)),
-        || rayon::join(|| read_unloaded(t, &table), || read_signature_state(t)),
+    let (((mask, modules), (unloaded, sig_state)), log) = rayon::join(
+        || {
+            rayon::join(
+                || rayon::join(|| read_tainted_mask(t), || analyze_modules(t, &table)),
+                || rayon::join(|| read_unloaded(t, &table), || read_signature_state(t)),
+            )
+        },
+        || crate::kernel_log::read_log(t),
     );
 
     let mut problems = Vec::new();
@@ -130,10 +141,40 @@ pub fn analyze_with(target: &dyn Target, log_taint_events: &[(char, String)]) ->
     };
     note("unloaded", &unloaded.problems);
     note("signatures", &sig_state.problems);
+    let log = match log {
+        Ok(l) => {
+            note("kernel_log", &l.problems);
+            Some(l)
+        }
+        Err(e) => {
+            note("kernel_log", &[e.to_string()]);
+            None
+        }
+    };
+    let timeline = log.as_ref().map(|l| {
+        let snapshot = TaintSnapshot {
+            tainted_mask: mask.unwrap_or(0),
+            flags: table
+                .entries
+                .iter()
+                .filter(|e| e.c_true != 0)
+                .map(|e| (e.bit, e.c_true as char))
+                .collect(),
+        };
+        crate::timeline::build(l, &snapshot)
+    });
+    if mask.is_none() && timeline.is_some() {
+        note(
+            "timeline",
+            &["tainted_mask is unreadable: `pending` and `no_evidence` are unreliable".into()],
+        );
+    }
+    let mut events = timeline.as_ref().map(taint_events).unwrap_or_default();
+    events.extend_from_slice(extra_taint_events);
+    let panic = crate::panic::analyze(t, log.as_ref());
 
     let signatures = summarize(&sig_state, mask, &table, &modules);
-    let attribution =
-        mask.map(|m| attribute_flags(m, &table, &modules, &unloaded, log_taint_events));
+    let attribution = mask.map(|m| attribute_flags(m, &table, &modules, &unloaded, &events));
     let described = mask.map(|m| table.describe(m));
     Report {
         schema_version: SCHEMA_VERSION,
@@ -150,8 +191,13 @@ pub fn analyze_with(target: &dyn Target, log_taint_events: &[(char, String)]) ->
             .map(|a| a.hints.clone())
             .unwrap_or_default(),
         unexplained_flags: attribution.map(|a| a.unexplained).unwrap_or_default(),
-        timeline: Vec::new(),
-        panic: None,
+        timeline: timeline.map(|tl| tl.events).unwrap_or_default(),
+        panic: Some(panic),
+        kernel_log: log.as_ref().map(|l| LogSummary {
+            source: l.source,
+            records: l.records.len(),
+            dropped: l.dropped,
+        }),
         problems,
     }
 }

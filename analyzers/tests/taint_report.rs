@@ -29,6 +29,7 @@ fn json_keys_are_the_contract() {
         keys,
         [
             "flags",
+            "kernel_log",
             "last_unloaded_module",
             "modules",
             "panic",

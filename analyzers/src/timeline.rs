@@ -1,0 +1,723 @@
+//! When each taint flag was set, read from the kernel log.
+//!
+//! The kernel prints a line when most flags are set (`X: loading out-of-tree module taints kernel.`...),
+//! and every WARN, oops, soft lockup or bad-page report prints the whole mask of that moment in its
+//! `CPU: N PID: N Comm: NAME Tainted: P           OE ...` header *before* adding its own flag. This module
+//! turns those lines into [`TimelineEvent`]s, marks flags the dump was about to set (`pending`), and for every
+//! flag of the final `tainted_mask` with no line of its own, tells the first header that shows it or why
+//! there is no evidence.
+//!
+//! Print-once caveat (kernel/module/main.c and signing, 6.1): `loading out-of-tree module taints kernel.`,
+//! `module license '...' taints kernel.`, `loading test module taints kernel.` and `...: kernel tainted.`
+//! (forced load) are printed only when the flag was not yet set; `module verification failed` and
+//! `tainting kernel with TAINT_LIVEPATCH` are `pr_notice_once`. So the module named is the *first* one that
+//! set the flag since boot; later modules with the same flag load silently. Only the staging (`C`) line is
+//! printed for every module. Forced unload (`R`) and user-set taint (`U`) print nothing at all.
+//!
+//! ```
+//! use analyzers::kernel_log::{KernelLog, LogRecord, LogSource};
+//! use analyzers::timeline::{build, taint_events, TaintSnapshot};
+//! let rec = |seq, text: &str| LogRecord {
+//!     seq, ts_ns: 5_123_456_000 + seq, level: 4, facility: 0, caller: None, text: text.into(),
+//! };
+//! let log = KernelLog {
+//!     records: vec![rec(0, "oot_prop: loading out-of-tree module taints kernel.")],
+//!     source: LogSource::PrintkRingbuffer, dropped: 0, problems: vec![],
+//! };
+//! let tl = build(&log, &TaintSnapshot::upstream(1 << 12)); // O
+//! assert_eq!(tl.events[0].kind, analyzers::timeline::EventKind::Taint);
+//! assert_eq!(taint_events(&tl), vec![('O', "oot_prop".to_string())]);
+//! ```
+
+use serde::Serialize;
+
+use crate::kernel_log::KernelLog;
+
+/// Letters of upstream bits 0-18 (include/linux/panic.h, 6.0+), used when the dump's table is unknown.
+pub const UPSTREAM_LETTERS: [char; 19] = [
+    'P', 'F', 'S', 'R', 'M', 'B', 'U', 'D', 'A', 'W', 'C', 'I', 'O', 'E', 'L', 'K', 'X', 'T', 'N',
+];
+
+// Upstream bit numbers the log patterns stand for.
+const BIT_P: u32 = 0;
+const BIT_F: u32 = 1;
+const BIT_B: u32 = 5;
+const BIT_D: u32 = 7;
+const BIT_A: u32 = 8;
+const BIT_W: u32 = 9;
+const BIT_C: u32 = 10;
+const BIT_O: u32 = 12;
+const BIT_E: u32 = 13;
+const BIT_L: u32 = 14;
+const BIT_K: u32 = 15;
+const BIT_X: u32 = 16;
+const BIT_N: u32 = 18;
+/// RHEL 6-8 `TAINT_TECH_PREVIEW`.
+const BIT_RHEL_TECH_PREVIEW: u32 = 29;
+
+/// How many records after a report's first line its `CPU: ... Tainted:` header and `RIP:` line may come.
+const REPORT_WINDOW: u64 = 100;
+
+/// The taint state of the dump the timeline is checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaintSnapshot {
+    /// The final `tainted_mask`.
+    pub tainted_mask: u64,
+    /// `(bit, letter)` of every entry of the dump's taint table (`c_true`), in bit order. Empty: the
+    /// upstream letters of bits 0-18.
+    pub flags: Vec<(u32, char)>,
+}
+
+impl TaintSnapshot {
+    /// A snapshot decoded with the upstream letters (for tests, or when the dump's table is unreadable).
+    pub fn upstream(tainted_mask: u64) -> Self {
+        Self {
+            tainted_mask,
+            flags: Vec::new(),
+        }
+    }
+
+    fn letter(&self, bit: u32) -> Option<char> {
+        if self.flags.is_empty() {
+            return UPSTREAM_LETTERS.get(bit as usize).copied();
+        }
+        self.flags
+            .iter()
+            .find(|(b, _)| *b == bit)
+            .map(|&(_, c)| c)
+            .filter(|c| !c.is_whitespace())
+    }
+
+    fn bit_of(&self, letter: char) -> Option<u32> {
+        if self.flags.is_empty() {
+            return UPSTREAM_LETTERS
+                .iter()
+                .position(|&c| c == letter)
+                .map(|b| b as u32);
+        }
+        self.flags
+            .iter()
+            .find(|(_, c)| *c == letter)
+            .map(|&(b, _)| b)
+    }
+
+    /// Columns of a `Tainted:` string: one per table entry (`TAINT_FLAGS_COUNT`).
+    fn columns(&self) -> usize {
+        match self.flags.iter().map(|&(b, _)| b).max() {
+            Some(m) => m as usize + 1,
+            None => UPSTREAM_LETTERS.len(),
+        }
+    }
+
+    /// Decode the columns of a `Tainted:` string: column i shows bit i's letter when the bit is set.
+    fn decode(&self, columns: &str) -> u64 {
+        let mut mask = 0;
+        for (i, c) in columns.chars().enumerate().take(64) {
+            let set = match self.letter(i as u32) {
+                Some(l) => c == l,
+                // Unknown column: any letter but the 'G' that stands for "not P" in column 0.
+                None => !(c.is_whitespace() || (i == 0 && c == 'G')),
+            };
+            if set {
+                mask |= 1u64 << i;
+            }
+        }
+        mask
+    }
+}
+
+/// What a timeline event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A line printed when a flag is set (module load, ACPI override, vendor support status).
+    Taint,
+    /// `WARNING: CPU: N PID: N at ...` (W).
+    Warn,
+    /// An oops: `BUG: unable to handle ...`, `kernel BUG at`, `general protection fault`, `Oops:` (D).
+    Oops,
+    /// `watchdog: BUG: soft lockup - CPU#N stuck for Ns!` (L).
+    SoftLockup,
+    /// `BUG: Bad page state` / `BUG: Bad page map` / a slab `BUG cache (Tainted: ...)` report (B).
+    BadPage,
+    /// `Kernel panic - not syncing: ...`.
+    Panic,
+    /// `sysrq: Trigger a crash`.
+    Sysrq,
+    /// A flag with no line of its own, first shown set by this `Tainted:` header.
+    FirstSeen,
+    /// A flag of the final mask with no evidence in the log.
+    NoEvidence,
+}
+
+/// One event. The JSON keys are a contract: `seq`, `ts_ns`, `kind`, `bit`, `letter`, `module`, `text`,
+/// `tainted`, `pending`, `reason`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineEvent {
+    /// Sequence number of the log record (`None` for `no_evidence`).
+    pub seq: Option<u64>,
+    /// Time since boot in nanoseconds (`None` for `no_evidence`).
+    pub ts_ns: Option<u64>,
+    pub kind: EventKind,
+    /// The taint bit the event sets, if any. Letters alone are ambiguous across distributions (RHEL 8 has
+    /// `T` for both bit 17 and bit 29).
+    pub bit: Option<u32>,
+    /// The letter of `bit` in the dump's taint table.
+    pub letter: Option<char>,
+    /// The module named by the line (`X:` prefix, `[X]` after a WARN location or an oops `RIP:`).
+    pub module: Option<String>,
+    /// The log line.
+    pub text: Option<String>,
+    /// The `Tainted:` columns printed by the report's header (trailing blanks cut), or `Not tainted`.
+    pub tainted: Option<String>,
+    /// The flag is not in the final `tainted_mask`: the kernel printed the report and the dump was taken
+    /// before `add_taint()` ran (an x86-64 oops runs kdump before adding D).
+    pub pending: bool,
+    /// Why there is no better evidence, or what limits this one (print-once lines).
+    pub reason: Option<String>,
+}
+
+/// The taint history of a dump.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Timeline {
+    /// Log events in log order, then `no_evidence` entries in bit order.
+    pub events: Vec<TimelineEvent>,
+}
+
+/// `(letter, module)` of every event that names both, for attributing flags of unloaded modules.
+pub fn taint_events(tl: &Timeline) -> Vec<(char, String)> {
+    tl.events
+        .iter()
+        .filter_map(|e| Some((e.letter?, e.module.clone()?)))
+        .collect()
+}
+
+/// A `CPU: N PID: N Comm: NAME [Kdump: loaded ]Tainted: ...` header (lib/dump_stack.c).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub cpu: Option<u32>,
+    pub pid: Option<u32>,
+    pub comm: Option<String>,
+    /// The `Tainted:` columns (`None` when the header shows no taint part).
+    pub tainted: Option<TaintedColumns>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TaintedColumns {
+    NotTainted,
+    /// The columns exactly as printed, trailing blanks included (the release follows after them).
+    Columns(String),
+}
+
+fn leading_u32(s: &str) -> Option<u32> {
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    s[..end].parse().ok()
+}
+
+pub(crate) fn parse_header(line: &str) -> Option<Header> {
+    let rest = line.strip_prefix("CPU: ")?;
+    let pid_at = rest.find(" PID: ")?;
+    let comm_at = rest.find(" Comm: ")?;
+    let cpu = leading_u32(rest);
+    let pid = leading_u32(&rest[pid_at + 6..]);
+    let after_comm = &rest[comm_at + 7..];
+    let markers = [" Kdump: loaded", " Tainted: ", " Not tainted"];
+    let comm_end = markers
+        .iter()
+        .filter_map(|m| after_comm.find(m))
+        .min()
+        .unwrap_or_else(|| after_comm.find(' ').unwrap_or(after_comm.len()));
+    let comm = Some(after_comm[..comm_end].to_string());
+    Some(Header {
+        cpu,
+        pid,
+        comm,
+        tainted: tainted_part(after_comm),
+    })
+}
+
+/// The taint part of a line: after `Tainted: ` (columns to the end of the line, the caller cuts them to
+/// the table width), or `Not tainted`.
+fn tainted_part(s: &str) -> Option<TaintedColumns> {
+    if let Some(i) = s.find("Tainted: ") {
+        if !s[..i].ends_with("Not ") {
+            return Some(TaintedColumns::Columns(s[i + 9..].to_string()));
+        }
+    }
+    if s.contains("Not tainted") {
+        return Some(TaintedColumns::NotTainted);
+    }
+    None
+}
+
+/// What a log line is, for the timeline and the panic analyzer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// A flag-setting line: upstream bit candidates (first one present in the table wins), module.
+    Taint {
+        bits: Vec<u32>,
+        letter: Option<char>,
+        module: Option<String>,
+        print_once: bool,
+    },
+    Warn {
+        module: Option<String>,
+    },
+    /// The first line of an oops (`BUG: unable to handle ...`, `kernel BUG at ...`).
+    OopsCause,
+    /// The die() header `STR: ERR [#N] ...` (`Oops: 0002 [#1]`, `general protection fault...: 0000 [#1]`).
+    DieHeader,
+    SoftLockup,
+    BadPage {
+        tainted: Option<TaintedColumns>,
+    },
+    Panic {
+        message: String,
+    },
+    Sysrq,
+    Header(Header),
+    /// `RIP: 0010:func+0x15/0x30 [module]` (module if any).
+    Rip {
+        module: Option<String>,
+    },
+    Other,
+}
+
+fn is_module_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() < 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `[module]` at the end of a `%pS` symbol (`func+0x15/0x30 [oot_prop]`).
+fn trailing_module(s: &str) -> Option<String> {
+    let s = s.trim_end().strip_suffix(']')?;
+    let open = s.rfind('[')?;
+    let name = &s[open + 1..];
+    is_module_name(name).then(|| name.to_string())
+}
+
+/// Split `NAME: rest` where NAME is a module name.
+fn module_prefix(line: &str) -> Option<(&str, &str)> {
+    let (name, rest) = line.split_once(": ")?;
+    is_module_name(name).then_some((name, rest))
+}
+
+/// The die() header: `STR: HEX [#N]...` (x86 `__die_header`, arm64 `Internal error: Oops: HEX [#N]`).
+fn is_die_header(line: &str) -> bool {
+    let Some(at) = line.find(" [#") else {
+        return false;
+    };
+    let after = &line[at + 3..];
+    let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || after.as_bytes().get(digits) != Some(&b']') {
+        return false;
+    }
+    let before = &line[..at];
+    match before.rfind(": ") {
+        Some(c) => {
+            let hex = &before[c + 2..];
+            !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        }
+        None => false,
+    }
+}
+
+pub(crate) fn classify(line: &str) -> Line {
+    let taint = |bits: Vec<u32>, module: Option<&str>, print_once: bool| Line::Taint {
+        bits,
+        letter: None,
+        module: module.map(str::to_string),
+        print_once,
+    };
+    if let Some(h) = parse_header(line) {
+        return Line::Header(h);
+    }
+    if let Some(msg) = line.strip_prefix("Kernel panic - not syncing: ") {
+        return Line::Panic {
+            message: msg.trim_end().to_string(),
+        };
+    }
+    if let Some(rest) = line.strip_prefix("WARNING: CPU: ") {
+        if rest.contains(" PID: ") && rest.contains(" at ") {
+            return Line::Warn {
+                module: trailing_module(rest),
+            };
+        }
+    }
+    if let Some(rest) = line.strip_prefix("RIP: ") {
+        return Line::Rip {
+            module: trailing_module(rest),
+        };
+    }
+    // kernel/watchdog.c, pr_fmt "watchdog: ".
+    if line.contains("BUG: soft lockup - CPU#") {
+        return Line::SoftLockup;
+    }
+    // mm/page_alloc.c bad_page(), mm/memory.c print_bad_pte().
+    if line.starts_with("BUG: Bad page state in process")
+        || line.starts_with("BUG: Bad page map in process")
+    {
+        return Line::BadPage { tainted: None };
+    }
+    // mm/slub.c slab_bug(): "BUG <cache> (<print_tainted()>): <reason>", then add_taint(TAINT_BAD_PAGE).
+    if let Some(rest) = line.strip_prefix("BUG ") {
+        if let Some(open) = rest.find(" (") {
+            let inner = &rest[open + 2..];
+            if inner.starts_with("Tainted: ") || inner.starts_with("Not tainted): ") {
+                let tainted = inner
+                    .find("): ")
+                    .and_then(|close| tainted_part(&inner[..close]));
+                return Line::BadPage { tainted };
+            }
+        }
+    }
+    // arch/x86/mm/fault.c show_fault_oops() (5.x+ and older wording), lib/bug.c, arm64 die_kernel_fault().
+    if line.starts_with("BUG: unable to handle ")
+        || line.starts_with("BUG: kernel NULL pointer dereference")
+        || line.starts_with("kernel BUG at ")
+        || line.starts_with("Unable to handle kernel ")
+    {
+        return Line::OopsCause;
+    }
+    if is_die_header(line) {
+        return Line::DieHeader;
+    }
+    // drivers/tty/sysrq.c: "sysrq: " pr_fmt (5.x+), "SysRq : " before.
+    if line.contains("Trigger a crash")
+        && (line.starts_with("sysrq: ") || line.starts_with("SysRq : "))
+    {
+        return Line::Sysrq;
+    }
+    // drivers/acpi/tables.c acpi_table_taint() (pr_fmt "ACPI: ").
+    if line.contains("Override [") && line.ends_with("this is unsafe: tainting kernel") {
+        return taint(vec![BIT_A], None, false);
+    }
+    // RHEL kernel/rh_taint.c mark_tech_preview(): "TECH PREVIEW: %s may not be fully supported." with the
+    // driver or module name; bit 29 on RHEL 6-8, TAINT_AUX (16) from RHEL 9.
+    if let Some(rest) = line.strip_prefix("TECH PREVIEW: ") {
+        if let Some(what) = rest.strip_suffix(" may not be fully supported.") {
+            let module = is_module_name(what).then_some(what);
+            return taint(vec![BIT_RHEL_TECH_PREVIEW, BIT_X], module, false);
+        }
+        if let Some((what, _)) = rest.split_once(" may not be fully supported.") {
+            let module = is_module_name(what).then_some(what);
+            return taint(vec![BIT_RHEL_TECH_PREVIEW, BIT_X], module, false);
+        }
+    }
+    if let Some((name, rest)) = module_prefix(line) {
+        // kernel/module/main.c (6.1) unless noted.
+        if rest == "loading out-of-tree module taints kernel." {
+            return taint(vec![BIT_O], Some(name), true);
+        }
+        if rest.starts_with("module license '") && rest.ends_with("' taints kernel.") {
+            return taint(vec![BIT_P], Some(name), true);
+        }
+        // check_module_license_and_versions(): ndiswrapper, driverloader, lve.
+        if rest == "module license taints kernel." {
+            return taint(vec![BIT_P], Some(name), true);
+        }
+        // inherit_taint(): the module's own P bit only (the global one is already set by the owner).
+        if rest.starts_with("module uses symbols ") && rest.ends_with(", inheriting taint.") {
+            return taint(vec![BIT_P], Some(name), false);
+        }
+        // load_module() (pr_notice_once), kernel/module/signing.c decides sig_ok.
+        if rest
+            == "module verification failed: signature and/or required key missing - tainting kernel"
+        {
+            return taint(vec![BIT_E], Some(name), true);
+        }
+        if rest.starts_with("module is from the staging directory") {
+            return taint(vec![BIT_C], Some(name), false);
+        }
+        // check_modinfo_livepatch() (pr_notice_once).
+        if rest == "tainting kernel with TAINT_LIVEPATCH" {
+            return taint(vec![BIT_K], Some(name), true);
+        }
+        if rest == "loading test module taints kernel." {
+            return taint(vec![BIT_N], Some(name), true);
+        }
+        // try_to_force_load(): "NAME: REASON: kernel tainted." (bad vermagic, no versions, a symbol name).
+        if rest.ends_with(": kernel tainted.") {
+            return taint(vec![BIT_F], Some(name), true);
+        }
+        // SUSE: "X: externally supported module, setting X kernel taint flag.", older SUSE/Novell:
+        // "X: module not supported by Novell, setting U taint flag." The letter is in the line.
+        if let Some(at) = rest.find("setting ") {
+            let tail = &rest[at + 8..];
+            let mut chars = tail.chars();
+            if let (Some(l), Some(' ')) = (chars.next(), chars.next()) {
+                let after = chars.as_str();
+                if after.starts_with("kernel taint flag") || after.starts_with("taint flag") {
+                    return Line::Taint {
+                        bits: vec![],
+                        letter: Some(l),
+                        module: Some(name.to_string()),
+                        print_once: false,
+                    };
+                }
+            }
+        }
+    }
+    Line::Other
+}
+
+/// One `Tainted:` header seen in the log.
+struct Seen {
+    seq: u64,
+    ts_ns: u64,
+    mask: u64,
+    shown: String,
+    line: String,
+}
+
+const PRINT_ONCE: &str =
+    "the kernel prints this line only when the flag is first set: later modules with \
+                          the same flag load without a line";
+
+/// Build the taint timeline of `log` against the dump's final taint state.
+pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
+    let mut events: Vec<TimelineEvent> = Vec::new();
+    // The report (warn/oops/...) whose header and RIP lines are still to come: (event index, its seq,
+    // whether its header was seen, whether its RIP was seen).
+    let mut open: Option<(usize, u64, bool, bool)> = None;
+    let mut seen: Vec<Seen> = Vec::new();
+    let columns = taint.columns();
+    let pending_of = |bit: Option<u32>| -> bool {
+        bit.is_some_and(|b| b < 64 && taint.tainted_mask & (1u64 << b) == 0)
+    };
+    let cut = |t: &TaintedColumns| -> (u64, String) {
+        match t {
+            TaintedColumns::NotTainted => (0, "Not tainted".to_string()),
+            TaintedColumns::Columns(c) => {
+                let cols: String = c.chars().take(columns).collect();
+                (taint.decode(&cols), cols.trim_end().to_string())
+            }
+        }
+    };
+
+    for rec in &log.records {
+        for line in rec.text.split('\n') {
+            let line = line.trim_end_matches('\r');
+            let event = |kind: EventKind, bit: Option<u32>, module: Option<String>| TimelineEvent {
+                seq: Some(rec.seq),
+                ts_ns: Some(rec.ts_ns),
+                kind,
+                bit,
+                letter: bit.and_then(|b| taint.letter(b)),
+                module,
+                text: Some(line.to_string()),
+                tainted: None,
+                pending: pending_of(bit),
+                reason: None,
+            };
+            let report_open =
+                |ev: &mut Vec<TimelineEvent>, e: TimelineEvent| -> (usize, u64, bool, bool) {
+                    ev.push(e);
+                    (ev.len() - 1, rec.seq, false, false)
+                };
+            match classify(line) {
+                Line::Taint {
+                    bits,
+                    letter,
+                    module,
+                    print_once,
+                } => {
+                    let bit = match letter {
+                        Some(l) => taint.bit_of(l),
+                        // The first candidate bit the dump's mask has, else the first the table knows.
+                        None => bits
+                            .iter()
+                            .find(|&&b| {
+                                taint.tainted_mask & (1u64 << b) != 0 && taint.letter(b).is_some()
+                            })
+                            .or_else(|| bits.iter().find(|&&b| taint.letter(b).is_some()))
+                            .copied(),
+                    };
+                    let mut e = event(EventKind::Taint, bit, module);
+                    if e.letter.is_none() {
+                        e.letter = letter;
+                    }
+                    if print_once {
+                        e.reason = Some(PRINT_ONCE.to_string());
+                    }
+                    events.push(e);
+                }
+                Line::Warn { module } => {
+                    let e = event(EventKind::Warn, Some(BIT_W), module);
+                    open = Some(report_open(&mut events, e));
+                }
+                Line::OopsCause => {
+                    let e = event(EventKind::Oops, Some(BIT_D), None);
+                    open = Some(report_open(&mut events, e));
+                }
+                Line::DieHeader => {
+                    // Part of the oops its cause line opened, or an oops of its own (gpf, invalid opcode).
+                    let joins = matches!(open, Some((i, s, false, _))
+                        if events[i].kind == EventKind::Oops && rec.seq.saturating_sub(s) <= REPORT_WINDOW);
+                    if !joins {
+                        let e = event(EventKind::Oops, Some(BIT_D), None);
+                        open = Some(report_open(&mut events, e));
+                    }
+                }
+                Line::SoftLockup => {
+                    let e = event(EventKind::SoftLockup, Some(BIT_L), None);
+                    open = Some(report_open(&mut events, e));
+                }
+                Line::BadPage { tainted } => {
+                    let mut e = event(EventKind::BadPage, Some(BIT_B), None);
+                    let has_header = tainted.is_some();
+                    if let Some(t) = &tainted {
+                        let (mask, shown) = cut(t);
+                        e.tainted = Some(shown.clone());
+                        seen.push(Seen {
+                            seq: rec.seq,
+                            ts_ns: rec.ts_ns,
+                            mask,
+                            shown,
+                            line: line.to_string(),
+                        });
+                    }
+                    let mut o = report_open(&mut events, e);
+                    o.2 = has_header;
+                    open = Some(o);
+                }
+                Line::Panic { .. } => {
+                    let e = event(EventKind::Panic, None, None);
+                    open = Some(report_open(&mut events, e));
+                }
+                Line::Sysrq => {
+                    events.push(event(EventKind::Sysrq, None, None));
+                }
+                Line::Header(h) => {
+                    let Some(t) = &h.tainted else { continue };
+                    let (mask, shown) = cut(t);
+                    seen.push(Seen {
+                        seq: rec.seq,
+                        ts_ns: rec.ts_ns,
+                        mask,
+                        shown: shown.clone(),
+                        line: line.to_string(),
+                    });
+                    if let Some((i, s, header @ false, _)) = open.as_mut() {
+                        if rec.seq.saturating_sub(*s) <= REPORT_WINDOW {
+                            events[*i].tainted = Some(shown);
+                            *header = true;
+                        }
+                    }
+                }
+                Line::Rip { module } => {
+                    if let Some((i, s, _, rip @ false)) = open.as_mut() {
+                        if rec.seq.saturating_sub(*s) <= REPORT_WINDOW {
+                            *rip = true;
+                            if events[*i].module.is_none() && events[*i].kind == EventKind::Oops {
+                                events[*i].module = module;
+                            }
+                        }
+                    }
+                }
+                Line::Other => {}
+            }
+        }
+    }
+
+    // Flags of the final mask with no line of their own.
+    let explained: u64 = events
+        .iter()
+        .filter_map(|e| e.bit)
+        .filter(|&b| b < 64)
+        .fold(0, |m, b| m | (1u64 << b));
+    let mut missing = Vec::new();
+    for bit in (0..64u32).filter(|b| taint.tainted_mask & (1u64 << b) != 0) {
+        if explained & (1u64 << bit) != 0 {
+            continue;
+        }
+        let letter = taint.letter(bit);
+        if let Some(s) = seen.iter().find(|s| s.mask & (1u64 << bit) != 0) {
+            events.push(TimelineEvent {
+                seq: Some(s.seq),
+                ts_ns: Some(s.ts_ns),
+                kind: EventKind::FirstSeen,
+                bit: Some(bit),
+                letter,
+                module: None,
+                text: Some(s.line.clone()),
+                tainted: Some(s.shown.clone()),
+                pending: false,
+                reason: Some(
+                    "no line sets this flag; this is the first Tainted: header showing it, so it was set \
+                     at or before this time"
+                        .to_string(),
+                ),
+            });
+        } else {
+            let reason = if log.dropped > 0 {
+                format!(
+                    "log wrapped: the first {} record(s) are lost and the evidence may have been among them",
+                    log.dropped
+                )
+            } else {
+                "set before the log begins or without a log line".to_string()
+            };
+            missing.push(TimelineEvent {
+                seq: None,
+                ts_ns: None,
+                kind: EventKind::NoEvidence,
+                bit: Some(bit),
+                letter,
+                module: None,
+                text: None,
+                tainted: None,
+                pending: false,
+                reason: Some(reason),
+            });
+        }
+    }
+    // first_seen entries go to their place in log order; the sort is stable for same-record events.
+    events.sort_by_key(|e| e.seq);
+    events.extend(missing);
+    Timeline { events }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_parses_comm_with_spaces_and_kdump_marker() {
+        let h = parse_header(
+            "CPU: 1 PID: 412 Comm: kworker/1:2 Kdump: loaded Tainted: P           OE      6.1.0-56-cloud-amd64 #1 Debian 6.1.153-1",
+        )
+        .unwrap();
+        assert_eq!(h.cpu, Some(1));
+        assert_eq!(h.pid, Some(412));
+        assert_eq!(h.comm.as_deref(), Some("kworker/1:2"));
+        let h = parse_header("CPU: 0 PID: 1 Comm: my prog Not tainted 6.1.0 #1").unwrap();
+        assert_eq!(h.comm.as_deref(), Some("my prog"));
+        assert_eq!(h.tainted, Some(TaintedColumns::NotTainted));
+        assert!(parse_header("CPU: 0 something else").is_none());
+    }
+
+    #[test]
+    fn die_headers_are_recognized_and_others_not() {
+        assert!(is_die_header("Oops: 0002 [#1] PREEMPT SMP NOPTI"));
+        assert!(is_die_header(
+            "general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] PREEMPT SMP NOPTI"
+        ));
+        assert!(is_die_header("invalid opcode: 0000 [#2] SMP PTI"));
+        assert!(is_die_header(
+            "Internal error: Oops: 0000000096000005 [#1] PREEMPT SMP"
+        ));
+        assert!(!is_die_header("md: raid1 [#1] personality"));
+        assert!(!is_die_header("foo: bar [#x]"));
+    }
+
+    #[test]
+    fn decode_uses_columns_and_ignores_g() {
+        let t = TaintSnapshot::upstream(0);
+        assert_eq!(t.decode("P           OE     "), 0x3001);
+        assert_eq!(t.decode("G        W         "), 0x200);
+        assert_eq!(t.decode("G                  "), 0);
+    }
+}
