@@ -171,7 +171,8 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
     }
     let mut events = timeline.as_ref().map(taint_events).unwrap_or_default();
     events.extend_from_slice(extra_taint_events);
-    let panic = crate::panic::analyze(t, log.as_ref());
+    let panic = Some(crate::panic::analyze(t, log.as_ref()))
+        .filter(|p| p.message.is_some() || p.cpu.is_some() || p.pid.is_some());
 
     let signatures = summarize(&sig_state, mask, &table, &modules);
     let attribution = mask.map(|m| attribute_flags(m, &table, &modules, &unloaded, &events));
@@ -192,7 +193,7 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
             .unwrap_or_default(),
         unexplained_flags: attribution.map(|a| a.unexplained).unwrap_or_default(),
         timeline: timeline.map(|tl| tl.events).unwrap_or_default(),
-        panic: Some(panic),
+        panic,
         kernel_log: log.as_ref().map(|l| LogSummary {
             source: l.source,
             records: l.records.len(),
