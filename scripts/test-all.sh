@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/vmtaint
-export VMTAINT_TESTCORES_DIR=${VMTAINT_TESTCORES_DIR:-$cache/testcores}
+export VMTAINT_TESTCORES_DIR=${VMTAINT_TESTCORES_DIR:-$cache/testcores}  # the script's default too
 fuzz_seconds=${FUZZ_SECONDS:-20}
 if [ "${CI:-}" = true ] && [ "$fuzz_seconds" = 0 ]; then fuzz_seconds=20; fi
 

@@ -17,12 +17,17 @@ pub const SCENARIOS: [&str; 5] = ["clean", "mixed", "unloaded", "oops", "many"];
 /// Dump files each scenario holds: makedumpfile lzo, zlib and flattened, and the raw `/proc/vmcore` copy.
 pub const KDUMP_FILES: [&str; 4] = ["vmcore.lzo", "vmcore.zlib", "vmcore.flat", "vmcore.elf"];
 
-/// Where real dumps live: `$VMTAINT_TESTCORES_DIR`, else `target/testcores/real` of this workspace.
+/// Where real dumps live: `$VMTAINT_TESTCORES_DIR`, else `~/.cache/vmtaint/testcores` (the script's default:
+/// outside the repository, so fresh clones and CI reuse what an earlier run made).
 pub fn dir() -> PathBuf {
-    match std::env::var_os("VMTAINT_TESTCORES_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/testcores/real"),
+    if let Some(d) = std::env::var_os("VMTAINT_TESTCORES_DIR") {
+        return PathBuf::from(d);
     }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    cache.join("vmtaint/testcores")
 }
 
 /// The debug vmlinux the dumps were made with.

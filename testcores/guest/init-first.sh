@@ -1,0 +1,152 @@
+#!/bin/sh
+# PID 1 of the first (crashing) kernel. It loads the capture kernel with
+# `kexec -p`, runs the scenario named by `vmtaint.scenario=` on the kernel
+# command line, saves the kernel's own view of its taint ("truth") on the
+# virtio disk, and then crashes (sysrq c, or an oops for `oops`).
+/bin/busybox --install -s /bin
+export PATH=/bin:/usr/bin:/usr/sbin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+# Progress on the console with the guest's uptime: the serial log shows
+# where the time goes.
+stamp() { echo "vmtaint: [$(cut -d' ' -f1 /proc/uptime)] $*"; }
+
+fail() {
+	echo "VMTAINT-FAIL: $*"
+	umount /mnt 2>/dev/null
+	sync
+	poweroff -f
+}
+
+scenario=
+handshake=0
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	vmtaint.scenario=*) scenario=${arg#*=} ;;
+	vmtaint.handshake=1) handshake=1 ;;
+	esac
+done
+echo "vmtaint: first kernel $(uname -r), scenario '$scenario'"
+
+# The disk carries the truth files out; its driver stack is all modules.
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+	modprobe "$m" || fail "modprobe $m"
+done
+# The host names its disks by serial: "out" (ext4) and "elf" (raw).
+disk() {
+	for b in /sys/block/vd*; do
+		if [ "$(cat "$b/serial" 2>/dev/null)" = "$1" ]; then
+			echo "/dev/${b##*/}"
+			return 0
+		fi
+	done
+	return 1
+}
+n=0
+until out_disk=$(disk out) && [ -b "$out_disk" ]; do
+	n=$((n + 1))
+	[ $n -le 100 ] || fail "no disk with serial 'out'"
+	usleep 50000
+done
+mount -t ext4 "$out_disk" /mnt || fail "mount $out_disk"
+mkdir -p /mnt/out/truth
+
+# Only this kernel needs kexec: it loads the capture kernel into the
+# crashkernel= reservation; the capture kernel boots its own initramfs.
+# -i (--no-checks) skips the purgatory's SHA-256 check of that reservation:
+# under TCG it costs about 8 s of CPU per dump and guards only against a
+# corrupted capture kernel, which would show up as a failed run anyway.
+stamp "disk mounted"
+kexec -p -i /boot/vmlinuz --initrd=/boot/capture.cpio \
+	--append="console=ttyS0 nr_cpus=1 reset_devices irqpoll panic=1" ||
+	fail "kexec -p"
+[ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || fail "capture kernel not loaded"
+
+stamp "capture kernel loaded"
+
+save_truth() {
+	t=/mnt/out/truth
+	cat /proc/sys/kernel/tainted >$t/tainted
+	cat /proc/modules >$t/modules
+	for d in /sys/module/*; do
+		[ -f "$d/taint" ] || continue
+		letters=$(cat "$d/taint")
+		echo "${d##*/} ${letters:--}"
+	done >$t/module_taints.txt
+	dmesg >$t/dmesg.txt
+	uname -r >$t/uname.txt
+	if [ -f /sys/module/module/parameters/sig_enforce ]; then
+		cat /sys/module/module/parameters/sig_enforce >$t/sig_enforce
+	fi
+	echo "vmtaint: tainted=$(cat $t/tainted)"
+}
+
+# Leaves the disk clean for the capture kernel, which mounts it again.
+release_disk() {
+	sync
+	umount /mnt || fail "umount /mnt"
+}
+
+case $scenario in
+clean) ;;
+mixed)
+	# Registers the guest's VMCOREINFO with QEMU (-device vmcoreinfo), so
+	# QEMU's own dump-guest-memory ELF carries the note.
+	modprobe qemu_fw_cfg || fail "modprobe qemu_fw_cfg"
+	insmod /oot/oot_prop.ko || fail "insmod oot_prop"
+	insmod /oot/oot_gpl.ko || fail "insmod oot_gpl"
+	insmod /oot/oot_warn.ko || fail "insmod oot_warn"
+	insmod /oot/oot_gone.ko || fail "insmod oot_gone"
+	rmmod oot_gone || fail "rmmod oot_gone"
+	;;
+unloaded)
+	insmod /oot/oot_gone.ko || fail "insmod oot_gone"
+	rmmod oot_gone || fail "rmmod oot_gone"
+	;;
+oops)
+	insmod /oot/oot_gpl.ko || fail "insmod oot_gpl"
+	save_truth
+	release_disk
+	# insmod is not PID 1, so without panic_on_oops the oops would only
+	# kill insmod; with it, the oops goes straight to the capture kernel.
+	echo 1 >/proc/sys/kernel/panic_on_oops
+	echo "vmtaint: crashing (oops)"
+	insmod /oot/oot_oops.ko
+	fail "survived the oops"
+	;;
+many)
+	for m in $(grep -v '^#' /etc/vmtaint/many-modules.txt); do
+		modprobe "$m" || fail "modprobe $m"
+	done
+	insmod /oot/oot_gpl.ko || fail "insmod oot_gpl"
+	;;
+*) fail "unknown scenario '$scenario'" ;;
+esac
+
+save_truth
+release_disk
+
+if [ "$handshake" = 1 ]; then
+	# The host dumps this kernel through QMP while it waits here: announce
+	# readiness on ttyS1 until the host answers (it may connect late).
+	stty -F /dev/ttyS1 raw -echo || fail "stty ttyS1"
+	exec 3<>/dev/ttyS1
+	n=0
+	while :; do
+		echo VMTAINT-READY >&3
+		if read -t 1 -r line <&3; then
+			case $line in *VMTAINT-GO*) break ;; esac
+		fi
+		n=$((n + 1))
+		[ $n -le 90 ] || fail "host never answered on ttyS1"
+	done
+	echo VMTAINT-GOING >&3
+	exec 3<&-
+fi
+
+echo "vmtaint: crashing (sysrq c)"
+echo c >/proc/sysrq-trigger
+fail "survived sysrq c"
