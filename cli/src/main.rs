@@ -1,7 +1,6 @@
 //! `vmtaint`: is this kernel crash dump tainted, by what, since when, and by which module.
 
-mod info;
-mod scan;
+use vmtaint::{info, scan};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,9 +53,6 @@ enum Command {
         no_progress: bool,
     },
 }
-
-/// Exit status when the input cannot be read (the contract other tools rely on).
-pub const EXIT_UNREADABLE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -1,0 +1,99 @@
+//! A crash dump seen as an analyzers [`Target`]: memory from `vmcore`, symbols and types from a
+//! [`SymbolSource`] (DWARF from a debug vmlinux today; BTF and in-dump kallsyms are the same shape).
+
+use analyzers::target::{Member, ReadError, Target, TypeRef};
+use vmcore::Vmcore;
+
+/// Where symbol addresses and type layouts come from.
+pub trait SymbolSource: Send + Sync {
+    /// A short name for reports: `dwarf`, `btf`, ...
+    fn kind(&self) -> &'static str;
+    /// What it was read from (a path, or "dump").
+    fn origin(&self) -> String;
+    /// Run-time address of a symbol (the KASLR slide already applied).
+    fn symbol(&self, name: &str) -> Option<u64>;
+    fn size_of(&self, ty: TypeRef<'_>) -> Option<u64>;
+    fn member(&self, ty: TypeRef<'_>, path: &str) -> Option<Member>;
+    fn enumerator(&self, name: &str) -> Option<i64>;
+}
+
+/// A dump plus a symbol source.
+pub struct DumpTarget<'a> {
+    pub dump: &'a Vmcore,
+    pub symbols: &'a dyn SymbolSource,
+}
+
+impl Target for DumpTarget<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        self.dump.read_virt(addr, buf).map_err(|e| match e {
+            vmcore::ReadError::Unmapped { vaddr, .. } => ReadError::Unmapped { addr: vaddr },
+            vmcore::ReadError::Excluded { .. } => ReadError::Excluded { addr },
+            other => ReadError::Other {
+                addr,
+                detail: other.to_string(),
+            },
+        })
+    }
+
+    fn symbol(&self, name: &str) -> Option<u64> {
+        self.symbols.symbol(name)
+    }
+
+    fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {
+        self.symbols.size_of(ty)
+    }
+
+    fn member(&self, ty: TypeRef<'_>, path: &str) -> Option<Member> {
+        self.symbols.member(ty, path)
+    }
+
+    fn enumerator(&self, name: &str) -> Option<i64> {
+        self.symbols.enumerator(name)
+    }
+
+    fn vmcoreinfo(&self, key: &str) -> Option<String> {
+        self.dump.vmcoreinfo()?.get(key).map(str::to_string)
+    }
+}
+
+/// The dump's own VMCOREINFO as the only symbol source: `SYMBOL()`, `OFFSET()`, `SIZE()` and `LENGTH()` keys.
+/// Enough for the kernel log (the kernel exports every printk ring offset there) and nothing more: the last
+/// rung of the ladder when neither DWARF nor BTF is available.
+pub struct VmcoreInfoOnly<'a>(pub &'a vmcore::VmcoreInfo);
+
+impl SymbolSource for VmcoreInfoOnly<'_> {
+    fn kind(&self) -> &'static str {
+        "vmcoreinfo"
+    }
+
+    fn origin(&self) -> String {
+        "dump".into()
+    }
+
+    fn symbol(&self, name: &str) -> Option<u64> {
+        self.0.symbol(name)
+    }
+
+    fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {
+        match ty {
+            TypeRef::Struct(n) | TypeRef::Union(n) => self.0.size(n),
+            TypeRef::TypeOf(_) => None,
+        }
+    }
+
+    fn member(&self, ty: TypeRef<'_>, path: &str) -> Option<Member> {
+        let TypeRef::Struct(n) = ty else { return None };
+        let offset = self.0.offset(&format!("{n}.{path}"))?;
+        // VMCOREINFO gives offsets only; sizes are unknown (0) and arrays unmarked.
+        Some(Member {
+            offset,
+            size: 0,
+            array_len: None,
+            bits: None,
+        })
+    }
+
+    fn enumerator(&self, _name: &str) -> Option<i64> {
+        None
+    }
+}

@@ -1,0 +1,43 @@
+//! The kernel log read from each real dump, with nothing but the dump's own VMCOREINFO, renders exactly like
+//! `makedumpfile --dump-dmesg` did for the same dump inside the capture kernel (vmcore-dmesg.txt).
+
+use analyzers::kernel_log::{read_log, LogSource};
+use testcores::real;
+use vmcore::Vmcore;
+use vmtaint::target::{DumpTarget, VmcoreInfoOnly};
+
+#[test]
+fn log_equals_makedumpfile_dump_dmesg_on_every_real_dump() {
+    let mut compared = 0;
+    for s in real::scenarios() {
+        let want = std::fs::read(s.dir.join("vmcore-dmesg.txt")).expect("vmcore-dmesg.txt");
+        let want = String::from_utf8_lossy(&want);
+        for path in s.dumps() {
+            let what = format!("{}/{}", s.name, path.file_name().unwrap().to_string_lossy());
+            let dump = Vmcore::open(&path).unwrap();
+            let syms = VmcoreInfoOnly(dump.vmcoreinfo().expect("VMCOREINFO"));
+            let t = DumpTarget {
+                dump: &dump,
+                symbols: &syms,
+            };
+            let log = read_log(&t).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(log.source, LogSource::PrintkRingbuffer, "{what}");
+            assert!(log.problems.is_empty(), "{what}: {:?}", log.problems);
+            let got = log.render();
+            if got != want {
+                let first = got.lines().zip(want.lines()).position(|(a, b)| a != b);
+                panic!(
+                    "{what}: differs from vmcore-dmesg.txt at line {first:?} ({} vs {} lines)",
+                    got.lines().count(),
+                    want.lines().count()
+                );
+            }
+            assert!(
+                got.lines().count() > 100,
+                "{what}: a booted kernel logs more than that"
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, real::SCENARIOS.len() * real::KDUMP_FILES.len());
+}
