@@ -48,8 +48,10 @@ const HEADER_WINDOW: usize = 100;
 /// `panic_cpu` (an `atomic_t`), or `None` when unknown or unset (`PANIC_CPU_INVALID` = -1).
 fn panic_cpu(t: &dyn Target) -> Option<u32> {
     let addr = t.symbol("panic_cpu")?;
+    // `atomic_t` is a typedef of an unnamed struct: ask through the variable (a lookup of a struct tag
+    // `atomic_t` finds nothing, and proving that costs a search of every DWARF unit).
     let counter = t
-        .member(TypeRef::Struct("atomic_t"), "counter")
+        .member(TypeRef::TypeOf("panic_cpu"), "counter")
         .map_or(0, |m| m.offset);
     let v = t.read_u32(addr.wrapping_add(counter)).ok()? as i32;
     u32::try_from(v).ok()

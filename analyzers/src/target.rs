@@ -85,6 +85,15 @@ pub trait Target: Sync {
     /// The value of an enumerator, e.g. `enumerator("MODULE_STATE_LIVE")`.
     fn enumerator(&self, name: &str) -> Option<i64>;
 
+    /// The value of enumerator `name` of `enum enumeration`, e.g.
+    /// `enumerator_in("module_state", "MODULE_STATE_LIVE")`. Analyzers call this one: a source that can only
+    /// find enumerators through their enum (DWARF has no index of enumerator names, and scanning every unit
+    /// for one costs a second) overrides it; the others answer by name.
+    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
+        let _ = enumeration;
+        self.enumerator(name)
+    }
+
     /// A VMCOREINFO value by its full key, e.g. `"OSRELEASE"`, `"SYMBOL(prb)"`,
     /// `"OFFSET(printk_info.ts_nsec)"`. `None` when the dump has no such key (or no VMCOREINFO).
     fn vmcoreinfo(&self, key: &str) -> Option<String>;
