@@ -2,7 +2,9 @@
 //! turns a dump plus a symbol source into an analyzers [`target::DumpTarget`], and the `info`, `report` and
 //! `scan` commands.
 
+pub mod debuginfo;
 pub mod info;
+pub mod report;
 pub mod scan;
 pub mod target;
 

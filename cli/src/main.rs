@@ -1,6 +1,7 @@
 //! `vmtaint`: is this kernel crash dump tainted, by what, since when, and by which module.
 
-use vmtaint::{info, scan};
+use vmtaint::debuginfo::DebuginfoOptions;
+use vmtaint::{info, report, scan};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,29 @@ enum Command {
         /// Print JSON (schema: docs/schema/info.schema.json).
         #[arg(long)]
         json: bool,
+    },
+    /// The taint report: verdict, flags, culprits, modules, signatures, unloaded modules, timeline, panic.
+    Report {
+        /// The dump (ELF vmcore, kdump-compressed or flattened; recognised by content).
+        dump: PathBuf,
+        /// The debug vmlinux (default: found by the dump's build-id, see --debuginfo-dir).
+        #[arg(long, value_name = "PATH")]
+        vmlinux: Option<PathBuf>,
+        /// Where to look for debug vmlinux files (repeatable; also VMTAINT_DEBUGINFO_PATH, then the distro places).
+        #[arg(long = "debuginfo-dir", value_name = "DIR")]
+        debuginfo_dirs: Vec<PathBuf>,
+        /// Use --vmlinux even if its build-id differs from the dump's.
+        #[arg(long)]
+        ignore_build_id: bool,
+        /// Do not use a debug vmlinux even if one is found.
+        #[arg(long)]
+        no_debuginfo: bool,
+        /// Print JSON (schema: docs/schema/report.schema.json).
+        #[arg(long)]
+        json: bool,
+        /// Colour on a terminal.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: report::Color,
     },
     /// Scan directories of dumps: one JSON line per dump, a summary table at the end.
     Scan {
@@ -58,6 +82,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Info { dump, json } => info::run(&dump, json),
+        Command::Report {
+            dump,
+            vmlinux,
+            debuginfo_dirs,
+            ignore_build_id,
+            no_debuginfo,
+            json,
+            color,
+        } => {
+            let opts = DebuginfoOptions {
+                vmlinux,
+                dirs: debuginfo_dirs,
+                ignore_build_id,
+                no_debuginfo,
+            };
+            report::run(&dump, json, color, &opts)
+        }
         Command::Scan {
             paths,
             jsonl,

@@ -15,12 +15,32 @@ pub trait SymbolSource: Send + Sync {
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64>;
     fn member(&self, ty: TypeRef<'_>, path: &str) -> Option<Member>;
     fn enumerator(&self, name: &str) -> Option<i64>;
+    /// See [`Target::enumerator_in`].
+    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
+        let _ = enumeration;
+        self.enumerator(name)
+    }
 }
 
 /// A dump plus a symbol source.
 pub struct DumpTarget<'a> {
     pub dump: &'a Vmcore,
     pub symbols: &'a dyn SymbolSource,
+}
+
+/// `VMTAINT_TRACE=1`: print every symbol and type question, its answer and its cost to stderr.
+fn traced<T: std::fmt::Debug>(what: std::fmt::Arguments<'_>, f: impl FnOnce() -> T) -> T {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !*ON.get_or_init(|| std::env::var_os("VMTAINT_TRACE").is_some_and(|v| v == "1")) {
+        return f();
+    }
+    let t = std::time::Instant::now();
+    let r = f();
+    eprintln!(
+        "trace: {:>8.3} ms  {what} -> {r:?}",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    r
 }
 
 impl Target for DumpTarget<'_> {
@@ -36,19 +56,29 @@ impl Target for DumpTarget<'_> {
     }
 
     fn symbol(&self, name: &str) -> Option<u64> {
-        self.symbols.symbol(name)
+        traced(format_args!("symbol {name}"), || self.symbols.symbol(name))
     }
 
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {
-        self.symbols.size_of(ty)
+        traced(format_args!("size_of {ty}"), || self.symbols.size_of(ty))
     }
 
     fn member(&self, ty: TypeRef<'_>, path: &str) -> Option<Member> {
-        self.symbols.member(ty, path)
+        traced(format_args!("member {ty} {path}"), || {
+            self.symbols.member(ty, path)
+        })
     }
 
     fn enumerator(&self, name: &str) -> Option<i64> {
-        self.symbols.enumerator(name)
+        traced(format_args!("enumerator {name}"), || {
+            self.symbols.enumerator(name)
+        })
+    }
+
+    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
+        traced(format_args!("enumerator {enumeration}::{name}"), || {
+            self.symbols.enumerator_in(enumeration, name)
+        })
     }
 
     fn vmcoreinfo(&self, key: &str) -> Option<String> {

@@ -1,0 +1,233 @@
+//! Choosing where symbols and types come from, in order of preference, and saying which was used:
+//! DWARF from a debug vmlinux (`--vmlinux`, `--debuginfo-dir`, `VMTAINT_DEBUGINFO_PATH`, the distro places),
+//! then the kernel log alone (the dump's VMCOREINFO). Every step tried is recorded for the report.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use analyzers::target::{Member, TypeRef};
+use serde::Serialize;
+use symbols::Vmlinux;
+use vmcore::Vmcore;
+
+use crate::target::SymbolSource;
+
+/// DWARF and ELF symbols of a debug vmlinux, with the dump's KASLR slide applied to addresses.
+pub struct DwarfSource {
+    pub vmlinux: Arc<Vmlinux>,
+    pub slide: u64,
+}
+
+fn member_of(m: &symbols::Member) -> Member {
+    Member {
+        offset: m.offset,
+        size: m.size,
+        array_len: m.ty.as_array().and_then(|(_, n)| n),
+        bits: m
+            .bits
+            .as_ref()
+            .map(|b| (b.first_bit as u32, b.bit_size as u32)),
+    }
+}
+
+impl SymbolSource for DwarfSource {
+    fn kind(&self) -> &'static str {
+        "dwarf"
+    }
+
+    fn origin(&self) -> String {
+        self.vmlinux.path().display().to_string()
+    }
+
+    fn symbol(&self, name: &str) -> Option<u64> {
+        self.vmlinux
+            .symbol(name)
+            .ok()
+            .map(|s| s.address.wrapping_add(self.slide))
+    }
+
+    fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {
+        match ty {
+            TypeRef::Struct(n) | TypeRef::Union(n) => self.vmlinux.layout(n).ok().map(|l| l.size),
+            TypeRef::TypeOf(v) => self.vmlinux.variable_type(v).ok()?.size(),
+        }
+    }
+
+    fn member(&self, ty: TypeRef<'_>, path: &str) -> Option<Member> {
+        match ty {
+            TypeRef::Struct(n) | TypeRef::Union(n) => self
+                .vmlinux
+                .layout(n)
+                .ok()?
+                .member(path)
+                .ok()
+                .map(|m| member_of(&m)),
+            TypeRef::TypeOf(v) => {
+                let t = self.vmlinux.variable_type(v).ok()?;
+                t.as_layout()?.member(path).ok().map(|m| member_of(&m))
+            }
+        }
+    }
+
+    /// DWARF has no index of enumerator names: answer through the enum ([`SymbolSource::enumerator_in`]).
+    fn enumerator(&self, _name: &str) -> Option<i64> {
+        None
+    }
+
+    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
+        self.vmlinux.enumeration(enumeration).ok()?.value(name)
+    }
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct DebuginfoOptions {
+    pub vmlinux: Option<PathBuf>,
+    pub dirs: Vec<PathBuf>,
+    pub ignore_build_id: bool,
+    pub no_debuginfo: bool,
+}
+
+/// One rung of the ladder and what happened there.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub source: &'static str,
+    pub outcome: String,
+}
+
+/// Which source a report used, and why the better ones were not.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceReport {
+    /// `dwarf` or `vmcoreinfo` (the kernel log alone).
+    pub kind: &'static str,
+    /// The vmlinux path, or `dump`.
+    pub origin: String,
+    /// How the vmlinux was matched to the dump: `build-id`, `release+banner`, `ignored` (--ignore-build-id).
+    pub matched_by: Option<String>,
+    pub tried: Vec<Attempt>,
+}
+
+/// An error that stops the report (exit status 2): the user named a vmlinux that does not fit the dump.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// Open and check the DWARF source for `dump`, or say why not.
+pub fn dwarf_for(
+    dump: &Vmcore,
+    opts: &DebuginfoOptions,
+    tried: &mut Vec<Attempt>,
+) -> Result<Option<(DwarfSource, String)>, Refused> {
+    if opts.no_debuginfo {
+        tried.push(Attempt {
+            source: "dwarf",
+            outcome: "skipped (--no-debuginfo)".into(),
+        });
+        return Ok(None);
+    }
+    let vi = dump.vmcoreinfo();
+    let release = vi.and_then(|v| v.osrelease.clone());
+    let dump_id = vi.and_then(|v| v.build_id.clone());
+    let slide = vi.and_then(|v| v.kernel_offset).unwrap_or(0);
+    let (path, explicit) = match &opts.vmlinux {
+        Some(p) => (p.clone(), true),
+        None => {
+            let id = dump_id
+                .as_deref()
+                .and_then(|h| symbols::BuildId::from_hex(h).ok());
+            let found = symbols::Discovery::new()
+                .dirs(opts.dirs.iter().cloned())
+                .from_env()
+                .find(release.as_deref(), id.as_ref());
+            match found {
+                Ok(d) => (d.path, false),
+                Err(e) => {
+                    tried.push(Attempt {
+                        source: "dwarf",
+                        outcome: e.to_string(),
+                    });
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    let vmlinux = match Vmlinux::open(&path) {
+        Ok(v) => v,
+        Err(e) if explicit => return Err(Refused(e.to_string())),
+        Err(e) => {
+            tried.push(Attempt {
+                source: "dwarf",
+                outcome: e.to_string(),
+            });
+            return Ok(None);
+        }
+    };
+    let matched_by = match (&dump_id, opts.ignore_build_id) {
+        (_, true) => "ignored (--ignore-build-id)".to_string(),
+        (Some(id), false) => match vmlinux.check_build_id(id) {
+            Ok(()) => "build-id".into(),
+            Err(e) if explicit => {
+                return Err(Refused(format!(
+                    "{e} (use --ignore-build-id to read it anyway)"
+                )))
+            }
+            Err(e) => {
+                tried.push(Attempt {
+                    source: "dwarf",
+                    outcome: e.to_string(),
+                });
+                return Ok(None);
+            }
+        },
+        // No BUILD-ID in the dump: compare the banner the kernel built with the one in memory.
+        (None, false) => match banner_matches(dump, &vmlinux, slide) {
+            Ok(()) => "release+banner".into(),
+            Err(why) if explicit => {
+                return Err(Refused(format!(
+                    "{}: {why} (use --ignore-build-id to read it anyway)",
+                    path.display()
+                )))
+            }
+            Err(why) => {
+                tried.push(Attempt {
+                    source: "dwarf",
+                    outcome: format!("{}: {why}", path.display()),
+                });
+                return Ok(None);
+            }
+        },
+    };
+    tried.push(Attempt {
+        source: "dwarf",
+        outcome: format!("used {} (matched by {matched_by})", path.display()),
+    });
+    Ok(Some((
+        DwarfSource {
+            vmlinux: Arc::new(vmlinux),
+            slide,
+        },
+        matched_by,
+    )))
+}
+
+/// `linux_banner` in the vmlinux file equals the one in the dump's memory.
+fn banner_matches(dump: &Vmcore, vmlinux: &Vmlinux, slide: u64) -> Result<(), String> {
+    let file = vmlinux.linux_banner().map_err(|e| e.to_string())?;
+    let addr = vmlinux
+        .symbol("linux_banner")
+        .map_err(|e| e.to_string())?
+        .address
+        .wrapping_add(slide);
+    let mut mem = vec![0u8; file.len()];
+    dump.read_virt(addr, &mut mem)
+        .map_err(|e| format!("linux_banner unreadable in the dump: {e}"))?;
+    if mem == file {
+        Ok(())
+    } else {
+        Err(format!(
+            "linux_banner differs: vmlinux has {:?}, the dump {:?}",
+            String::from_utf8_lossy(file).trim_end(),
+            String::from_utf8_lossy(&mem).trim_end()
+        ))
+    }
+}
