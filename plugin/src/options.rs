@@ -1,0 +1,168 @@
+//! The `taint` command's options and the text it prints for them (no crash calls: unit-tested).
+
+use analyzers::report::Report;
+
+/// What `taint` was asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    pub json: bool,
+    pub modules: bool,
+    pub timeline: bool,
+}
+
+pub const USAGE: &str = concat!(
+    "Usage: taint [-j] [-m] [-t]\n",
+    "  -j  JSON (the same document as `vmtaint report --json`)\n",
+    "  -m  loaded modules only\n",
+    "  -t  taint timeline only\n",
+    "Enter \"help taint\" for details.\n",
+);
+
+/// Parse `args[1..]` (combined flags like `-jm` allowed); `Err` carries the offending argument.
+pub fn parse_options(args: &[String]) -> Result<Options, String> {
+    let mut o = Options::default();
+    for a in args {
+        let Some(flags) = a.strip_prefix('-').filter(|f| !f.is_empty()) else {
+            return Err(a.clone());
+        };
+        for c in flags.chars() {
+            match c {
+                'j' => o.json = true,
+                'm' => o.modules = true,
+                't' => o.timeline = true,
+                _ => return Err(a.clone()),
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// The text of the report for `o`.
+pub fn render(report: &Report, o: Options) -> Result<String, serde_json::Error> {
+    let whole = !o.modules && !o.timeline;
+    if o.json {
+        let mut s = if whole {
+            serde_json::to_string_pretty(report)?
+        } else {
+            let mut part = serde_json::Map::new();
+            if o.modules {
+                part.insert("modules".into(), serde_json::to_value(&report.modules)?);
+            }
+            if o.timeline {
+                part.insert("timeline".into(), serde_json::to_value(&report.timeline)?);
+            }
+            serde_json::to_string_pretty(&part)?
+        };
+        s.push('\n');
+        return Ok(s);
+    }
+    let text = report.render_text(false);
+    if whole {
+        return Ok(text);
+    }
+    // The text report is paragraphs separated by blank lines, each opened by its heading; the
+    // sections asked for are picked by heading, so they read exactly as in the full report.
+    let mut out = String::new();
+    let mut wanted: Vec<(&str, &[&str])> = Vec::new();
+    if o.modules {
+        wanted.push(("Modules (", &["modules"]));
+    }
+    if o.timeline {
+        wanted.push(("Timeline", &["timeline", "kernel_log"]));
+    }
+    for (heading, analyzers) in wanted {
+        if let Some(p) = text.split("\n\n").find(|p| p.starts_with(heading)) {
+            out.push_str(p.trim_end_matches('\n'));
+            out.push('\n');
+        }
+        for pr in report
+            .problems
+            .iter()
+            .filter(|p| analyzers.contains(&p.analyzer.as_str()))
+        {
+            out.push_str(&format!("  [{}] {}\n", pr.analyzer, pr.message));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn report() -> Report {
+        use analyzers::fake::FakeTarget;
+        let mut t = FakeTarget::new();
+        t.map(0x1000, 0x1001u64.to_le_bytes().to_vec()); // P and O
+        t.add_symbol("tainted_mask", 0x1000);
+        analyzers::report::analyze(&t)
+    }
+
+    #[test]
+    fn sections_are_cut_from_the_full_report() {
+        let r = report();
+        let all = |o| render(&r, o).expect("renders");
+        let full = all(Options::default());
+        assert_eq!(full, r.render_text(false));
+        let modules = all(Options {
+            modules: true,
+            ..Options::default()
+        });
+        assert!(modules.starts_with("Modules (0)"), "{modules}");
+        assert!(!modules.contains("TAINTED"), "{modules}");
+        // the fake target has no `modules` symbol: the analyzer's problem is shown with its section
+        assert!(modules.contains("[modules]"), "{modules}");
+        let timeline = all(Options {
+            timeline: true,
+            ..Options::default()
+        });
+        assert!(timeline.starts_with("Timeline"), "{timeline}");
+        assert!(!timeline.contains("Modules ("), "{timeline}");
+    }
+
+    #[test]
+    fn json_is_the_whole_report_or_the_sections_asked_for() {
+        let r = report();
+        let json = |o| -> serde_json::Value {
+            serde_json::from_str(&render(&r, o).expect("renders")).expect("JSON")
+        };
+        let whole = json(Options {
+            json: true,
+            ..Options::default()
+        });
+        assert_eq!(whole, serde_json::to_value(&r).expect("serializes"));
+        assert_eq!(whole["tainted_mask"], 0x1001);
+        let part = json(Options {
+            json: true,
+            modules: true,
+            timeline: true,
+        });
+        let keys: Vec<&String> = part.as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["modules", "timeline"]);
+        assert!(USAGE.contains("-j") && USAGE.contains("-m") && USAGE.contains("-t"));
+    }
+
+    #[test]
+    fn options() {
+        assert_eq!(parse_options(&[]), Ok(Options::default()));
+        assert_eq!(
+            parse_options(&args(&["-jm"])),
+            Ok(Options {
+                json: true,
+                modules: true,
+                timeline: false
+            })
+        );
+        assert_eq!(
+            parse_options(&args(&["-t", "-j"])).map(|o| o.timeline),
+            Ok(true)
+        );
+        assert_eq!(parse_options(&args(&["-x"])), Err("-x".into()));
+        assert_eq!(parse_options(&args(&["-"])), Err("-".into()));
+        assert_eq!(parse_options(&args(&["mixed"])), Err("mixed".into()));
+    }
+}

@@ -1,0 +1,405 @@
+//! The extension inside the real crash 8 on the real dumps (testcores/make-real-cores.sh), checked
+//! against what each guest said about itself before it crashed.
+//!
+//! One crash session runs many commands (crash takes seconds to start): each command's output is
+//! delimited by `echo` markers. These tests fail, never skip, when crash, the dumps or the debug vmlinux
+//! are missing (unless `VMTAINT_ALLOW_MISSING_REAL=1` outside CI, as `testcores::real::scenarios()`).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use testcores::real::{self, Scenario};
+
+const MARK: &str = "=====vmtaint-test:";
+/// crash needs several seconds per dump on an idle machine, much more when other builds run.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(900);
+
+fn crash_binary() -> Option<PathBuf> {
+    let p = std::env::var_os("VMTAINT_CRASH")
+        .map_or_else(|| PathBuf::from("/usr/bin/crash"), PathBuf::from);
+    if p.exists() {
+        return Some(p);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let allow = std::env::var("VMTAINT_ALLOW_MISSING_REAL").is_ok_and(|v| v == "1");
+    if allow && !ci {
+        eprintln!(
+            "WARNING: {} not found; VMTAINT_ALLOW_MISSING_REAL=1 so crash tests are NOT RUN",
+            p.display()
+        );
+        return None;
+    }
+    panic!(
+        "crash not found at {} (install Debian's `crash`, or set VMTAINT_CRASH)",
+        p.display()
+    );
+}
+
+/// The cdylib cargo built for this test run: `<target>/<profile>/libvmtaint_crash.so`, next to `deps/`.
+fn extension() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in <target>/<profile>/deps");
+    let so = profile_dir.join("libvmtaint_crash.so");
+    // `cargo test` builds only the rlib flavour of this library for the tests; build the .so itself (a no-op
+    // when it is fresh) with the same profile and target dir.
+    let target_dir = profile_dir.parent().expect("<target>/<profile>");
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo
+        .args([
+            "build",
+            "--quiet",
+            "--lib",
+            "-p",
+            "vmtaint-crash",
+            "--target-dir",
+        ])
+        .arg(target_dir);
+    if profile_dir.file_name().is_some_and(|p| p == "release") {
+        cargo.arg("--release");
+    }
+    let status = cargo
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build");
+    assert!(
+        status.success() && so.exists(),
+        "{} was not built",
+        so.display()
+    );
+    so
+}
+
+/// What one crash session printed: stdout split by marker, plus stderr. `taint` flushes crash's `fp`
+/// after writing, so its output and the markers (shell `echo`) arrive in order.
+struct Session {
+    sections: BTreeMap<String, String>,
+    stderr: String,
+    dir: PathBuf,
+}
+
+impl Session {
+    fn section(&self, name: &str) -> &str {
+        self.sections.get(name).unwrap_or_else(|| {
+            panic!(
+                "no section {name} in crash output: {:?}",
+                self.sections.keys()
+            )
+        })
+    }
+
+    fn json(&self, name: &str) -> Value {
+        let text = self.section(name);
+        serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("section {name} is not JSON ({e}):\n{text}"))
+    }
+}
+
+/// Run crash on `dump` with `commands` (name, crash command line) and `q`; `env` is added to crash's.
+fn run_crash(
+    crash: &Path,
+    dump: &Path,
+    commands: &[(&str, String)],
+    env: &[(&str, &str)],
+) -> Session {
+    let dir = std::env::temp_dir().join(format!(
+        "vmtaint-crash-test-{}-{}",
+        std::process::id(),
+        dump.display().to_string().replace('/', "_")
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut script = format!("extend {}\n", extension().display());
+    for (name, cmd) in commands {
+        script.push_str(&format!(
+            "echo {MARK}{name}\n{}\n",
+            cmd.replace("@DIR@", &dir.display().to_string())
+        ));
+    }
+    script.push_str(&format!("echo {MARK}end\nq\n"));
+    let cmdfile = dir.join("commands");
+    std::fs::write(&cmdfile, script).expect("write command file");
+
+    let mut child = Command::new(crash)
+        .arg("-s")
+        .arg(real::vmlinux())
+        .arg(dump)
+        .arg("-i")
+        .arg(&cmdfile)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start crash");
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out_pipe.read_to_end(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err_pipe.read_to_end(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait for crash") {
+            break st;
+        }
+        if start.elapsed() > SESSION_TIMEOUT {
+            let _ = child.kill();
+            panic!(
+                "crash on {} did not exit within {SESSION_TIMEOUT:?}",
+                dump.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let stdout = String::from_utf8_lossy(&out_reader.join().expect("stdout reader")).into_owned();
+    let stderr = String::from_utf8_lossy(&err_reader.join().expect("stderr reader")).into_owned();
+    assert!(
+        status.success(),
+        "crash exited with {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stdout.contains("libvmtaint_crash.so: shared object loaded"),
+        "extend failed:\n{stdout}\n{stderr}"
+    );
+
+    let mut sections = BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    // crash prints extend's "shared object loaded" late (after the first marker): keep it out of sections.
+    for line in stdout
+        .lines()
+        .filter(|l| !l.ends_with("libvmtaint_crash.so: shared object loaded"))
+    {
+        if let Some(name) = line.strip_prefix(MARK) {
+            if let Some((n, text)) = current.take() {
+                sections.insert(n, text);
+            }
+            current = Some((name.trim().to_string(), String::new()));
+        } else if let Some((_, text)) = current.as_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    assert!(
+        sections.contains_key(commands.last().expect("commands").0),
+        "crash stopped early:\n{stdout}\n{stderr}"
+    );
+    Session {
+        sections,
+        stderr,
+        dir,
+    }
+}
+
+/// truth/module_taints.txt: `name letters` per line, `-` for none.
+fn truth_module_taints(s: &Scenario) -> BTreeMap<String, String> {
+    s.truth("module_taints.txt")
+        .lines()
+        .filter_map(|l| {
+            let (name, t) = l.split_once(' ')?;
+            Some((
+                name.to_string(),
+                if t.trim() == "-" {
+                    String::new()
+                } else {
+                    t.trim().to_string()
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The report agrees with the guest: mask and every module's letters.
+fn assert_report_matches_truth(report: &Value, s: &Scenario, what: &str) {
+    assert_eq!(
+        report["tainted_mask"].as_u64(),
+        Some(s.tainted()),
+        "{what}: tainted_mask"
+    );
+    let got: BTreeMap<String, String> = report["modules"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: no modules array"))
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().expect("module name").to_string(),
+                m["taints"].as_str().expect("module taints").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, truth_module_taints(s), "{what}: module taints");
+    let problems = report["problems"].as_array().expect("problems array");
+    assert!(
+        !problems.iter().any(|p| p["analyzer"] == "crash"),
+        "{what}: VMCOREINFO not reachable through crash: {problems:?}"
+    );
+}
+
+fn scenario(name: &str) -> Option<Scenario> {
+    let s = real::scenarios().into_iter().find(|s| s.name == name);
+    // scenarios() panics on missing dumps unless explicitly allowed; then there is nothing to run.
+    s.or_else(|| {
+        eprintln!("WARNING: real dumps missing: crash tests on {name} NOT RUN");
+        None
+    })
+}
+
+#[test]
+fn mixed_lzo_session_reports_truth_and_behaves_as_a_crash_command() {
+    let Some(crash) = crash_binary() else { return };
+    let Some(s) = scenario("mixed") else { return };
+    let cmds: Vec<(&str, String)> = vec![
+        ("json", "taint -j".into()),
+        ("text", "taint".into()),
+        ("modules", "taint -m".into()),
+        ("grep", "taint | grep oot_prop".into()),
+        ("redirect", "taint -j > @DIR@/report.json".into()),
+        ("bad", "taint -q".into()),
+        ("after-bad", "taint -jm".into()),
+        // crash's own commands write to its buffered stdout, the markers (`echo` runs through system())
+        // straight to the file descriptor: their output is kept apart in files.
+        ("sys", "sys -t > @DIR@/sys.txt".into()),
+        ("prb", "sym prb > @DIR@/prb.txt".into()),
+    ];
+    let session = run_crash(
+        &crash,
+        &s.dir.join("vmcore.lzo"),
+        &cmds,
+        &[("VMTAINT_CRASH_TRACE", "1")],
+    );
+
+    let report = session.json("json");
+    assert_report_matches_truth(&report, &s, "mixed/vmcore.lzo");
+    assert_eq!(report["last_unloaded_module"]["name"], "oot_gone");
+
+    // The taint messages the guest logged are in the timeline, read through crash from the dump's log.
+    let timeline = report["timeline"].to_string();
+    let dmesg = s.truth("dmesg.txt");
+    let logged: Vec<&str> = dmesg
+        .lines()
+        .filter(|l| l.contains("taints kernel."))
+        .filter_map(|l| l.split_once("] ").map(|(_, m)| m))
+        .collect();
+    assert!(!logged.is_empty(), "truth dmesg has taint lines");
+    for m in &logged {
+        assert!(timeline.contains(m), "timeline lacks {m:?}: {timeline}");
+    }
+
+    let mask = s.tainted();
+    let text = session.section("text");
+    assert!(text.starts_with("TAINTED: "), "{text}");
+    assert!(text.contains(&format!("({mask:#x})")), "{text}");
+
+    let modules = session.section("modules");
+    assert!(modules.starts_with("Modules ("), "{modules}");
+    for name in truth_module_taints(&s).keys() {
+        assert!(
+            modules.contains(name.as_str()),
+            "taint -m lacks {name}:\n{modules}"
+        );
+    }
+    assert!(
+        !modules.contains("Flags"),
+        "taint -m printed more than modules:\n{modules}"
+    );
+
+    // crash's own pipe: only grep's lines come back, and the module row is among them.
+    let grep = session.section("grep");
+    assert!(grep.lines().count() >= 1, "no output through | grep");
+    assert!(grep.lines().all(|l| l.contains("oot_prop")), "{grep}");
+    assert!(grep.lines().any(|l| l.contains("POE")), "{grep}");
+
+    // crash's own redirection to a file: the same JSON document.
+    let file =
+        std::fs::read_to_string(session.dir.join("report.json")).expect("taint -j > file wrote");
+    assert_eq!(
+        serde_json::from_str::<Value>(&file).expect("file is JSON"),
+        report
+    );
+
+    // A bad option prints usage, and crash carries on with the next commands.
+    assert!(
+        session.section("bad").contains("Usage: taint"),
+        "{}",
+        session.section("bad")
+    );
+    let after = session.json("after-bad");
+    assert_eq!(after["modules"], report["modules"]);
+    let sys = std::fs::read_to_string(session.dir.join("sys.txt")).expect("sys -t > file");
+    assert!(sys.contains(&format!("TAINTED_MASK: {mask:x}")), "{sys}");
+
+    // VMCOREINFO came through crash's reader and agrees with crash's own symbol table.
+    let prb = std::fs::read_to_string(session.dir.join("prb.txt")).expect("sym prb > file");
+    let prb_sym = prb
+        .split_whitespace()
+        .next()
+        .expect("sym prb prints the address")
+        .to_string();
+    assert!(
+        session
+            .stderr
+            .contains(&format!("vmcoreinfo(SYMBOL(prb)) -> Some(\"{prb_sym}\")")),
+        "vmcoreinfo(SYMBOL(prb)) not answered as {prb_sym}:\n{}",
+        session.stderr
+    );
+    // Type answers: the 6.1 layout of last_unloaded_module (anonymous struct, via the variable).
+    assert!(session
+        .stderr
+        .contains("member(typeof(last_unloaded_module), taints) -> Some(Member { offset: 57, size: 23, array_len: Some(23), bits: None })"));
+    let _ = std::fs::remove_dir_all(&session.dir);
+}
+
+#[test]
+fn clean_lzo_session_reports_truth() {
+    let Some(crash) = crash_binary() else { return };
+    let Some(s) = scenario("clean") else { return };
+    let session = run_crash(
+        &crash,
+        &s.dir.join("vmcore.lzo"),
+        &[("json", "taint -j".into()), ("text", "taint".into())],
+        &[],
+    );
+    let report = session.json("json");
+    assert_report_matches_truth(&report, &s, "clean/vmcore.lzo");
+    let text = session.section("text");
+    if s.tainted() == 0 {
+        assert!(text.starts_with("Not tainted"), "{text}");
+    } else {
+        assert!(text.starts_with("TAINTED: "), "{text}");
+    }
+    let _ = std::fs::remove_dir_all(&session.dir);
+}
+
+/// The ELF `/proc/vmcore` copy (VMCOREINFO from an ELF note) and the flattened makedumpfile output
+/// (VMCOREINFO read through the flattened offset map) give the same report as the lzo dump.
+#[test]
+fn elf_and_flattened_dumps_give_the_same_report() {
+    let Some(crash) = crash_binary() else { return };
+    let Some(s) = scenario("mixed") else { return };
+    let mut reports = Vec::new();
+    for file in ["vmcore.elf", "vmcore.flat"] {
+        let session = run_crash(
+            &crash,
+            &s.dir.join(file),
+            &[("json", "taint -j".into())],
+            &[],
+        );
+        let report = session.json("json");
+        assert_report_matches_truth(&report, &s, &format!("mixed/{file}"));
+        assert_eq!(report["last_unloaded_module"]["name"], "oot_gone", "{file}");
+        reports.push(report);
+        let _ = std::fs::remove_dir_all(&session.dir);
+    }
+    assert_eq!(reports[0], reports[1], "ELF and flattened reports differ");
+}
