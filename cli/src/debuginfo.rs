@@ -2,8 +2,9 @@
 //! DWARF from a debug vmlinux (`--vmlinux`, `--debuginfo-dir`, `VMTAINT_DEBUGINFO_PATH`, the distro places),
 //! then the kernel log alone (the dump's VMCOREINFO). Every step tried is recorded for the report.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use analyzers::target::{Member, TypeRef};
 use serde::Serialize;
@@ -112,10 +113,65 @@ pub struct SourceReport {
 #[error("{0}")]
 pub struct Refused(pub String);
 
+/// Debug vmlinux files shared by every dump of a scan: one open [`Vmlinux`] per file (its symbol index and
+/// the layouts it has resolved are then reused by every dump of that build), and one discovery per
+/// (release, build-id).
+#[derive(Default)]
+pub struct VmlinuxCache {
+    opened: Mutex<HashMap<PathBuf, Arc<Vmlinux>>>,
+    discovered: Mutex<HashMap<(Option<String>, Option<String>), Result<PathBuf, String>>>,
+}
+
+impl VmlinuxCache {
+    fn open(&self, path: &std::path::Path) -> Result<Arc<Vmlinux>, symbols::Error> {
+        if let Some(v) = self.opened.lock().expect("cache lock").get(path) {
+            return Ok(v.clone());
+        }
+        // Opening reads only headers; two threads racing here both open, and one copy is kept.
+        let v = Arc::new(Vmlinux::open(path)?);
+        let mut opened = self.opened.lock().expect("cache lock");
+        Ok(opened.entry(path.to_path_buf()).or_insert(v).clone())
+    }
+
+    fn discover(
+        &self,
+        opts: &DebuginfoOptions,
+        release: Option<&str>,
+        build_id: Option<&str>,
+    ) -> Result<PathBuf, String> {
+        let key = (release.map(str::to_string), build_id.map(str::to_string));
+        if let Some(r) = self.discovered.lock().expect("cache lock").get(&key) {
+            return r.clone();
+        }
+        let id = build_id.and_then(|h| symbols::BuildId::from_hex(h).ok());
+        let r = symbols::Discovery::new()
+            .dirs(opts.dirs.iter().cloned())
+            .from_env()
+            .find(release, id.as_ref())
+            .map(|d| d.path)
+            .map_err(|e| e.to_string());
+        self.discovered
+            .lock()
+            .expect("cache lock")
+            .insert(key, r.clone());
+        r
+    }
+}
+
 /// Open and check the DWARF source for `dump`, or say why not.
 pub fn dwarf_for(
     dump: &Vmcore,
     opts: &DebuginfoOptions,
+    tried: &mut Vec<Attempt>,
+) -> Result<Option<(DwarfSource, String)>, Refused> {
+    dwarf_for_cached(dump, opts, &VmlinuxCache::default(), tried)
+}
+
+/// [`dwarf_for`] with files shared through `cache`.
+pub fn dwarf_for_cached(
+    dump: &Vmcore,
+    opts: &DebuginfoOptions,
+    cache: &VmlinuxCache,
     tried: &mut Vec<Attempt>,
 ) -> Result<Option<(DwarfSource, String)>, Refused> {
     if opts.no_debuginfo {
@@ -131,27 +187,18 @@ pub fn dwarf_for(
     let slide = vi.and_then(|v| v.kernel_offset).unwrap_or(0);
     let (path, explicit) = match &opts.vmlinux {
         Some(p) => (p.clone(), true),
-        None => {
-            let id = dump_id
-                .as_deref()
-                .and_then(|h| symbols::BuildId::from_hex(h).ok());
-            let found = symbols::Discovery::new()
-                .dirs(opts.dirs.iter().cloned())
-                .from_env()
-                .find(release.as_deref(), id.as_ref());
-            match found {
-                Ok(d) => (d.path, false),
-                Err(e) => {
-                    tried.push(Attempt {
-                        source: "dwarf",
-                        outcome: e.to_string(),
-                    });
-                    return Ok(None);
-                }
+        None => match cache.discover(opts, release.as_deref(), dump_id.as_deref()) {
+            Ok(p) => (p, false),
+            Err(e) => {
+                tried.push(Attempt {
+                    source: "dwarf",
+                    outcome: e,
+                });
+                return Ok(None);
             }
-        }
+        },
     };
-    let vmlinux = match Vmlinux::open(&path) {
+    let vmlinux = match cache.open(&path) {
         Ok(v) => v,
         Err(e) if explicit => return Err(Refused(e.to_string())),
         Err(e) => {
@@ -201,13 +248,7 @@ pub fn dwarf_for(
         source: "dwarf",
         outcome: format!("used {} (matched by {matched_by})", path.display()),
     });
-    Ok(Some((
-        DwarfSource {
-            vmlinux: Arc::new(vmlinux),
-            slide,
-        },
-        matched_by,
-    )))
+    Ok(Some((DwarfSource { vmlinux, slide }, matched_by)))
 }
 
 /// `linux_banner` in the vmlinux file equals the one in the dump's memory.

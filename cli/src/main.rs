@@ -1,6 +1,6 @@
 //! `vmtaint`: is this kernel crash dump tainted, by what, since when, and by which module.
 
-use vmtaint::debuginfo::DebuginfoOptions;
+use vmtaint::debuginfo::{DebuginfoOptions, VmlinuxCache};
 use vmtaint::{info, report, scan};
 
 use std::path::PathBuf;
@@ -57,6 +57,9 @@ enum Command {
         /// Files or directories (searched recursively; dumps are recognised by content).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Where to look for debug vmlinux files, matched to each dump by build-id (repeatable).
+        #[arg(long = "debuginfo-dir", value_name = "DIR")]
+        debuginfo_dirs: Vec<PathBuf>,
         /// Write JSON lines here (appending; dumps already in it are skipped) instead of stdout.
         #[arg(long, value_name = "OUT")]
         jsonl: Option<PathBuf>,
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
         }
         Command::Scan {
             paths,
+            debuginfo_dirs,
             jsonl,
             csv,
             jobs,
@@ -117,11 +121,18 @@ fn main() -> ExitCode {
                 retry_errors,
                 progress: !no_progress,
             };
+            let debuginfo = DebuginfoOptions {
+                dirs: debuginfo_dirs,
+                ..Default::default()
+            };
+            let cache = VmlinuxCache::default();
             scan::run(&opts, |d| {
                 let dump = vmcore::Vmcore::open(&d.path).map_err(|e| e.to_string())?;
-                match serde_json::to_value(dump.info()) {
+                let report = report::make_report_cached(&dump, &debuginfo, &cache)
+                    .map_err(|e| e.to_string())?;
+                match serde_json::to_value(report) {
                     Ok(serde_json::Value::Object(m)) => Ok(m),
-                    _ => Err("internal: info is not a JSON object".into()),
+                    _ => Err("internal: the report is not a JSON object".into()),
                 }
             })
         }

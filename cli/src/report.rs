@@ -8,7 +8,7 @@ use analyzers::report::{analyze, Report};
 use serde::Serialize;
 use vmcore::Vmcore;
 
-use crate::debuginfo::{dwarf_for, DebuginfoOptions, Refused, SourceReport};
+use crate::debuginfo::{dwarf_for_cached, DebuginfoOptions, Refused, SourceReport, VmlinuxCache};
 use crate::target::{DumpTarget, SymbolSource, VmcoreInfoOnly};
 use crate::EXIT_UNREADABLE;
 
@@ -34,8 +34,17 @@ pub struct FullReport {
 
 /// Make the report of an opened dump. Fails only when the user's explicit `--vmlinux` does not fit.
 pub fn make_report(dump: &Vmcore, opts: &DebuginfoOptions) -> Result<FullReport, Refused> {
+    make_report_cached(dump, opts, &VmlinuxCache::default())
+}
+
+/// [`make_report`] with debug vmlinux files shared through `cache` (scans).
+pub fn make_report_cached(
+    dump: &Vmcore,
+    opts: &DebuginfoOptions,
+    cache: &VmlinuxCache,
+) -> Result<FullReport, Refused> {
     let mut tried = Vec::new();
-    let dwarf = dwarf_for(dump, opts, &mut tried)?;
+    let dwarf = dwarf_for_cached(dump, opts, cache, &mut tried)?;
     let empty = vmcore::VmcoreInfo::default();
     let vmcoreinfo_only = VmcoreInfoOnly(dump.vmcoreinfo().unwrap_or(&empty));
     let (symbols, matched_by): (&dyn SymbolSource, Option<String>) = match &dwarf {

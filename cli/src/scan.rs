@@ -547,7 +547,11 @@ fn write_csv(path: &Path, lines: &[Map<String, Value>]) -> std::io::Result<()> {
             letters("flags"),
             esc(&mods.join(" ")),
             letters("unexplained_flags"),
-            esc(l.get("release").and_then(Value::as_str).unwrap_or("")),
+            esc(l
+                .get("dump")
+                .and_then(|d| d.get("release"))
+                .and_then(Value::as_str)
+                .unwrap_or("")),
             esc(l.get("error").and_then(Value::as_str).unwrap_or("")),
         )?;
     }

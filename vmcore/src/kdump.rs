@@ -121,27 +121,63 @@ impl Kdump {
         let sub_hdr_size = le_i32(&h, 432);
         let bitmap_blocks = le_u32(&h, 436) as u64;
         let flen = src.len();
-        if sub_hdr_size < 0 || (1 + sub_hdr_size as u64) * bs > flen {
-            return Err(Error::malformed(
-                path,
-                432,
-                format!(
-                    "sub_hdr_size within the file ({} blocks of {bs}), found {sub_hdr_size}",
-                    flen / bs
-                ),
-            ));
+        // A declared part that runs past the end of the file is a truncated file when the value is
+        // plausible, and a malformed header when it is wild (more than twice the file, plus slack).
+        let plausible = |end: u64| end <= flen.saturating_mul(2).saturating_add(1 << 20);
+        let truncated = |what: String, offset: u64, end: u64| Error::Truncated {
+            file: path.to_path_buf(),
+            what,
+            offset,
+            end,
+            len: flen,
+            kind: src.kind(),
+        };
+        let sub_end = (sub_hdr_size as i64 + 1)
+            .checked_mul(bs as i64)
+            .filter(|&e| sub_hdr_size >= 0 && e > 0);
+        match sub_end {
+            Some(e) if e as u64 <= flen => {}
+            Some(e) if plausible(e as u64) => {
+                return Err(truncated(
+                    format!("the kdump sub-header (sub_hdr_size {sub_hdr_size} at offset 0x1b0)"),
+                    bs,
+                    e as u64,
+                ));
+            }
+            _ => {
+                return Err(Error::malformed(
+                    path,
+                    432,
+                    format!(
+                        "sub_hdr_size within the file ({} blocks of {bs}), found {sub_hdr_size}",
+                        flen / bs
+                    ),
+                ));
+            }
         }
         let sub_blocks = sub_hdr_size as u64;
         let bitmap_offset = (1 + sub_blocks) * bs;
-        let bitmap_len = bitmap_blocks
+        let bitmap_end = bitmap_blocks
             .checked_mul(bs)
-            .filter(|l| bitmap_offset + l <= flen);
-        let Some(bitmap_len) = bitmap_len.filter(|&l| l > 0 && bitmap_blocks % 2 == 0) else {
-            return Err(Error::malformed(
-                path,
-                436,
-                format!("bitmap_blocks an even count within the file ({} bytes after the sub-header), found {bitmap_blocks}", flen.saturating_sub(bitmap_offset)),
-            ));
+            .and_then(|l| l.checked_add(bitmap_offset));
+        let bitmap_len = match bitmap_end {
+            Some(e) if bitmap_blocks > 0 && bitmap_blocks % 2 == 0 && e <= flen => {
+                e - bitmap_offset
+            }
+            Some(e) if bitmap_blocks > 0 && bitmap_blocks % 2 == 0 && plausible(e) => {
+                return Err(truncated(
+                    format!("the kdump bitmaps (bitmap_blocks {bitmap_blocks} at offset 0x1b4)"),
+                    bitmap_offset,
+                    e,
+                ));
+            }
+            _ => {
+                return Err(Error::malformed(
+                    path,
+                    436,
+                    format!("bitmap_blocks an even count within the file ({} bytes after the sub-header), found {bitmap_blocks}", flen.saturating_sub(bitmap_offset)),
+                ));
+            }
         };
         let mut header = KdumpHeader {
             header_version: header_version as u32,
