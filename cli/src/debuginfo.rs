@@ -119,8 +119,11 @@ pub struct Refused(pub String);
 #[derive(Default)]
 pub struct VmlinuxCache {
     opened: Mutex<HashMap<PathBuf, Arc<Vmlinux>>>,
-    discovered: Mutex<HashMap<(Option<String>, Option<String>), Result<PathBuf, String>>>,
+    discovered: Mutex<HashMap<DiscoveryKey, Result<PathBuf, String>>>,
 }
+
+/// (release, build-id) of a dump.
+type DiscoveryKey = (Option<String>, Option<String>);
 
 impl VmlinuxCache {
     fn open(&self, path: &std::path::Path) -> Result<Arc<Vmlinux>, symbols::Error> {
