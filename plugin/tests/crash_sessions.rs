@@ -246,6 +246,39 @@ fn assert_report_matches_truth(report: &Value, s: &Scenario, what: &str) {
     );
 }
 
+/// `taint -j` inside crash equals `vmtaint report --json` on the same dump: the same analyzers, once over
+/// crash's memory, symbol and type API, once over our own readers and DWARF. The CLI adds only `source`
+/// (where its symbols came from) and `dump` (which file): everything else must be identical.
+fn assert_equals_cli_report(crash_report: &Value, dump: &Path) {
+    let d = vmcore::Vmcore::open(dump).unwrap();
+    let cli = vmtaint::report::make_report(&d, &Default::default()).unwrap();
+    let mut cli = serde_json::to_value(cli).unwrap();
+    let obj = cli.as_object_mut().unwrap();
+    assert_eq!(obj.remove("source").unwrap()["kind"], "dwarf");
+    obj.remove("dump").unwrap();
+    if &cli != crash_report {
+        let (a, b) = (cli.as_object().unwrap(), crash_report.as_object().unwrap());
+        let differ: Vec<&String> = a
+            .keys()
+            .chain(b.keys())
+            .filter(|k| a.get(*k) != b.get(*k))
+            .collect();
+        panic!(
+            "taint -j differs from vmtaint report --json in {differ:?}:\n cli: {}\n crash: {}",
+            differ
+                .iter()
+                .map(|k| a.get(*k).map_or("-".into(), |v| v.to_string()))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            differ
+                .iter()
+                .map(|k| b.get(*k).map_or("-".into(), |v| v.to_string()))
+                .collect::<Vec<_>>()
+                .join(" | "),
+        );
+    }
+}
+
 fn scenario(name: &str) -> Option<Scenario> {
     let s = real::scenarios().into_iter().find(|s| s.name == name);
     // scenarios() panics on missing dumps unless explicitly allowed; then there is nothing to run.
@@ -282,6 +315,7 @@ fn mixed_lzo_session_reports_truth_and_behaves_as_a_crash_command() {
     let report = session.json("json");
     assert_report_matches_truth(&report, &s, "mixed/vmcore.lzo");
     assert_eq!(report["last_unloaded_module"]["name"], "oot_gone");
+    assert_equals_cli_report(&report, &s.dir.join("vmcore.lzo"));
 
     // The taint messages the guest logged are in the timeline, read through crash from the dump's log.
     let timeline = report["timeline"].to_string();
