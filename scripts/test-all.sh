@@ -39,8 +39,15 @@ if [ "$fuzz_seconds" != 0 ]; then
   for t in elf kdump flattened vmcoreinfo lzo; do
     mkdir -p "fuzz/corpus/$t"
     # RUSTC_BOOTSTRAP: cargo fuzz needs -Z flags; the machine has one (stable) toolchain.
-    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" "corpus/$t" "seeds/$t" -- \
-        -max_total_time="$fuzz_seconds" -max_len=65536 -rss_limit_mb=1024 2>&1 | tail -n 3)
+    log=fuzz/fuzz-$t.log
+    if (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" "corpus/$t" "seeds/$t" -- \
+        -max_total_time="$fuzz_seconds" -max_len=65536 -rss_limit_mb=1024 > "../$log" 2>&1); then
+      grep -E '^Done' "$log"
+    else
+      echo "fuzz target $t FAILED; the input is in fuzz/artifacts/$t/:"
+      grep -v -E '^#[0-9]+|^INFO|^\s*"' "$log" | tail -n 60
+      exit 1
+    fi
   done
 fi
 step "all tests passed"

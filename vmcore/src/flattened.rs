@@ -162,30 +162,60 @@ impl FlatMap {
 
     /// Read a logical range. Bytes no record wrote read as zeros, as they would in the file `makedumpfile -R`
     /// rebuilds (it seeks past them, leaving holes): makedumpfile itself leaves such gaps, e.g. after the
-    /// 464-byte header and at the end of each bitmap. `None` only past the logical end.
-    pub(crate) fn read<'a>(&self, bytes: &'a [u8], off: u64, len: u64) -> Option<Cow<'a, [u8]>> {
-        let end = off.checked_add(len)?;
-        if end > self.logical_len {
-            return None;
-        }
+    /// 464-byte header and at the end of each bitmap. A range that is mostly holes is refused rather than
+    /// allocated: its length comes from untrusted record offsets.
+    pub(crate) fn read<'a>(
+        &self,
+        bytes: &'a [u8],
+        off: u64,
+        len: u64,
+    ) -> Result<Cow<'a, [u8]>, FlatReadError> {
+        let end = off
+            .checked_add(len)
+            .filter(|&e| e <= self.logical_len)
+            .ok_or(FlatReadError::PastEnd)?;
         if len == 0 {
-            return Some(Cow::Borrowed(&[]));
+            return Ok(Cow::Borrowed(&[]));
         }
         if let Some(file) = self.file_offset(off, len) {
-            return Some(Cow::Borrowed(&bytes[file as usize..(file + len) as usize]));
+            return Ok(Cow::Borrowed(&bytes[file as usize..(file + len) as usize]));
+        }
+        let first = self.extents.partition_point(|e| e.logical + e.len <= off);
+        let pieces = || {
+            self.extents[first..]
+                .iter()
+                .take_while(move |e| e.logical < end)
+        };
+        let written: u64 = pieces()
+            .map(|e| (e.logical + e.len).min(end) - e.logical.max(off))
+            .sum();
+        let unwritten = len - written;
+        if unwritten > written.max(MAX_HOLE_SLACK) {
+            return Err(FlatReadError::MostlyUnwritten { written, len });
         }
         // Spans several extents or holes: assemble, zeros where nothing was written.
         let mut out = vec![0u8; len as usize];
-        let first = self.extents.partition_point(|e| e.logical + e.len <= off);
-        for e in self.extents[first..].iter().take_while(|e| e.logical < end) {
+        for e in pieces() {
             let s = e.logical.max(off);
             let t = (e.logical + e.len).min(end);
             let fs = (e.file + (s - e.logical)) as usize;
             out[(s - off) as usize..(t - off) as usize]
                 .copy_from_slice(&bytes[fs..fs + (t - s) as usize]);
         }
-        Some(Cow::Owned(out))
+        Ok(Cow::Owned(out))
     }
+}
+
+/// Unwritten bytes a read may hold regardless of how little was written around them.
+const MAX_HOLE_SLACK: u64 = 1 << 20;
+
+/// Why a logical range of a flattened stream cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlatReadError {
+    /// Beyond the last byte any record wrote.
+    PastEnd,
+    /// More holes than data: the records' offsets describe a file far larger than the stream.
+    MostlyUnwritten { written: u64, len: u64 },
 }
 
 /// Turn writes in stream order into sorted, non-overlapping extents where later writes win.
@@ -285,7 +315,17 @@ mod tests {
         let m = FlatMap::build(Path::new("t"), &s).unwrap();
         assert!(m.unterminated);
         assert_eq!(&*m.read(&s, 1, 4).unwrap(), b"b\0\0c");
-        assert!(m.read(&s, 4, 3).is_none(), "past the logical end");
+        assert_eq!(m.read(&s, 4, 3), Err(FlatReadError::PastEnd));
+        // A record far out makes the logical file huge; reading across the hole is refused, not allocated.
+        let far = stream(&[(0, b"ab"), (1 << 40, b"cd")], true);
+        let m = FlatMap::build(Path::new("t"), &far).unwrap();
+        assert_eq!(
+            m.read(&far, 0, 1 << 39),
+            Err(FlatReadError::MostlyUnwritten {
+                written: 2,
+                len: 1 << 39
+            })
+        );
         let mut bad = stream(&[(0, b"ab")], true);
         bad[4096 + 8..4096 + 16].copy_from_slice(&(1i64 << 40).to_be_bytes());
         let e = FlatMap::build(Path::new("t"), &bad)

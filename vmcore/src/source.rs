@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::Error;
-use crate::flattened::FlatMap;
+use crate::flattened::{FlatMap, FlatReadError};
 
 /// The whole file, mapped (or owned, for in-memory dumps such as fuzz inputs).
 pub(crate) enum Backing {
@@ -102,9 +102,14 @@ impl Source {
             None => Ok(Cow::Borrowed(
                 &self.backing.bytes()[offset as usize..end as usize],
             )),
-            Some(flat) => flat
-                .read(self.backing.bytes(), offset, len)
-                .ok_or_else(truncated),
+            Some(flat) => flat.read(self.backing.bytes(), offset, len).map_err(|e| match e {
+                FlatReadError::PastEnd => truncated(),
+                FlatReadError::MostlyUnwritten { written, len } => Error::malformed(
+                    &self.path,
+                    offset,
+                    format!("{what}: the flattened stream wrote only {written} of these {len} bytes"),
+                ),
+            }),
         }
     }
 
