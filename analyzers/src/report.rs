@@ -288,12 +288,7 @@ impl Report {
                 );
             }
         }
-        let _ = writeln!(o, "\n{}", p.on(BOLD, "Timeline"));
-        if self.timeline.is_empty() {
-            let _ = writeln!(o, "  (no events)");
-        } else {
-            let _ = writeln!(o, "  {} events", self.timeline.len());
-        }
+        self.render_timeline(&p, &mut o);
         if !self.problems.is_empty() {
             let _ = writeln!(o, "\n{}", p.on(BOLD, "Problems"));
             for pr in &self.problems {
@@ -303,6 +298,10 @@ impl Report {
         o
     }
 
+    /// One line per flag: the loaded modules carrying it, then other evidence: the attribution hints for
+    /// flags no loaded module carries, the last unloaded module when its taints hold the letter, and the
+    /// log events that name a module (a `WARNING` in a module sets W, which no module's taints record).
+    /// Flags the log shows pending (set after the dump was taken) get a line of their own.
     fn render_culprits(&self, p: &Paint, o: &mut String) {
         let mut lines = Vec::new();
         for f in &self.flags {
@@ -312,11 +311,39 @@ impl Report {
                 .filter(|m| m.taint_mask & (1u64 << f.bit) != 0)
                 .map(|m| format!("{} (loaded)", m.name))
                 .collect();
+            // One entry per module, its kinds of evidence joined: "oot_gone (last unloaded, kernel log)".
+            let mut others: Vec<(String, Vec<String>)> = Vec::new();
+            let mut add = |module: &str, why: String| {
+                if who.iter().any(|w| w.starts_with(&format!("{module} ("))) {
+                    return;
+                }
+                match others.iter_mut().find(|(m, _)| m == module) {
+                    Some((_, whys)) if whys.contains(&why) => {}
+                    Some((_, whys)) => whys.push(why),
+                    None => others.push((module.to_string(), vec![why])),
+                }
+            };
+            for h in self.unloaded_hints.iter().filter(|h| h.bit == f.bit) {
+                add(&h.module, evidence_name(h).to_string());
+            }
+            if let Some(l) = &self.last_unloaded_module {
+                if l.taints.as_deref().is_some_and(|t| t.contains(f.letter)) {
+                    add(&l.name, "last unloaded".to_string());
+                }
+            }
+            for e in self
+                .timeline
+                .iter()
+                .filter(|e| e.bit == Some(f.bit) && e.kind != crate::timeline::EventKind::Taint)
+            {
+                if let Some(m) = &e.module {
+                    add(m, format!("{} in kernel log", event_name(e.kind)));
+                }
+            }
             who.extend(
-                self.unloaded_hints
-                    .iter()
-                    .filter(|h| h.bit == f.bit)
-                    .map(|h| format!("{} ({})", h.module, evidence_name(h))),
+                others
+                    .into_iter()
+                    .map(|(m, whys)| format!("{m} ({})", whys.join(", "))),
             );
             if !who.is_empty() {
                 lines.push(format!("  {} <- {}", f.letter, who.join(", ")));
@@ -328,11 +355,67 @@ impl Report {
                 ));
             }
         }
+        for e in self.timeline.iter().filter(|e| e.pending) {
+            if let (Some(letter), Some(m)) = (e.letter, &e.module) {
+                lines.push(format!(
+                    "  {letter} <- {m} ({} in kernel log; {})",
+                    event_name(e.kind),
+                    p.on(YELLOW, "pending: not yet in tainted_mask")
+                ));
+            }
+        }
         if !lines.is_empty() {
             let _ = writeln!(o, "\n{}", p.on(BOLD, "Culprits"));
             for l in lines {
                 let _ = writeln!(o, "{l}");
             }
+        }
+    }
+
+    /// One line per event, in the kernel log's own time format:
+    /// `[    5.123456] O  oot_prop  loading out-of-tree module taints kernel.`
+    fn render_timeline(&self, p: &Paint, o: &mut String) {
+        let _ = writeln!(
+            o,
+            "\n{}",
+            p.on(BOLD, &format!("Timeline ({} events)", self.timeline.len()))
+        );
+        if self.timeline.is_empty() {
+            let _ = writeln!(o, "  (no events)");
+            return;
+        }
+        let width = self
+            .timeline
+            .iter()
+            .map(|e| e.module.as_deref().map_or(1, |m| m.chars().count()))
+            .max()
+            .unwrap_or(1);
+        for e in &self.timeline {
+            let stamp = match e.ts_ns {
+                Some(ns) => format!("[{:>5}.{:06}]", ns / 1_000_000_000, ns / 1000 % 1_000_000),
+                None => format!("[{:^12}]", "no log"),
+            };
+            let module = e.module.as_deref().unwrap_or("-");
+            // The module's own `NAME: ` prefix repeats the module column.
+            let text = match (&e.text, &e.reason) {
+                (Some(t), _) => t
+                    .strip_prefix(module)
+                    .and_then(|r| r.strip_prefix(": "))
+                    .unwrap_or(t)
+                    .to_string(),
+                (None, Some(r)) => format!("{}: {r}", event_name(e.kind)),
+                (None, None) => event_name(e.kind).to_string(),
+            };
+            let pad = width.saturating_sub(module.chars().count());
+            let mut line = format!(
+                "  {stamp} {}  {module}{}  {text}",
+                e.letter.unwrap_or(' '),
+                " ".repeat(pad)
+            );
+            if e.pending {
+                line += &format!("  {}", p.on(YELLOW, "[pending: not yet in tainted_mask]"));
+            }
+            let _ = writeln!(o, "{}", line.trim_end());
         }
     }
 
@@ -431,6 +514,21 @@ fn evidence_name(h: &UnloadedHint) -> &'static str {
         crate::unloaded::Evidence::LastUnloadedModule => "last unloaded",
         crate::unloaded::Evidence::UnloadedTaintedModules => "unloaded, tracked",
         crate::unloaded::Evidence::KernelLog => "kernel log",
+    }
+}
+
+fn event_name(k: crate::timeline::EventKind) -> &'static str {
+    use crate::timeline::EventKind as K;
+    match k {
+        K::Taint => "taint",
+        K::Warn => "WARNING",
+        K::Oops => "oops",
+        K::SoftLockup => "soft lockup",
+        K::BadPage => "bad page",
+        K::Panic => "panic",
+        K::Sysrq => "sysrq",
+        K::FirstSeen => "first seen",
+        K::NoEvidence => "no evidence",
     }
 }
 

@@ -1,0 +1,888 @@
+//! `vmtaint report` on every real dump (testcores/make-real-cores.sh), checked against three independent
+//! views: the guest's own (`truth/`: /proc/sys/kernel/tainted, /proc/modules, /sys/module/*/taint, dmesg,
+//! saved before the crash), the dump's own log as makedumpfile extracts it (`vmcore-dmesg.txt`), and the
+//! crash utility run on the same dump.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use testcores::real::{self, Scenario};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vmtaint");
+const TAINT_DIE: u64 = 1 << 7;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vmtaint")
+}
+
+fn report_json(dump: &Path) -> Value {
+    let out = run(&["report", dump.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "vmtaint report {} --json: {}",
+        dump.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{}: the JSON does not parse: {e}", dump.display()))
+}
+
+/// Every scenario's lzo report, made once for all the tests of this file.
+fn lzo_reports() -> &'static BTreeMap<&'static str, (Scenario, Value)> {
+    static R: OnceLock<BTreeMap<&'static str, (Scenario, Value)>> = OnceLock::new();
+    R.get_or_init(|| {
+        let all = real::scenarios();
+        assert_eq!(
+            all.len(),
+            real::SCENARIOS.len(),
+            "every scenario is present"
+        );
+        all.into_iter()
+            .map(|s| {
+                let r = report_json(&s.dir.join("vmcore.lzo"));
+                (s.name, (s, r))
+            })
+            .collect()
+    })
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {v}"))
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64()
+        .unwrap_or_else(|| panic!("expected a number, got {v}"))
+}
+
+fn modules_of(r: &Value) -> BTreeMap<String, &Value> {
+    r["modules"]
+        .as_array()
+        .expect("modules is an array")
+        .iter()
+        .map(|m| (s(&m["name"]).to_string(), m))
+        .collect()
+}
+
+/// One row of /proc/modules: `name size refcnt deps state address [(taints)]`.
+struct ProcModule {
+    size: u64,
+    state: String,
+    address: u64,
+}
+
+fn proc_modules(sc: &Scenario) -> BTreeMap<String, ProcModule> {
+    sc.truth("modules")
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert!(f.len() >= 6, "odd /proc/modules line {l:?}");
+            let address = f[5].strip_prefix("0x").expect("hex address");
+            (
+                f[0].to_string(),
+                ProcModule {
+                    size: f[1].parse().expect("size"),
+                    state: f[4].to_uppercase(),
+                    address: u64::from_str_radix(address, 16).expect("address"),
+                },
+            )
+        })
+        .collect()
+}
+
+/// `/sys/module/*/taint` of the loadable modules (`-` = none).
+fn module_taints_txt(sc: &Scenario) -> BTreeMap<String, String> {
+    sc.truth("module_taints.txt")
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, t)| {
+            (
+                n.to_string(),
+                if t == "-" {
+                    String::new()
+                } else {
+                    t.to_string()
+                },
+            )
+        })
+        .collect()
+}
+
+/// A line of a kernel log file: `[    4.403728] text` -> (microseconds since boot, text).
+fn log_line(l: &str) -> Option<(u64, &str)> {
+    let rest = l.strip_prefix('[')?;
+    let (stamp, text) = rest.split_once(']')?;
+    let (sec, usec) = stamp.trim().split_once('.')?;
+    Some((
+        sec.parse::<u64>().ok()? * 1_000_000 + usec.parse::<u64>().ok()?,
+        text.strip_prefix(' ').unwrap_or(text),
+    ))
+}
+
+fn dump_log(sc: &Scenario) -> Vec<(u64, String)> {
+    let p = sc.dir.join("vmcore-dmesg.txt");
+    std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .lines()
+        .filter_map(|l| log_line(l).map(|(t, x)| (t, x.to_string())))
+        .collect()
+}
+
+fn sets_taint(text: &str) -> bool {
+    text.contains("taints kernel")
+        || text.contains("tainting kernel")
+        || text.contains("module verification failed")
+}
+
+/// (1) The report against the guest's own view before the crash.
+#[test]
+fn report_matches_the_guests_own_view() {
+    for (name, (sc, r)) in lzo_reports() {
+        let ctx = format!("{name}/vmcore.lzo");
+        assert_eq!(r["problems"], Value::Array(vec![]), "{ctx}: problems");
+        let mask = u(&r["tainted_mask"]);
+        assert_eq!(
+            mask,
+            sc.tainted(),
+            "{ctx}: tainted_mask vs /proc/sys/kernel/tainted"
+        );
+        let letters: String = r["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| s(&f["letter"]))
+            .collect();
+        assert_eq!(
+            letters.len(),
+            mask.count_ones() as usize,
+            "{ctx}: one flag per bit of the mask"
+        );
+        if *name == "oops" {
+            // kdump ran inside the oops, before add_taint(TAINT_DIE): the guest's view and the dump agree.
+            assert_eq!(mask & TAINT_DIE, 0, "{ctx}: D is not in the mask yet");
+        }
+
+        let got = modules_of(r);
+        let procm = proc_modules(sc);
+        let truth_taints = sc.modules();
+        let sysfs = module_taints_txt(sc);
+        let mut want: BTreeSet<String> = procm.keys().cloned().collect();
+        if *name == "oops" {
+            // The guest saved its view before `insmod oot_oops`; the oops hit inside its init.
+            want.insert("oot_oops".into());
+            let m = got["oot_oops"];
+            assert_eq!(s(&m["state"]), "COMING", "{ctx}: oot_oops is still loading");
+            assert_eq!(
+                s(&m["taints"]),
+                "OE",
+                "{ctx}: oot_oops is GPL, out of tree, unsigned"
+            );
+            assert_eq!(m["signed"], false, "{ctx}: oot_oops signed");
+        }
+        assert_eq!(
+            got.keys().cloned().collect::<BTreeSet<_>>(),
+            want,
+            "{ctx}: module set vs /proc/modules"
+        );
+        for (mname, pm) in &procm {
+            let m = got[mname];
+            let c = format!("{ctx}: module {mname}");
+            assert_eq!(
+                s(&m["taints"]),
+                truth_taints[mname],
+                "{c}: taints vs /proc/modules"
+            );
+            assert_eq!(
+                s(&m["taints"]),
+                sysfs.get(mname).map(String::as_str).unwrap_or(""),
+                "{c}: taints vs /sys/module/{mname}/taint"
+            );
+            assert_eq!(u(&m["base"]), pm.address, "{c}: base vs /proc/modules");
+            assert_eq!(u(&m["size"]), pm.size, "{c}: size vs /proc/modules");
+            assert_eq!(s(&m["state"]), pm.state, "{c}: state vs /proc/modules");
+            // The kernel sets E on a module exactly when its signature did not verify (sig_ok false): that
+            // is the kernel's own view of `signed`. Ours are unsigned; Debian's are signed.
+            let oot = mname.starts_with("oot_");
+            assert_eq!(m["signed"], !oot, "{c}: signed");
+            assert_eq!(
+                truth_taints[mname].contains('E'),
+                oot,
+                "{c}: the guest itself marks exactly the unsigned modules E"
+            );
+        }
+        // The kernel logs "module verification failed" for the first unsigned module only.
+        let dmesg = sc.truth("dmesg.txt");
+        let first_unsigned = dmesg
+            .lines()
+            .filter_map(log_line)
+            .find_map(|(_, t)| t.split_once(": module verification failed").map(|p| p.0));
+        match first_unsigned {
+            Some(m) => {
+                if let Some(rm) = got.get(m) {
+                    assert_eq!(rm["signed"], false, "{ctx}: {m} failed verification");
+                } else {
+                    // Unloaded since: only the last-unloaded record can remember it.
+                    assert_eq!(s(&r["last_unloaded_module"]["name"]), m, "{ctx}");
+                }
+                assert!(
+                    mask & (1 << 13) != 0,
+                    "{ctx}: E set after a failed verification"
+                );
+            }
+            None => assert_eq!(mask & (1 << 13), 0, "{ctx}: no failed verification, no E"),
+        }
+        let unsigned: BTreeSet<&str> = r["signatures"]["unsigned_modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(s)
+            .collect();
+        let want_unsigned: BTreeSet<&str> = got
+            .keys()
+            .filter(|n| n.starts_with("oot_"))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            unsigned, want_unsigned,
+            "{ctx}: signatures.unsigned_modules"
+        );
+        assert_eq!(
+            r["signatures"]["sig_enforce"]
+                .as_bool()
+                .map(|b| if b { "Y" } else { "N" }),
+            Some(sc.truth("sig_enforce").trim()),
+            "{ctx}: sig_enforce vs /sys/module/module/parameters/sig_enforce"
+        );
+        assert_eq!(s(&r["dump"]["release"]), sc.release(), "{ctx}: release");
+    }
+}
+
+/// Every other format of a scenario gives the lzo report, apart from the dump's path and format.
+#[test]
+fn every_format_gives_the_same_report() {
+    for (name, (sc, lzo)) in lzo_reports() {
+        let strip = |mut v: Value| {
+            let d = v["dump"].as_object_mut().expect("dump is an object");
+            d.remove("path").expect("dump.path");
+            d.remove("format").expect("dump.format");
+            v
+        };
+        let want = strip(lzo.clone());
+        for (file, format) in [
+            ("vmcore.zlib", "kdump"),
+            ("vmcore.flat", "kdump-flattened"),
+            ("vmcore.elf", "elf"),
+        ] {
+            let r = report_json(&sc.dir.join(file));
+            assert_eq!(s(&r["dump"]["format"]), format, "{name}/{file}: format");
+            assert!(
+                s(&r["dump"]["path"]).ends_with(&format!("{name}/{file}")),
+                "{name}/{file}: path {}",
+                r["dump"]["path"]
+            );
+            assert_eq!(
+                strip(r),
+                want,
+                "{name}/{file} differs from {name}/vmcore.lzo"
+            );
+        }
+        assert_eq!(s(&lzo["dump"]["format"]), "kdump", "{name}/vmcore.lzo");
+    }
+}
+
+/// What crash 8 says about a dump.
+#[derive(Debug)]
+struct CrashView {
+    mask: u64,
+    letters: String,
+    /// `mod -t`: tainted modules only.
+    tainted_modules: BTreeMap<String, String>,
+    last_unloaded_name: String,
+    last_unloaded_taints: String,
+}
+
+/// `name = "oot_gone\000\000..."` -> `oot_gone`.
+fn gdb_string(text: &str, field: &str) -> String {
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{field} = \"")))
+        .unwrap_or_else(|| panic!("crash printed no `{field} = \"...\"`:\n{text}"));
+    let body = line.split('"').next().unwrap_or("");
+    body.split("\\000").next().unwrap_or("").to_string()
+}
+
+fn parse_crash(text: &str) -> CrashView {
+    let tm = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("TAINTED_MASK:"))
+        .unwrap_or_else(|| panic!("crash printed no TAINTED_MASK:\n{text}"));
+    let mut f = tm.split_whitespace();
+    let mask = u64::from_str_radix(f.next().expect("mask"), 16).expect("hex mask");
+    let letters = f.next().unwrap_or("").to_string();
+    let mut tainted_modules = BTreeMap::new();
+    if !text.contains("no tainted modules") {
+        let rows = text
+            .lines()
+            .skip_while(|l| !l.starts_with("NAME") || !l.contains("TAINTS"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("last_unloaded_module"));
+        for l in rows {
+            let mut f = l.split_whitespace();
+            if let (Some(n), Some(t), None) = (f.next(), f.next(), f.next()) {
+                tainted_modules.insert(n.to_string(), t.to_string());
+            }
+        }
+        assert!(!tainted_modules.is_empty(), "no `mod -t` rows in:\n{text}");
+    }
+    CrashView {
+        mask,
+        letters,
+        tainted_modules,
+        last_unloaded_name: gdb_string(text, "name"),
+        last_unloaded_taints: gdb_string(text, "taints"),
+    }
+}
+
+fn crash_session(vmlinux: &Path, dump: &Path, cmds: &Path) -> String {
+    let out_path = cmds.with_extension(format!(
+        "{}.out",
+        dump.parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+    ));
+    let out = std::fs::File::create(&out_path).expect("crash output file");
+    let mut child = Command::new("crash")
+        .arg("-s")
+        .arg(vmlinux)
+        .arg(dump)
+        .arg("-i")
+        .arg(cmds)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("start crash");
+    let start = Instant::now();
+    let limit = Duration::from_secs(300);
+    loop {
+        if let Some(st) = child.try_wait().expect("wait for crash") {
+            let text = std::fs::read_to_string(&out_path).expect("crash output");
+            assert!(
+                st.success(),
+                "crash on {} failed ({st}):\n{text}",
+                dump.display()
+            );
+            return text;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("crash on {} ran over {limit:?}", dump.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn crash_available() -> bool {
+    let found = Command::new("crash")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let allow = std::env::var("VMTAINT_ALLOW_MISSING_CRASH").is_ok_and(|v| v == "1");
+    if allow && !ci {
+        eprintln!(
+            "WARNING: the crash utility is missing; VMTAINT_ALLOW_MISSING_CRASH=1 so the comparison with crash is NOT RUN"
+        );
+        return false;
+    }
+    panic!("the crash utility (8.x) is missing: `apt-get install crash` (or set VMTAINT_ALLOW_MISSING_CRASH=1 outside CI)");
+}
+
+/// (2) The report against crash 8 on the same dump: one crash session per scenario (lzo), two at a time.
+#[test]
+fn report_agrees_with_crash() {
+    if !crash_available() {
+        return;
+    }
+    let reports = lzo_reports();
+    let vmlinux = real::vmlinux();
+    let tmp = std::env::temp_dir().join(format!("vmtaint-report-real-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let cmds = tmp.join("cmds");
+    std::fs::write(&cmds, "sys -t\nmod -t\np last_unloaded_module\nq\n").unwrap();
+    let names: Vec<&str> = reports.keys().copied().collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let views: std::sync::Mutex<BTreeMap<&str, String>> = Default::default();
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(&name) = names.get(i) else { break };
+                let dump = reports[name].0.dir.join("vmcore.lzo");
+                let text = crash_session(&vmlinux, &dump, &cmds);
+                views.lock().unwrap().insert(name, text);
+            });
+        }
+    });
+    let _ = std::fs::remove_dir_all(&tmp);
+    let views = views.into_inner().unwrap();
+    for (name, (_, r)) in reports {
+        let text = &views[name];
+        let c = parse_crash(text);
+        let ctx = format!("{name}/vmcore.lzo vs crash");
+        assert_eq!(u(&r["tainted_mask"]), c.mask, "{ctx}: mask\n{text}");
+        let letters: String = r["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| s(&f["letter"]))
+            .collect();
+        assert_eq!(letters, c.letters, "{ctx}: letters");
+        let ours: BTreeMap<String, String> = modules_of(r)
+            .into_iter()
+            .filter(|(_, m)| !s(&m["taints"]).is_empty())
+            .map(|(n, m)| (n, s(&m["taints"]).to_string()))
+            .collect();
+        assert_eq!(ours, c.tainted_modules, "{ctx}: tainted modules");
+        match &r["last_unloaded_module"] {
+            Value::Null => {
+                assert_eq!(c.last_unloaded_name, "", "{ctx}: last_unloaded_module");
+                assert_eq!(c.last_unloaded_taints, "", "{ctx}: last_unloaded_module");
+            }
+            l => {
+                assert_eq!(
+                    s(&l["name"]),
+                    c.last_unloaded_name,
+                    "{ctx}: last unloaded name"
+                );
+                assert_eq!(
+                    s(&l["taints_raw"]),
+                    c.last_unloaded_taints,
+                    "{ctx}: last unloaded taints"
+                );
+            }
+        }
+    }
+    // Not vacuous: crash saw tainted modules and an unloaded one somewhere.
+    let mixed = parse_crash(&views["mixed"]);
+    assert_eq!(
+        mixed.tainted_modules.get("oot_prop").map(String::as_str),
+        Some("POE")
+    );
+    assert_eq!(mixed.last_unloaded_name, "oot_gone");
+    assert_eq!(mixed.last_unloaded_taints, "(POE)");
+}
+
+/// (3) The timeline against the dump's own log.
+#[test]
+fn timeline_matches_the_dumps_log() {
+    for (name, (sc, r)) in lzo_reports() {
+        let ctx = format!("{name}/vmcore.lzo");
+        let tl = r["timeline"].as_array().expect("timeline");
+        let log = dump_log(sc);
+        let at = |us: u64, kind: &str| -> Vec<&Value> {
+            tl.iter()
+                .filter(|e| e["ts_ns"].as_u64().map(|t| t / 1000) == Some(us) && e["kind"] == kind)
+                .collect()
+        };
+        let mut taint_lines = 0;
+        for (us, text) in &log {
+            if sets_taint(text) {
+                taint_lines += 1;
+                let module = text.split_once(':').expect("`module: ...` line").0;
+                let ev = at(*us, "taint");
+                assert_eq!(
+                    ev.len(),
+                    1,
+                    "{ctx}: one taint event at {us} µs for {text:?}"
+                );
+                assert_eq!(s(&ev[0]["module"]), module, "{ctx}: {text:?}");
+                assert_eq!(s(&ev[0]["text"]), text, "{ctx}: text");
+                let letter = s(&ev[0]["letter"]);
+                assert!(
+                    u(&r["tainted_mask"]) & (1 << u(&ev[0]["bit"])) != 0,
+                    "{ctx}: {letter} of {text:?} is in the mask"
+                );
+                assert_eq!(ev[0]["pending"], false, "{ctx}: {text:?}");
+            }
+            if text.starts_with("WARNING:") {
+                let ev = at(*us, "warn");
+                assert_eq!(ev.len(), 1, "{ctx}: one warn event at {us} µs for {text:?}");
+                assert_eq!(s(&ev[0]["letter"]), "W", "{ctx}");
+                let bracketed = text.rsplit_once('[').and_then(|(_, m)| m.strip_suffix(']'));
+                assert_eq!(ev[0]["module"].as_str(), bracketed, "{ctx}: {text:?}");
+            }
+        }
+        let taint_events = tl.iter().filter(|e| e["kind"] == "taint").count();
+        assert_eq!(
+            taint_events, taint_lines,
+            "{ctx}: taint events vs taint lines"
+        );
+        let warn_events = tl.iter().filter(|e| e["kind"] == "warn").count();
+        let warn_lines = log
+            .iter()
+            .filter(|(_, t)| t.starts_with("WARNING:"))
+            .count();
+        assert_eq!(warn_events, warn_lines, "{ctx}: warn events");
+        assert_eq!(warn_lines > 0, *name == "mixed", "{ctx}: only mixed WARNs");
+
+        // The crash: `Kernel panic - not syncing: X` (sysrq c) or the oops's `BUG: ...` line, then the
+        // first `CPU: N PID: N Comm: X` header after it.
+        let crash_at = log
+            .iter()
+            .position(|(_, t)| {
+                t.starts_with("Kernel panic - not syncing: ") || t.starts_with("BUG: ")
+            })
+            .unwrap_or_else(|| panic!("{ctx}: no crash line in vmcore-dmesg.txt"));
+        let (crash_us, crash_text) = &log[crash_at];
+        let header = log[crash_at..]
+            .iter()
+            .find_map(|(_, t)| t.strip_prefix("CPU: "))
+            .expect("a CPU: header after the crash line");
+        let hf: Vec<&str> = header.split_whitespace().collect();
+        let (pid, comm) = (hf[2], hf[4]);
+        assert_eq!((hf[1], hf[3]), ("PID:", "Comm:"), "{ctx}: {header:?}");
+        let p = &r["panic"];
+        let want_message = crash_text
+            .strip_prefix("Kernel panic - not syncing: ")
+            .unwrap_or(crash_text);
+        assert_eq!(s(&p["message"]), want_message, "{ctx}: panic message");
+        assert_eq!(u(&p["pid"]).to_string(), pid, "{ctx}: panic pid");
+        assert_eq!(s(&p["comm"]), comm, "{ctx}: panic comm");
+        assert_eq!(u(&p["cpu"]).to_string(), hf[0], "{ctx}: panic cpu");
+        assert_eq!(u(&p["ts_ns"]) / 1000, *crash_us, "{ctx}: panic time");
+
+        let oopses: Vec<&Value> = tl.iter().filter(|e| e["kind"] == "oops").collect();
+        if *name == "oops" {
+            assert_eq!(oopses.len(), 1, "{ctx}: one oops");
+            let o = oopses[0];
+            assert_eq!(s(&o["module"]), "oot_oops", "{ctx}");
+            assert_eq!(o["pending"], true, "{ctx}: D set after the dump");
+            assert_eq!(s(&o["letter"]), "D", "{ctx}");
+            assert_eq!(u(&o["ts_ns"]) / 1000, *crash_us, "{ctx}: oops time");
+            assert_eq!(
+                comm, "insmod",
+                "{ctx}: the oops hit in insmod's init_module"
+            );
+        } else {
+            assert!(oopses.is_empty(), "{ctx}: no oops");
+            assert_eq!(s(&p["message"]), "sysrq triggered crash", "{ctx}");
+            assert_eq!((pid, comm), ("1", "init"), "{ctx}: sysrq c from PID 1");
+            assert!(
+                tl.iter().all(|e| e["pending"] == false),
+                "{ctx}: nothing pending"
+            );
+        }
+
+        match *name {
+            "mixed" | "unloaded" => {
+                let l = &r["last_unloaded_module"];
+                assert_eq!(
+                    (s(&l["name"]), s(&l["taints"])),
+                    ("oot_gone", "POE"),
+                    "{ctx}"
+                );
+            }
+            _ => assert_eq!(r["last_unloaded_module"], Value::Null, "{ctx}"),
+        }
+        let hints = r["unloaded_hints"].as_array().unwrap();
+        if *name == "unloaded" {
+            // P (and O, E) is on no loaded module: only oot_gone explains it.
+            assert!(
+                modules_of(r).values().all(|m| s(&m["taints"]).is_empty()),
+                "{ctx}"
+            );
+            for letter in ["P", "O", "E"] {
+                let who: BTreeSet<&str> = hints
+                    .iter()
+                    .filter(|h| h["letter"] == letter)
+                    .map(|h| s(&h["module"]))
+                    .collect();
+                assert_eq!(
+                    who,
+                    BTreeSet::from(["oot_gone"]),
+                    "{ctx}: hints for {letter}"
+                );
+            }
+            assert!(hints
+                .iter()
+                .any(|h| h["letter"] == "P" && h["evidence"] == "last_unloaded_module"));
+        } else {
+            assert!(
+                hints.is_empty(),
+                "{ctx}: loaded modules explain every flag: {hints:?}"
+            );
+        }
+        assert_eq!(r["unexplained_flags"], Value::Array(vec![]), "{ctx}");
+    }
+}
+
+/// (4) Human output.
+#[test]
+fn human_output_verdict_colour_and_timeline() {
+    for (name, (sc, r)) in lzo_reports() {
+        let dump = sc.dir.join("vmcore.lzo");
+        let out = run(&["report", dump.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{name}");
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let mask = u(&r["tainted_mask"]);
+        let verdict = text.lines().next().unwrap_or("");
+        let want = match mask {
+            0 => "Not tainted".to_string(),
+            m => {
+                let letters: Vec<&str> = r["flags"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| s(&f["letter"]))
+                    .collect();
+                format!("TAINTED: {} ({m:#x})", letters.join(" "))
+            }
+        };
+        assert_eq!(verdict, want, "{name}: verdict line");
+        if *name == "mixed" {
+            assert_eq!(verdict, "TAINTED: P W O E (0x3201)");
+        }
+        assert!(!text.contains('\x1b'), "{name}: ANSI escapes on a pipe");
+        // Every timeline event is one line, in the log's time format.
+        for e in r["timeline"].as_array().unwrap() {
+            let ns = u(&e["ts_ns"]);
+            let stamp = format!("[{:>5}.{:06}]", ns / 1_000_000_000, ns / 1000 % 1_000_000);
+            let line = text
+                .lines()
+                .find(|l| l.trim_start().starts_with(&stamp))
+                .unwrap_or_else(|| panic!("{name}: no timeline line {stamp}:\n{text}"));
+            if let Some(l) = e["letter"].as_str() {
+                assert!(line.contains(&format!("{stamp} {l}  ")), "{name}: {line:?}");
+            }
+            if let Some(m) = e["module"].as_str() {
+                assert!(line.contains(m), "{name}: {line:?}");
+            }
+            assert_eq!(
+                line.contains("pending"),
+                e["pending"] == true,
+                "{name}: {line:?}"
+            );
+        }
+        match *name {
+            "mixed" => {
+                assert!(
+                    text.contains("oot_prop  loading out-of-tree module taints kernel."),
+                    "{text}"
+                );
+                assert!(
+                    text.contains("W <- oot_warn (WARNING in kernel log)"),
+                    "{text}"
+                );
+            }
+            "unloaded" => {
+                assert!(
+                    text.contains("P <- oot_gone (last unloaded, kernel log)"),
+                    "{text}"
+                );
+            }
+            "oops" => {
+                assert!(
+                    text.contains("D <- oot_oops (oops in kernel log; pending"),
+                    "{text}"
+                );
+            }
+            _ => {}
+        }
+
+        let colored = run(&["report", dump.to_str().unwrap(), "--color", "always"]);
+        assert_eq!(colored.status.code(), Some(0), "{name}");
+        let ctext = String::from_utf8(colored.stdout).unwrap();
+        assert!(
+            ctext.starts_with('\x1b'),
+            "{name}: --color always paints the verdict"
+        );
+        let never = run(&["report", dump.to_str().unwrap(), "--color", "never"]);
+        assert_eq!(
+            String::from_utf8(never.stdout).unwrap(),
+            text,
+            "{name}: --color never"
+        );
+    }
+}
+
+/// (5) `many`: 90+ modules, all listed, nothing unreadable.
+#[test]
+fn many_modules_are_all_listed() {
+    let (sc, r) = &lzo_reports()["many"];
+    let got = modules_of(r);
+    let want = sc.modules();
+    assert!(
+        want.len() >= 90,
+        "the scenario loads 90+ modules ({})",
+        want.len()
+    );
+    assert_eq!(got.len(), want.len());
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(r["problems"], Value::Array(vec![]));
+    // The kernel's list order is newest first: /proc/modules' order.
+    let order: Vec<&str> = r["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| s(&m["name"]))
+        .collect();
+    let proc_order: Vec<String> = sc
+        .truth("modules")
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    assert_eq!(order, proc_order, "module order");
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vmtaint-report-real-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// (6) Exit codes: non-dumps and missing files are 2; a dump cut inside its page data still reports, naming
+/// what it could not read; a dump cut inside its headers is 2.
+#[test]
+fn exit_codes_and_damaged_dumps() {
+    let (sc, full) = &lzo_reports()["mixed"];
+    let dir = temp_dir("damaged");
+    let junk = dir.join("junk");
+    std::fs::write(&junk, b"not a dump at all\n").unwrap();
+    let out = run(&["report", junk.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(2), "a non-dump file");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a crash dump"));
+    assert!(out.stdout.is_empty());
+    let missing = dir.join("missing");
+    let out = run(&["report", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "a missing file");
+    assert!(out.stdout.is_empty());
+
+    let bytes = std::fs::read(sc.dir.join("vmcore.lzo")).unwrap();
+    // Inside the headers: disk_dump_header, sub-header, bitmaps and page descriptors.
+    for cut in [300usize, 5000, 10_000] {
+        let p = dir.join(format!("cut-{cut}.lzo"));
+        std::fs::write(&p, &bytes[..cut]).unwrap();
+        let out = run(&["report", p.to_str().unwrap(), "--json"]);
+        assert_eq!(out.status.code(), Some(2), "cut at {cut}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("truncated"),
+            "cut at {cut}"
+        );
+    }
+    // Inside the page data: at a quarter (the page tables are gone) and at nine tenths (most is readable).
+    let truth_modules = sc.modules();
+    for (num, den) in [(1, 4), (9, 10)] {
+        let cut = bytes.len() * num / den;
+        let p = dir.join(format!("cut-{num}-{den}.lzo"));
+        std::fs::write(&p, &bytes[..cut]).unwrap();
+        let r = report_json(&p);
+        let ctx = format!("mixed/vmcore.lzo cut at {num}/{den} ({cut} bytes)");
+        let problems = r["problems"].as_array().unwrap();
+        assert!(!problems.is_empty(), "{ctx}: the damage is named");
+        for pr in problems {
+            let msg = s(&pr["message"]);
+            // Each unreadable part is named, with the file and why, never as "not mapped".
+            if msg.contains("unreadable") || msg.contains("cannot read") {
+                assert!(msg.contains(p.to_str().unwrap()), "{ctx}: {msg}");
+                assert!(!msg.contains("is not mapped"), "{ctx}: {msg}");
+            }
+        }
+        let has = |a: &str| problems.iter().any(|pr| pr["analyzer"] == a);
+        // Whatever was read is right; what was not is in `problems`.
+        match r["tainted_mask"].as_u64() {
+            Some(m) => assert_eq!(m, sc.tainted(), "{ctx}"),
+            None => assert!(has("taint"), "{ctx}: no mask and no taint problem"),
+        }
+        let got = modules_of(&r);
+        for (n, m) in &got {
+            assert_eq!(s(&m["taints"]), truth_modules[n], "{ctx}: {n}");
+        }
+        if got.len() < truth_modules.len() {
+            assert!(has("modules"), "{ctx}: modules missing without a problem");
+        }
+        if r["kernel_log"].is_null() {
+            assert!(has("kernel_log"), "{ctx}");
+        }
+        if r["tainted_mask"].is_null() {
+            // Kernel data translates through the text mapping even without page tables: the mask's own
+            // page is what the cut removed, and the problem says which page and why.
+            assert!(
+                problems.iter().any(|pr| {
+                    let m = s(&pr["message"]);
+                    m.contains("tainted_mask")
+                        && m.contains("page at physical")
+                        && m.contains("within the")
+                }),
+                "{ctx}: {problems:?}"
+            );
+        }
+        if (num, den) == (9, 10) {
+            // The cut is inside the page data and the report still has substance.
+            assert_eq!(r["tainted_mask"], full["tainted_mask"], "{ctx}");
+            assert!(!got.is_empty(), "{ctx}: modules");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `mixed` also has QEMU's own dumps (`dump-guest-memory`, ELF and flattened kdump-zlib), taken while the
+/// guest waited after saving its view: the same state as the kdump dumps, but no crash yet.
+#[test]
+fn qemu_dumps_of_mixed_agree_with_kdump() {
+    let (sc, lzo) = &lzo_reports()["mixed"];
+    for (file, format) in [("qemu.elf", "elf"), ("qemu-kdump.flat", "kdump-flattened")] {
+        let ctx = format!("mixed/{file}");
+        let r = report_json(&sc.dir.join(file));
+        assert_eq!(s(&r["dump"]["format"]), format, "{ctx}");
+        assert_eq!(r["problems"], Value::Array(vec![]), "{ctx}: problems");
+        for key in [
+            "tainted_mask",
+            "taint_string",
+            "flags",
+            "modules",
+            "signatures",
+            "last_unloaded_module",
+            "unloaded_hints",
+            "unexplained_flags",
+        ] {
+            assert_eq!(r[key], lzo[key], "{ctx}: {key}");
+        }
+        assert_eq!(r["panic"], Value::Null, "{ctx}: the guest had not crashed");
+        // The log up to the wait is the kdump log's beginning: every event before the sysrq is there.
+        let before_crash: Vec<&Value> = lzo["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] != "sysrq" && e["kind"] != "panic")
+            .collect();
+        let got: Vec<&Value> = r["timeline"].as_array().unwrap().iter().collect();
+        assert_eq!(got, before_crash, "{ctx}: timeline");
+        assert_eq!(
+            got.len(),
+            4,
+            "{ctx}: O, P, E of oot_prop and the WARNING of oot_warn"
+        );
+    }
+}
