@@ -325,12 +325,17 @@ impl Vmcore {
             },
         };
         let mut probe = [0u8; 8];
-        self.read_phys(walker.root, &mut probe).map_err(|e| {
-            format!(
-                "the top page table ({source}) at physical {:#x} is unreadable: {e}",
-                walker.root
-            )
-        })?;
+        if let Err(e) = self.read_phys(walker.root, &mut probe) {
+            // Without the page tables, kernel text and data (tainted_mask, the log pointer...) still translate
+            // through the text mapping; only then is a translator worth having. Walks will fail, each naming
+            // the unreadable table.
+            if kernel_text.is_none() {
+                return Err(format!(
+                    "the top page table ({source}) at physical {:#x} is unreadable: {e}",
+                    walker.root
+                ));
+            }
+        }
         let mut t = Translator::new(walker, kernel_text, None, source);
         t.direct_map_base = match &self.body {
             Body::Elf(e) => e.direct_map_base(),
