@@ -2,6 +2,7 @@
 //! taint timeline and panic. Each returns plain serde data and its own errors.
 
 pub mod fake;
+mod hex;
 pub mod kernel_log;
 mod memread;
 pub mod modules;

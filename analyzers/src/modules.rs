@@ -45,11 +45,15 @@ pub struct ModuleInfo {
     pub taints: String,
     /// `sig_ok`; `None` when the kernel has no such member (no CONFIG_MODULE_SIG).
     pub signed: Option<bool>,
+    /// Start of the module's core text, as `/proc/modules` shows it. In JSON a hex string: kernel addresses
+    /// exceed 2^53 and would lose precision as JSON numbers in many consumers.
+    #[serde(serialize_with = "crate::hex::opt")]
     pub base: Option<u64>,
     pub size: Option<u64>,
     pub version: Option<String>,
     pub srcversion: Option<String>,
-    /// Address of the `struct module`.
+    /// Address of the `struct module` (hex string in JSON).
+    #[serde(serialize_with = "crate::hex::one")]
     pub address: u64,
     /// The raw `taints` bitmask (not in the JSON contract; used to attribute flags).
     #[serde(skip)]

@@ -61,6 +61,14 @@ fn s(v: &Value) -> &str {
         .unwrap_or_else(|| panic!("expected a string, got {v}"))
 }
 
+/// Addresses are hex strings in the JSON.
+fn hex(v: &Value) -> u64 {
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a hex string, got {v}"));
+    u64::from_str_radix(s.strip_prefix("0x").expect("0x prefix"), 16).expect("hex")
+}
+
 fn u(v: &Value) -> u64 {
     v.as_u64()
         .unwrap_or_else(|| panic!("expected a number, got {v}"))
@@ -208,7 +216,7 @@ fn report_matches_the_guests_own_view() {
                 sysfs.get(mname).map(String::as_str).unwrap_or(""),
                 "{c}: taints vs /sys/module/{mname}/taint"
             );
-            assert_eq!(u(&m["base"]), pm.address, "{c}: base vs /proc/modules");
+            assert_eq!(hex(&m["base"]), pm.address, "{c}: base vs /proc/modules");
             assert_eq!(u(&m["size"]), pm.size, "{c}: size vs /proc/modules");
             assert_eq!(s(&m["state"]), pm.state, "{c}: state vs /proc/modules");
             // The kernel sets E on a module exactly when its signature did not verify (sig_ok false): that
@@ -884,5 +892,31 @@ fn qemu_dumps_of_mixed_agree_with_kdump() {
             4,
             "{ctx}: O, P, E of oot_prop and the WARNING of oot_warn"
         );
+    }
+}
+
+/// The JSON of every real report has exactly the keys docs/schema/report.schema.json documents, at the top
+/// level, in each module and in each timeline event, and addresses are hex strings.
+#[test]
+fn report_json_keys_are_the_documented_schema() {
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/schema/report.schema.json"
+    );
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    let keys = |v: &Value| -> BTreeSet<String> { v.as_object().unwrap().keys().cloned().collect() };
+    let top = keys(&schema["properties"]);
+    let module = keys(&schema["properties"]["modules"]["items"]["properties"]);
+    let event = keys(&schema["properties"]["timeline"]["items"]["properties"]);
+    for s in real::scenarios() {
+        let r = report_json(&s.dir.join("vmcore.lzo"));
+        assert_eq!(keys(&r), top, "{}: top-level keys", s.name);
+        for m in r["modules"].as_array().unwrap() {
+            assert_eq!(keys(m), module, "{}: module keys", s.name);
+            assert!(m["address"].as_str().unwrap().starts_with("0xffff"), "{m}");
+        }
+        for e in r["timeline"].as_array().unwrap() {
+            assert_eq!(keys(e), event, "{}: timeline keys", s.name);
+        }
     }
 }
