@@ -21,7 +21,8 @@ venv=$cache/drgn-venv
 if ! "$venv/bin/python3" -c 'import drgn' 2>/dev/null; then
   python3 -m venv "$venv" && "$venv/bin/pip" install -q drgn==0.3.0
 fi
-cargo build --release --locked -p vmtaint -p symbols --example resolve
+cargo build --release --locked -p vmtaint
+cargo build --release --locked -p symbols --example resolve
 bin=target/release/vmtaint
 crash_cmds=$out/crash-cmds
 printf 'sys -t\nmod -t\nq\n' > "$crash_cmds"
@@ -48,11 +49,11 @@ row() { printf '| %s | %s | %s MB |\n' "$1" "$2" "$(( $(rss "${@:3}") / 1024 ))"
 
   echo "## Symbols and layouts from the 590 MB debug vmlinux, cold"
   hyperfine -N --warmup 2 --runs "$runs" --export-markdown "$out/symbols.md" \
-    -n "symbols (example resolve)" "target/release/examples/resolve -q $vmlinux" \
+    -n "symbols (example resolve)" "target/release/examples/resolve $vmlinux -q" \
     -n "drgn 0.3.0: struct module" "$venv/bin/python3 scripts/bench/drgn_types.py $vmlinux" >/dev/null
   cat "$out/symbols.md"
   echo; echo "| peak RSS | | |"; echo "|---|---|---|"
-  row "symbols (example resolve)" "" target/release/examples/resolve -q "$vmlinux"
+  row "symbols (example resolve)" "" target/release/examples/resolve "$vmlinux" -q
   row "drgn 0.3.0: struct module" "" "$venv/bin/python3" scripts/bench/drgn_types.py "$vmlinux"
   echo
 

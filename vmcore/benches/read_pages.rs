@@ -8,7 +8,8 @@ use vmcore::Vmcore;
 
 fn dumped_pfns(d: &Vmcore) -> Vec<u64> {
     let ps = d.page_size();
-    let mut buf = vec![0u8; 8];
+    // Whole pages: a RAM segment may end mid-page (0x9fc00 on a PC).
+    let mut buf = vec![0u8; ps as usize];
     (0..d.max_pfn())
         .filter(|&pfn| d.read_phys(pfn * ps, &mut buf).is_ok())
         .collect()
