@@ -1,0 +1,75 @@
+//! Choosing the debug vmlinux: a vmlinux for another build is refused with both build-ids named (unless
+//! --ignore-build-id), and the report says which source it used and how it matched.
+
+use std::process::Command;
+
+use serde_json::Value;
+use testcores::real;
+
+fn vmtaint(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vmtaint"))
+        .args(args)
+        .output()
+        .expect("run vmtaint");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn a_vmlinux_of_another_build_is_refused_naming_both_ids() {
+    let s = real::scenario("mixed").expect("mixed");
+    let dump = s.dir.join("vmcore.lzo");
+    let dump_id = vmcore::Vmcore::open(&dump)
+        .unwrap()
+        .vmcoreinfo()
+        .unwrap()
+        .build_id
+        .clone()
+        .unwrap();
+    // An ELF with DWARF and a GNU build-id that is not this kernel's: the test's own vmtaint binary.
+    let other = env!("CARGO_BIN_EXE_vmtaint");
+    let other_id = real::readelf_build_id(std::path::Path::new(other));
+    let (code, out, err) = vmtaint(&["report", "--vmlinux", other, dump.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    for needle in [
+        other,
+        dump_id.as_str(),
+        other_id.as_str(),
+        "--ignore-build-id",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in: {err}");
+    }
+    // Overridden: a report is made (the wrong symbols find nothing, which the report says).
+    let (code, out, err) = vmtaint(&[
+        "report",
+        "--json",
+        "--ignore-build-id",
+        "--vmlinux",
+        other,
+        dump.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["source"]["matched_by"], "ignored (--ignore-build-id)");
+    assert!(!r["problems"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn the_matching_vmlinux_is_found_by_build_id_and_named() {
+    let s = real::scenario("clean").expect("clean");
+    let (code, out, err) = vmtaint(&[
+        "report",
+        "--json",
+        s.dir.join("vmcore.zlib").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["source"]["kind"], "dwarf");
+    assert_eq!(r["source"]["matched_by"], "build-id");
+    assert_eq!(r["source"]["origin"], real::vmlinux().to_str().unwrap());
+    assert_eq!(r["taint_string"], "Not tainted");
+}
