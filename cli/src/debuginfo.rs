@@ -1,6 +1,12 @@
 //! Choosing where symbols and types come from, in order of preference, and saying which was used:
-//! DWARF from a debug vmlinux (`--vmlinux`, `--debuginfo-dir`, `VMTAINT_DEBUGINFO_PATH`, the distro places),
-//! then the kernel log alone (the dump's VMCOREINFO). Every step tried is recorded for the report.
+//! 1. `dwarf`: DWARF from a debug vmlinux (`--vmlinux`, `--debuginfo-dir`, `VMTAINT_DEBUGINFO_PATH`, the
+//!    distro places); skipped by `--no-debuginfo`;
+//! 2. `btf-vmlinux`: the `.BTF` section of that vmlinux when it has no DWARF (a stripped vmlinux), or of an
+//!    explicit `--vmlinux` under `--no-debuginfo`, with its `.symtab` for addresses;
+//! 3. `btf-dump`: the BTF blob and the kallsyms table inside the dump (6.0+ kernels);
+//! 4. `vmcoreinfo`: the kernel log alone (the dump's VMCOREINFO).
+//!
+//! Every step tried is recorded for the report; a corrupt BTF blob or kallsyms table fails its rung only.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,6 +17,7 @@ use serde::Serialize;
 use symbols::Vmlinux;
 use vmcore::Vmcore;
 
+use crate::btf_source::BtfSource;
 use crate::target::SymbolSource;
 
 /// DWARF and ELF symbols of a debug vmlinux, with the dump's KASLR slide applied to addresses.
@@ -19,7 +26,8 @@ pub struct DwarfSource {
     pub slide: u64,
 }
 
-fn member_of(m: &symbols::Member) -> Member {
+/// The analyzers' view of a member of the [`symbols::types`] model.
+pub(crate) fn member_of(m: &symbols::Member) -> Member {
     Member {
         offset: m.offset,
         size: m.size,
@@ -99,7 +107,7 @@ pub struct Attempt {
 /// Which source a report used, and why the better ones were not.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceReport {
-    /// `dwarf` or `vmcoreinfo` (the kernel log alone).
+    /// `dwarf`, `btf` or `vmcoreinfo` (the kernel log alone).
     pub kind: &'static str,
     /// The vmlinux path, or `dump`.
     pub origin: String,
@@ -177,13 +185,65 @@ pub fn dwarf_for_cached(
     cache: &VmlinuxCache,
     tried: &mut Vec<Attempt>,
 ) -> Result<Option<(DwarfSource, String)>, Refused> {
+    Ok(match dwarf_rung(dump, opts, cache, tried)? {
+        DwarfRung::Used(d, how) => Some((d, how)),
+        DwarfRung::NoDwarf(..) | DwarfRung::Failed => None,
+    })
+}
+
+/// What the DWARF rung found.
+enum DwarfRung {
+    Used(DwarfSource, String),
+    /// A vmlinux that fits the dump but has no DWARF: the BTF rung may use it.
+    NoDwarf(Arc<Vmlinux>, u64, String),
+    Failed,
+}
+
+fn dwarf_rung(
+    dump: &Vmcore,
+    opts: &DebuginfoOptions,
+    cache: &VmlinuxCache,
+    tried: &mut Vec<Attempt>,
+) -> Result<DwarfRung, Refused> {
     if opts.no_debuginfo {
         tried.push(Attempt {
             source: "dwarf",
             outcome: "skipped (--no-debuginfo)".into(),
         });
-        return Ok(None);
+        return Ok(DwarfRung::Failed);
     }
+    let Some((vmlinux, slide, matched_by)) = vmlinux_for(dump, opts, cache, "dwarf", tried)? else {
+        return Ok(DwarfRung::Failed);
+    };
+    if !vmlinux.has_dwarf() {
+        tried.push(Attempt {
+            source: "dwarf",
+            outcome: format!(
+                "{}: no DWARF debug info (.debug_info missing or empty)",
+                vmlinux.path().display()
+            ),
+        });
+        return Ok(DwarfRung::NoDwarf(vmlinux, slide, matched_by));
+    }
+    tried.push(Attempt {
+        source: "dwarf",
+        outcome: format!(
+            "used {} (matched by {matched_by})",
+            vmlinux.path().display()
+        ),
+    });
+    Ok(DwarfRung::Used(DwarfSource { vmlinux, slide }, matched_by))
+}
+
+/// The vmlinux for `dump` (explicit or discovered), opened and matched by build-id or banner; failures are
+/// recorded under `rung`, except that an explicit `--vmlinux` that does not fit is refused.
+fn vmlinux_for(
+    dump: &Vmcore,
+    opts: &DebuginfoOptions,
+    cache: &VmlinuxCache,
+    rung: &'static str,
+    tried: &mut Vec<Attempt>,
+) -> Result<Option<(Arc<Vmlinux>, u64, String)>, Refused> {
     let vi = dump.vmcoreinfo();
     let release = vi.and_then(|v| v.osrelease.clone());
     let dump_id = vi.and_then(|v| v.build_id.clone());
@@ -194,7 +254,7 @@ pub fn dwarf_for_cached(
             Ok(p) => (p, false),
             Err(e) => {
                 tried.push(Attempt {
-                    source: "dwarf",
+                    source: rung,
                     outcome: e,
                 });
                 return Ok(None);
@@ -206,7 +266,7 @@ pub fn dwarf_for_cached(
         Err(e) if explicit => return Err(Refused(e.to_string())),
         Err(e) => {
             tried.push(Attempt {
-                source: "dwarf",
+                source: rung,
                 outcome: e.to_string(),
             });
             return Ok(None);
@@ -223,7 +283,7 @@ pub fn dwarf_for_cached(
             }
             Err(e) => {
                 tried.push(Attempt {
-                    source: "dwarf",
+                    source: rung,
                     outcome: e.to_string(),
                 });
                 return Ok(None);
@@ -240,18 +300,81 @@ pub fn dwarf_for_cached(
             }
             Err(why) => {
                 tried.push(Attempt {
-                    source: "dwarf",
+                    source: rung,
                     outcome: format!("{}: {why}", path.display()),
                 });
                 return Ok(None);
             }
         },
     };
-    tried.push(Attempt {
-        source: "dwarf",
-        outcome: format!("used {} (matched by {matched_by})", path.display()),
-    });
-    Ok(Some((DwarfSource { vmlinux, slide }, matched_by)))
+    Ok(Some((vmlinux, slide, matched_by)))
+}
+
+/// The symbol source a report uses, chosen down the ladder (see the module documentation).
+pub enum Chosen {
+    /// DWARF, and how the vmlinux was matched.
+    Dwarf(DwarfSource, String),
+    /// BTF (from a vmlinux or the dump), and how a vmlinux was matched (`None` for the dump).
+    Btf(Box<BtfSource>, Option<String>),
+    /// Nothing better than the kernel log alone.
+    VmcoreInfoOnly,
+}
+
+/// Walk the ladder for `dump`, recording each rung in `tried`.
+pub fn choose_source(
+    dump: &Vmcore,
+    opts: &DebuginfoOptions,
+    cache: &VmlinuxCache,
+    tried: &mut Vec<Attempt>,
+) -> Result<Chosen, Refused> {
+    let candidate = match dwarf_rung(dump, opts, cache, tried)? {
+        DwarfRung::Used(d, how) => return Ok(Chosen::Dwarf(d, how)),
+        DwarfRung::NoDwarf(v, slide, how) => Some((v, slide, how)),
+        DwarfRung::Failed if opts.no_debuginfo && opts.vmlinux.is_some() => {
+            vmlinux_for(dump, opts, cache, "btf-vmlinux", tried)?
+        }
+        DwarfRung::Failed => None,
+    };
+    match candidate {
+        Some((vmlinux, slide, how)) => {
+            let path = vmlinux.path().display().to_string();
+            match BtfSource::from_vmlinux(vmlinux, slide, dump) {
+                Ok(src) => {
+                    tried.push(Attempt {
+                        source: "btf-vmlinux",
+                        outcome: format!("used {path} .BTF (matched by {how})"),
+                    });
+                    return Ok(Chosen::Btf(Box::new(src), Some(how)));
+                }
+                Err(e) => tried.push(Attempt {
+                    source: "btf-vmlinux",
+                    outcome: e,
+                }),
+            }
+        }
+        None => tried.push(Attempt {
+            source: "btf-vmlinux",
+            outcome: "not tried (no vmlinux without DWARF; an explicit --vmlinux with \
+                      --no-debuginfo is read for its .BTF)"
+                .into(),
+        }),
+    }
+    match BtfSource::from_dump(dump) {
+        Ok(src) => {
+            tried.push(Attempt {
+                source: "btf-dump",
+                outcome: "used the dump's BTF and kallsyms".into(),
+            });
+            Ok(Chosen::Btf(Box::new(src), None))
+        }
+        Err(e) => {
+            tried.push(Attempt {
+                source: "btf-dump",
+                outcome: e,
+            });
+            Ok(Chosen::VmcoreInfoOnly)
+        }
+    }
 }
 
 /// `linux_banner` in the vmlinux file equals the one in the dump's memory.

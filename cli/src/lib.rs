@@ -2,6 +2,7 @@
 //! turns a dump plus a symbol source into an analyzers [`target::DumpTarget`], and the `info`, `report` and
 //! `scan` commands.
 
+pub mod btf_source;
 pub mod debuginfo;
 pub mod info;
 pub mod report;

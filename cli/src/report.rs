@@ -8,7 +8,9 @@ use analyzers::report::{analyze, Report};
 use serde::Serialize;
 use vmcore::Vmcore;
 
-use crate::debuginfo::{dwarf_for_cached, DebuginfoOptions, Refused, SourceReport, VmlinuxCache};
+use crate::debuginfo::{
+    choose_source, Chosen, DebuginfoOptions, Refused, SourceReport, VmlinuxCache,
+};
 use crate::target::{DumpTarget, SymbolSource, VmcoreInfoOnly};
 use crate::EXIT_UNREADABLE;
 
@@ -44,12 +46,13 @@ pub fn make_report_cached(
     cache: &VmlinuxCache,
 ) -> Result<FullReport, Refused> {
     let mut tried = Vec::new();
-    let dwarf = dwarf_for_cached(dump, opts, cache, &mut tried)?;
+    let chosen = choose_source(dump, opts, cache, &mut tried)?;
     let empty = vmcore::VmcoreInfo::default();
     let vmcoreinfo_only = VmcoreInfoOnly(dump.vmcoreinfo().unwrap_or(&empty));
-    let (symbols, matched_by): (&dyn SymbolSource, Option<String>) = match &dwarf {
-        Some((d, how)) => (d, Some(how.clone())),
-        None => {
+    let (symbols, matched_by): (&dyn SymbolSource, Option<String>) = match &chosen {
+        Chosen::Dwarf(d, how) => (d, Some(how.clone())),
+        Chosen::Btf(b, how) => (b.as_ref(), how.clone()),
+        Chosen::VmcoreInfoOnly => {
             tried.push(crate::debuginfo::Attempt {
                 source: "vmcoreinfo",
                 outcome: "used: the kernel log alone".into(),

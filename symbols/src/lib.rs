@@ -20,11 +20,15 @@
 //! # }
 //! ```
 
+pub mod btf;
+mod btf_variables;
 mod build_id;
 mod discovery;
 mod dwarf;
 mod elf;
 mod error;
+pub mod kallsyms;
+mod name_index;
 mod symtab;
 pub mod types;
 
@@ -107,6 +111,27 @@ impl Vmlinux {
     /// The file this was opened from.
     pub fn path(&self) -> &Path {
         &self.image.path
+    }
+
+    /// True if the file has DWARF type information (a non-empty `.debug_info`); a stripped vmlinux
+    /// may still have `.BTF` ([`Vmlinux::btf_section`]).
+    pub fn has_dwarf(&self) -> bool {
+        self.image
+            .section(".debug_info")
+            .is_some_and(|s| s.size > 0)
+    }
+
+    /// True if the file has a `.symtab`.
+    pub fn has_symbols(&self) -> bool {
+        self.symtab.is_some()
+    }
+
+    /// The bytes of the `.BTF` section (the kernel's own type information), if the file has one.
+    pub fn btf_section(&self) -> Result<Option<&[u8]>> {
+        match self.image.section(".BTF") {
+            Some(s) => self.image.section_bytes(s).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The GNU build-id note, if any.
