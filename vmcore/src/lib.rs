@@ -245,6 +245,10 @@ impl Vmcore {
                         out.copy_from_slice(&k.page_bytes(&self.src, &d)?[off..off + n]);
                     } else if let Some(page) = self.cache.get(pfn) {
                         out.copy_from_slice(&page[off..off + n]);
+                    } else if n as u64 == ps {
+                        // A whole page (big sequential reads: the BTF blob, the log): decode straight into the
+                        // caller's buffer and leave the cache to the small, repeated reads it serves.
+                        k.read_page(&self.src, &d, out)?;
                     } else {
                         let mut page = vec![0u8; ps as usize];
                         k.read_page(&self.src, &d, &mut page)?;
