@@ -1,22 +1,11 @@
 //! Choosing the debug vmlinux: a vmlinux for another build is refused with both build-ids named (unless
 //! --ignore-build-id), and the report says which source it used and how it matched.
 
-use std::process::Command;
+mod common;
+use common::vmtaint;
 
 use serde_json::Value;
 use testcores::real;
-
-fn vmtaint(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vmtaint"))
-        .args(args)
-        .output()
-        .expect("run vmtaint");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 #[test]
 fn a_vmlinux_of_another_build_is_refused_naming_both_ids() {

@@ -1,23 +1,13 @@
 //! `vmtaint info` on every real dump: the JSON keys are exactly the documented schema's, and the values agree
 //! with independent oracles (the guest's own `uname -r`, `readelf`/`nm` on the debug vmlinux).
 
+mod common;
+use common::vmtaint;
+
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use serde_json::Value;
 use testcores::real;
-
-fn vmtaint(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vmtaint"))
-        .args(args)
-        .output()
-        .expect("run vmtaint");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 fn schema() -> Value {
     let p = concat!(

@@ -2,24 +2,14 @@
 //! damaged dump: one good JSON line per dump with the guest's own taint, one error line for the damaged one;
 //! then resume, shards and the CSV.
 
+mod common;
+use common::vmtaint;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 use testcores::real;
-
-fn vmtaint(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_vmtaint"))
-        .args(args)
-        .output()
-        .expect("run vmtaint");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 fn lines(p: &Path) -> Vec<Value> {
     std::fs::read_to_string(p)
