@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use analyzers::target::{Member, TypeRef};
-use serde::Serialize;
 use symbols::Vmlinux;
 use vmcore::Vmcore;
 
@@ -97,24 +96,7 @@ pub struct DebuginfoOptions {
     pub no_debuginfo: bool,
 }
 
-/// One rung of the ladder and what happened there.
-#[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
-    pub source: &'static str,
-    pub outcome: String,
-}
-
-/// Which source a report used, and why the better ones were not.
-#[derive(Debug, Clone, Serialize)]
-pub struct SourceReport {
-    /// `dwarf`, `btf` or `vmcoreinfo` (the kernel log alone).
-    pub kind: &'static str,
-    /// The vmlinux path, or `dump`.
-    pub origin: String,
-    /// How the vmlinux was matched to the dump: `build-id`, `release+banner`, `ignored` (--ignore-build-id).
-    pub matched_by: Option<String>,
-    pub tried: Vec<Attempt>,
-}
+pub use analyzers::document::{Attempt, SourceReport};
 
 /// An error that stops the report (exit status 2): the user named a vmlinux that does not fit the dump.
 #[derive(Debug, thiserror::Error)]

@@ -1,34 +1,12 @@
 //! One dump in, one typed report out: the ladder picks the symbol source, the dump becomes a
 //! [`DumpTarget`], the analyzers run, and the report records which source answered and which dump it is.
 
-use analyzers::report::{analyze, Report};
-use serde::Serialize;
+use analyzers::document::{Attempt, DumpSummary, FullReport, SourceReport};
+use analyzers::report::analyze;
 use vmcore::Vmcore;
 
-use crate::debuginfo::{
-    choose_source, Attempt, Chosen, DebuginfoOptions, Refused, SourceReport, VmlinuxCache,
-};
+use crate::debuginfo::{choose_source, Chosen, DebuginfoOptions, Refused, VmlinuxCache};
 use crate::target::{DumpTarget, SymbolSource, VmcoreInfoOnly};
-
-/// Which dump the report is about.
-#[derive(Debug, Clone, Serialize)]
-pub struct DumpSummary {
-    pub path: String,
-    pub format: vmcore::Format,
-    pub release: Option<String>,
-    pub build_id: Option<String>,
-    pub crash_time_utc: Option<String>,
-}
-
-/// The report as `vmtaint report --json` prints it: the analyzers' report, plus where its symbols came from
-/// and which dump it describes.
-#[derive(Debug, Clone, Serialize)]
-pub struct FullReport {
-    #[serde(flatten)]
-    pub report: Report,
-    pub source: SourceReport,
-    pub dump: DumpSummary,
-}
 
 /// Make the report of an opened dump. Fails only when the user's explicit `--vmlinux` does not fit.
 ///
@@ -76,10 +54,31 @@ pub fn make_report_cached(
         },
         dump: DumpSummary {
             path: info.path,
-            format: info.format,
+            format: info.format.name().to_string(),
             release: info.release,
             build_id: info.build_id,
             crash_time_utc: info.crash_time_utc,
         },
     })
+}
+
+/// Why a file got no report.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file is not a dump we can read (names the file, offset and what was expected).
+    #[error(transparent)]
+    Open(#[from] vmcore::Error),
+    /// The user's explicit `--vmlinux` does not fit the dump.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+}
+
+/// Open `path` and make its report, sharing debug vmlinux files through `cache`.
+pub fn report_file(
+    path: &std::path::Path,
+    opts: &DebuginfoOptions,
+    cache: &VmlinuxCache,
+) -> Result<FullReport, Error> {
+    let dump = Vmcore::open(path)?;
+    Ok(make_report_cached(&dump, opts, cache)?)
 }
