@@ -24,6 +24,9 @@ pub struct SourceReport {
     /// How the vmlinux was matched to the dump: `build-id`, `release+banner`, `ignored (--ignore-build-id)`.
     pub matched_by: Option<String>,
     pub tried: Vec<Attempt>,
+    /// How many symbol and type questions each source answered (`{"dwarf": 57, "vmcoreinfo": 1}`): the
+    /// chosen source first, VMCOREINFO behind it for what it lacks.
+    pub answers: std::collections::BTreeMap<String, u32>,
 }
 
 /// Which dump the report is about.

@@ -6,7 +6,7 @@ use analyzers::report::analyze;
 use vmcore::Vmcore;
 
 use crate::debuginfo::{choose_source, Chosen, DebuginfoOptions, Refused, VmlinuxCache};
-use crate::target::{DumpTarget, SymbolSource, VmcoreInfoOnly};
+use crate::target::{Chain, DumpTarget, SymbolSource, VmcoreInfoOnly};
 
 /// Make the report of an opened dump. Fails only when the user's explicit `--vmlinux` does not fit.
 ///
@@ -41,8 +41,22 @@ pub fn make_report_cached(
             (&vmcoreinfo_only, None)
         }
     };
-    let target = DumpTarget { dump, symbols };
+    // VMCOREINFO stands behind the chosen source for what it lacks (unless it is the chosen source).
+    let rungs: Vec<&dyn SymbolSource> = match chosen {
+        Chosen::VmcoreInfoOnly => vec![symbols],
+        _ => vec![symbols, &vmcoreinfo_only],
+    };
+    let chain = Chain::new(rungs);
+    let target = DumpTarget {
+        dump,
+        symbols: &chain,
+    };
     let report = analyze(&target);
+    let answers = chain
+        .answers()
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), n))
+        .collect();
     let info = dump.info();
     Ok(FullReport {
         report,
@@ -51,6 +65,7 @@ pub fn make_report_cached(
             origin: symbols.origin(),
             matched_by,
             tried,
+            answers,
         },
         dump: DumpSummary {
             path: info.path,

@@ -13,6 +13,7 @@ pub fn document(report: Report, dump: DumpSummary) -> FullReport {
             origin: "crash".into(),
             matched_by: None,
             tried: Vec::new(),
+            answers: Default::default(),
         },
         dump,
     }
