@@ -24,7 +24,11 @@ enum Command {
     /// What a dump is: format, compression, kernel, build-id, crash time, KASLR, CPUs, pages.
     Info {
         /// The dump (ELF vmcore, kdump-compressed or flattened; recognised by content).
-        dump: PathBuf,
+        #[arg(required_unless_present = "live", conflicts_with = "live")]
+        dump: Option<PathBuf>,
+        /// The running kernel, through /proc/kcore (root).
+        #[arg(long)]
+        live: bool,
         /// Print JSON (schema: docs/schema/info.schema.json).
         #[arg(long)]
         json: bool,
@@ -32,7 +36,11 @@ enum Command {
     /// The taint report: verdict, flags, culprits, modules, signatures, unloaded modules, timeline, panic.
     Report {
         /// The dump (ELF vmcore, kdump-compressed or flattened; recognised by content).
-        dump: PathBuf,
+        #[arg(required_unless_present = "live", conflicts_with = "live")]
+        dump: Option<PathBuf>,
+        /// The running kernel: /proc/kcore (root), else a reduced report from /proc, /sys and /dev/kmsg.
+        #[arg(long)]
+        live: bool,
         /// The debug vmlinux (default: found by the dump's build-id, see --debuginfo-dir).
         #[arg(long, value_name = "PATH")]
         vmlinux: Option<PathBuf>,
@@ -84,9 +92,13 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Info { dump, json } => info::run(&dump, json),
+        Command::Info { dump, live, json } => match dump {
+            Some(dump) if !live => info::run(&dump, json),
+            _ => info::run_live(&engine::LiveHost::system(), json),
+        },
         Command::Report {
             dump,
+            live,
             vmlinux,
             debuginfo_dirs,
             ignore_build_id,
@@ -100,7 +112,10 @@ fn main() -> ExitCode {
                 ignore_build_id,
                 no_debuginfo,
             };
-            report::run(&dump, json, color, &opts)
+            match dump {
+                Some(dump) if !live => report::run(&dump, json, color, &opts),
+                _ => report::run_live(&engine::LiveHost::system(), json, color, &opts),
+            }
         }
         Command::Scan {
             paths,

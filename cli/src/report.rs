@@ -36,8 +36,36 @@ pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> Ex
             return ExitCode::from(EXIT_UNREADABLE);
         }
     };
+    emit(&full, json, color)
+}
+
+/// `vmtaint report --live`: the running kernel. A reduced report (kernel memory closed) still exits 0 with a
+/// verdict, and says on stderr what it lacks and what to do.
+pub fn run_live(
+    host: &engine::LiveHost,
+    json: bool,
+    color: Color,
+    opts: &DebuginfoOptions,
+) -> ExitCode {
+    let live = match engine::live_report(host, opts) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("vmtaint: {e}");
+            return ExitCode::from(EXIT_UNREADABLE);
+        }
+    };
+    if let Some(why) = &live.reduced {
+        eprintln!(
+            "vmtaint: {why}\nvmtaint: reduced report from /proc and /sys: no last_unloaded_module, no \
+             per-module signature state, the built-in flag table"
+        );
+    }
+    emit(&live.full, json, color)
+}
+
+fn emit(full: &engine::FullReport, json: bool, color: Color) -> ExitCode {
     let out = if json {
-        match serde_json::to_string_pretty(&full) {
+        match serde_json::to_string_pretty(full) {
             Ok(s) => s + "\n",
             Err(e) => {
                 eprintln!("vmtaint: the report does not serialize: {e}");
@@ -52,7 +80,7 @@ pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> Ex
                 std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
             }
         };
-        render::text::full_report(&full, color)
+        render::text::full_report(full, color)
     };
     if let Err(e) = write_stdout(out.as_bytes()) {
         eprintln!("vmtaint: standard output: {e}");
