@@ -65,11 +65,12 @@ pub(crate) fn map_file(path: &Path) -> Result<Backing, Error> {
     #[allow(unsafe_code)]
     let map = match unsafe { memmap2::Mmap::map(&file) } {
         Ok(m) => m,
-        // procfs files (`/proc/kcore`) have no mmap: read them piecewise instead.
+        // procfs files (`/proc/kcore`) have no mmap, and kcore's size (the whole kernel address space) is
+        // more than a mapping may be (ENOMEM): read such files piecewise instead.
         Err(e)
             if matches!(
                 e.raw_os_error(),
-                Some(19 /* ENODEV */) | Some(22 /* EINVAL */)
+                Some(19 /* ENODEV */ | 22 /* EINVAL */ | 12 /* ENOMEM */ | 75 /* EOVERFLOW */)
             ) =>
         {
             return Ok(Backing::Read { file, len });
