@@ -24,7 +24,10 @@ fn report_live_on_this_machine() {
     } else {
         assert_eq!(r["dump"]["format"], "live-procfs");
         assert_eq!(r["source"]["kind"], "procfs");
-        assert!(err.contains("/proc/kcore") && err.contains("reduced report"), "{err}");
+        assert!(
+            err.contains("/proc/kcore") && err.contains("reduced report"),
+            "{err}"
+        );
     }
     // Human output works too.
     let (rc, out, _) = vmtaint(&["report", "--live", "--color", "never"]);
