@@ -331,11 +331,9 @@ impl Report {
                     add(&l.name, "last unloaded".to_string());
                 }
             }
-            for e in self
-                .timeline
-                .iter()
-                .filter(|e| e.bit == Some(f.bit) && e.kind != crate::timeline::EventKind::Taint)
-            {
+            for e in self.timeline.iter().filter(|e| {
+                e.bit == Some(f.bit) && e.kind != crate::timeline::EventKind::Taint && e.new_bit
+            }) {
                 if let Some(m) = &e.module {
                     add(m, format!("{} in kernel log", event_name(e.kind)));
                 }

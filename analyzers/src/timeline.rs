@@ -101,12 +101,14 @@ impl TaintSnapshot {
             .map(|&(b, _)| b)
     }
 
-    /// Columns of a `Tainted:` string: one per table entry (`TAINT_FLAGS_COUNT`).
-    fn columns(&self) -> usize {
-        match self.flags.iter().map(|&(b, _)| b).max() {
-            Some(m) => m as usize + 1,
-            None => UPSTREAM_LETTERS.len(),
-        }
+    /// Columns of a `Tainted:` string: one per table entry (`TAINT_FLAGS_COUNT`); `None` when the table is
+    /// unknown and the count is read off each line ([`columns_in`]).
+    fn columns(&self) -> Option<usize> {
+        self.flags
+            .iter()
+            .map(|&(b, _)| b)
+            .max()
+            .map(|m| m as usize + 1)
     }
 
     /// Decode the columns of a `Tainted:` string: column i shows bit i's letter when the bit is set.
@@ -175,6 +177,11 @@ pub struct TimelineEvent {
     pub pending: bool,
     /// Why there is no better evidence, or what limits this one (print-once lines).
     pub reason: Option<String>,
+    /// The event is where its flag was first set as far as the log tells: no earlier event and no earlier
+    /// `Tainted:` header shows the flag. A line repeated for a flag already set (6.12+ print the license
+    /// line for every proprietary module) is kept with `false` and is never the flag's origin. `false` for
+    /// events without a flag and for `no_evidence`.
+    pub new_bit: bool,
 }
 
 /// The taint history of a dump.
@@ -250,6 +257,55 @@ fn tainted_part(s: &str) -> Option<TaintedColumns> {
     None
 }
 
+/// The taint columns at the start of `s` (the text after `Tainted: `), without knowing how many the kernel
+/// has (18 on 5.10, 19 on 6.x, 20 on 7.x, more on distribution kernels): `print_tainted()` writes one letter
+/// or blank per flag, then `dump_stack_print_info()` a blank and the release, which starts with a digit.
+/// Tokens of letters are columns; the first other token is the release (or a RHEL `---` marker).
+pub fn columns_in(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b' ' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i] != b' ' {
+            i += 1;
+        }
+        if !s[start..i].bytes().all(|b| b.is_ascii_alphabetic()) {
+            // The blank before the release is not a column.
+            return &s[..start.saturating_sub(1)];
+        }
+    }
+    s.trim_end()
+}
+
+/// The second taint line of 6.11+ reports, `Tainted: [P]=PROPRIETARY_MODULE, [W]=WARN, [O]=OOT_MODULE`
+/// (`print_tainted_verbose()`): each set flag's letter and name, in table order.
+pub fn parse_tainted_verbose(line: &str) -> Option<Vec<(char, String)>> {
+    let rest = line.trim_end().strip_prefix("Tainted: [")?;
+    let mut out = Vec::new();
+    for part in format!("[{rest}").split(", ").take(64) {
+        let mut chars = part.chars();
+        let (Some('['), Some(letter), Some(']'), Some('=')) =
+            (chars.next(), chars.next(), chars.next(), chars.next())
+        else {
+            return None;
+        };
+        let name = chars.as_str();
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit())
+        {
+            return None;
+        }
+        out.push((letter, name.to_string()));
+    }
+    Some(out)
+}
+
 /// What a log line is, for the timeline and the panic analyzer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Line {
@@ -298,6 +354,64 @@ fn trailing_module(s: &str) -> Option<String> {
     is_module_name(name).then(|| name.to_string())
 }
 
+/// The location parts of a `WARNING:` headline (kernel/panic.c `__warn()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WarnLine {
+    pub cpu: Option<u32>,
+    pub pid: Option<u32>,
+    pub comm: Option<String>,
+    /// `FILE:LINE` when the WARN had one.
+    pub file_line: Option<String>,
+    /// `func+0xoff/0xsize [module]` as printed.
+    pub symbol: Option<String>,
+    pub module: Option<String>,
+}
+
+/// `WARNING: CPU: 0 PID: 103 at FILE:LINE func+0x11/0x1000 [mod]` (up to 6.x) or the 7.x form
+/// `WARNING: FILE:LINE at func+0x10/0xff0 [mod], CPU#1: insmod/142` (either may lack `FILE:LINE`).
+pub(crate) fn parse_warn(line: &str) -> Option<WarnLine> {
+    let rest = line.strip_prefix("WARNING: ")?;
+    if let Some(r) = rest.strip_prefix("CPU: ") {
+        let pid_at = r.find(" PID: ")?;
+        let at = r.find(" at ")?;
+        let loc = r[at + 4..].trim_end();
+        // `FILE:LINE SYMBOL` or just `SYMBOL`.
+        let (file_line, symbol) = match loc.split_once(' ') {
+            Some((f, s)) if f.contains(':') && !f.contains('+') => (Some(f), s),
+            _ => (None, loc),
+        };
+        return Some(WarnLine {
+            cpu: leading_u32(r),
+            pid: leading_u32(&r[pid_at + 6..]),
+            comm: None,
+            file_line: file_line.map(str::to_string),
+            symbol: Some(symbol.trim().to_string()).filter(|s| !s.is_empty()),
+            module: trailing_module(loc),
+        });
+    }
+    // 7.x: "...at SYMBOL, CPU#N: COMM/PID".
+    let cpu_at = rest.rfind(", CPU#")?;
+    let (head, tail) = (&rest[..cpu_at], &rest[cpu_at + 6..]);
+    let (cpu, task) = tail.split_once(": ")?;
+    let cpu: u32 = cpu.parse().ok()?;
+    let (comm, pid) = match task.trim_end().rsplit_once('/') {
+        Some((c, p)) => (Some(c.to_string()), p.parse().ok()),
+        None => (Some(task.trim_end().to_string()), None),
+    };
+    let (file_line, symbol) = match head.split_once(" at ") {
+        Some((f, s)) => (Some(f.to_string()), s),
+        None => (None, head.strip_prefix("at ").unwrap_or(head)),
+    };
+    Some(WarnLine {
+        cpu: Some(cpu),
+        pid,
+        comm,
+        file_line,
+        symbol: Some(symbol.trim().to_string()).filter(|s| !s.is_empty()),
+        module: trailing_module(symbol),
+    })
+}
+
 /// Split `NAME: rest` where NAME is a module name.
 fn module_prefix(line: &str) -> Option<(&str, &str)> {
     let (name, rest) = line.split_once(": ")?;
@@ -339,12 +453,8 @@ pub(crate) fn classify(line: &str) -> Line {
             message: msg.trim_end().to_string(),
         };
     }
-    if let Some(rest) = line.strip_prefix("WARNING: CPU: ") {
-        if rest.contains(" PID: ") && rest.contains(" at ") {
-            return Line::Warn {
-                module: trailing_module(rest),
-            };
-        }
+    if let Some(w) = parse_warn(line) {
+        return Line::Warn { module: w.module };
     }
     if let Some(rest) = line.strip_prefix("RIP: ") {
         return Line::Rip {
@@ -491,7 +601,10 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
         match t {
             TaintedColumns::NotTainted => (0, "Not tainted".to_string()),
             TaintedColumns::Columns(c) => {
-                let cols: String = c.chars().take(columns).collect();
+                let cols: String = match columns {
+                    Some(n) => c.chars().take(n).collect(),
+                    None => columns_in(c).to_string(),
+                };
                 (taint.decode(&cols), cols.trim_end().to_string())
             }
         }
@@ -511,6 +624,7 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                 tainted: None,
                 pending: pending_of(bit),
                 reason: None,
+                new_bit: false,
             };
             let report_open =
                 |ev: &mut Vec<TimelineEvent>, e: TimelineEvent| -> (usize, u64, bool, bool) {
@@ -556,7 +670,14 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                     // Part of the oops its cause line opened, or an oops of its own (gpf, invalid opcode).
                     let joins = matches!(open, Some((i, s, false, _))
                         if events[i].kind == EventKind::Oops && rec.seq.saturating_sub(s) <= REPORT_WINDOW);
-                    if !joins {
+                    if joins {
+                        // oops_end() adds TAINT_DIE after this header's report: the event takes its time,
+                        // and keeps the cause line (`BUG: ...`) as its text.
+                        if let Some((i, ..)) = open {
+                            events[i].seq = Some(rec.seq);
+                            events[i].ts_ns = Some(rec.ts_ns);
+                        }
+                    } else {
                         let e = event(EventKind::Oops, Some(BIT_D), None);
                         open = Some(report_open(&mut events, e));
                     }
@@ -650,6 +771,7 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                      at or before this time"
                         .to_string(),
                 ),
+                new_bit: false,
             });
         } else {
             let reason = if log.dropped > 0 {
@@ -671,14 +793,44 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                 tainted: None,
                 pending: false,
                 reason: Some(reason),
+                new_bit: false,
             });
         }
     }
     // first_seen entries go to their place in log order; the sort is stable for same-record events.
     events.sort_by_key(|e| e.seq);
+    mark_new_bits(&mut events, &seen);
     events.extend(missing);
     Timeline { events }
 }
+
+/// Set [`TimelineEvent::new_bit`]: a flag is new at an event when no earlier event set it and no `Tainted:`
+/// header printed before the event's record shows it (a report's own header shows the mask before the
+/// report's flag, so it never hides the report's event).
+fn mark_new_bits(events: &mut [TimelineEvent], seen: &[Seen]) {
+    let mut known = 0u64;
+    let mut next_seen = 0;
+    for e in events.iter_mut() {
+        let Some(seq) = e.seq else { continue };
+        while next_seen < seen.len() && seen[next_seen].seq < seq {
+            known |= seen[next_seen].mask;
+            next_seen += 1;
+        }
+        let Some(bit) = e.bit.filter(|&b| b < 64) else {
+            continue;
+        };
+        let m = 1u64 << bit;
+        e.new_bit = known & m == 0;
+        if !e.new_bit && e.kind == EventKind::Taint {
+            e.reason = Some(REPEATED.to_string());
+        }
+        known |= m;
+    }
+}
+
+const REPEATED: &str =
+    "the flag was already set before this line (an earlier line or Tainted: header \
+                        shows it): this module has the flag too, but did not set it first";
 
 #[cfg(test)]
 mod tests {

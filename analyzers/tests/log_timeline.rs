@@ -402,8 +402,8 @@ fn json_keys_are_the_contract() {
     assert_eq!(
         keys,
         [
-            "bit", "kind", "letter", "module", "pending", "reason", "seq", "tainted", "text",
-            "ts_ns"
+            "bit", "kind", "letter", "module", "new_bit", "pending", "reason", "seq", "tainted",
+            "text", "ts_ns"
         ]
     );
     assert_eq!(v["kind"], "taint");
