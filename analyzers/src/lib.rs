@@ -1,16 +1,23 @@
 //! Analyzers of kernel taint over a [`Target`]: taint flags, modules, signatures, unloaded modules, kernel log,
 //! taint timeline and panic. Each returns plain serde data and its own errors.
 
+pub mod crash_report;
+pub mod crash_site;
 pub mod fake;
 mod hex;
 pub mod kernel_log;
+pub mod load_failures;
+pub mod log_report;
 mod memread;
 pub mod modules;
 pub mod panic;
+pub mod render_crash;
+pub mod render_log;
 pub mod report;
 pub mod signatures;
 pub mod taint;
 pub mod target;
+pub mod text_log;
 pub mod timeline;
 pub mod unloaded;
 

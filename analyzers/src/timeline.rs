@@ -601,9 +601,12 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
         match t {
             TaintedColumns::NotTainted => (0, "Not tainted".to_string()),
             TaintedColumns::Columns(c) => {
+                // The table's width, unless the line itself has fewer columns (a table built for a newer
+                // kernel than the one that printed the line).
+                let inferred = columns_in(c);
                 let cols: String = match columns {
-                    Some(n) => c.chars().take(n).collect(),
-                    None => columns_in(c).to_string(),
+                    Some(n) => c.chars().take(n.min(inferred.chars().count())).collect(),
+                    None => inferred.to_string(),
                 };
                 (taint.decode(&cols), cols.trim_end().to_string())
             }
