@@ -41,6 +41,9 @@ use crate::text_log::{Clock, TextLog, TextLogFormat};
 use crate::timeline::{classify, columns_in, EventKind, Line, TaintSnapshot, TaintedColumns};
 use crate::unloaded::LastUnloaded;
 
+/// How many records before its `Tainted:` header a report's first line may be (as the timeline allows).
+const REPORT_HEADER_WINDOW: u64 = 100;
+
 /// The `source.kind` of a report made from a log alone.
 pub const SOURCE_KIND: &str = "log";
 
@@ -168,7 +171,13 @@ pub fn report_from_log(text: &TextLog) -> Report {
         .iter()
         .filter(|e| {
             !matches!(e.kind, EventKind::FirstSeen | EventKind::NoEvidence)
-                && e.seq.is_some_and(|s| after.is_none_or(|a| s > a))
+                && e.seq.is_some_and(|s| {
+                    after.is_none_or(|a| {
+                        // After the last Tainted: string, or the report that printed it (a report's
+                        // header shows the mask before the report's own flag).
+                        s > a || (e.tainted.is_some() && a - s <= REPORT_HEADER_WINDOW)
+                    })
+                })
         })
         // The crash's own flag: the dump may have been taken before add_taint() ran.
         .filter(|e| !(e.bit.is_some_and(|b| crash_bits.contains(&b)) && e.seq >= crash_seq))
