@@ -367,7 +367,7 @@ pub fn analyze(
     let mut flags_before = Vec::new();
     if let Some(cols) = r.tainted.as_deref().filter(|t| *t != "Not tainted") {
         for (i, c) in cols.chars().enumerate().take(64) {
-            if c == ' ' || (i == 0 && c == 'G') {
+            if !crate::timeline::column_set(i, c) {
                 continue;
             }
             let o = origin(i as u32);

@@ -14,7 +14,8 @@
 //! Lines without a module name are paired with what userspace wrote about the same attempt: kmod's
 //! `modprobe: ERROR: could not insert 'X': REASON` and `insmod: ERROR: could not insert module PATH: REASON`,
 //! busybox's `insmod: can't insert 'PATH/X.ko': REASON`, systemd's `Failed to insert module 'X': REASON`: the
-//! first such line within [`PAIR_WINDOW_NS`] after the kernel line whose errno text fits the refusal. A
+//! first such line after the kernel line (within [`PAIR_WINDOW_NS`], or among the next 5 lines when the
+//! clocks differ, as in syslog files) whose errno text fits the refusal and whose module, if named, agrees. A
 //! userspace line no kernel line explains is a failure of its own.
 //!
 //! ```
@@ -40,6 +41,12 @@ use crate::kernel_log::KernelLog;
 
 /// How long after a kernel refusal the userspace line about it may come.
 pub const PAIR_WINDOW_NS: u64 = 5_000_000_000;
+/// How many lines after a kernel refusal its userspace line is looked for.
+const PAIR_LINES: usize = 50;
+/// Lines this close pair whatever their times say.
+const PAIR_NEAR_LINES: usize = 5;
+/// Times further apart than this come from two clocks (since boot and wall clock), not one.
+const OTHER_CLOCK_NS: u64 = 30 * 86_400 * 1_000_000_000;
 /// Most failures kept.
 const MAX_FAILURES: usize = 10_000;
 
@@ -162,9 +169,9 @@ fn kernel_failure(line: &str) -> Option<(Option<String>, Reason, Option<String>)
                     m,
                     Reason::BadParameter,
                     Some(format!(
-                        "{}='{val}' ({})",
+                        "{}='{val}' {}",
                         p.0,
-                        kind.trim().trim_end_matches(" parameter")
+                        kind.trim().trim_end_matches(" for parameter")
                     )),
                 ));
             }
@@ -285,8 +292,10 @@ pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
                 && prev.module == module
                 && prev.kernel_line.is_some()
                 && ts.saturating_sub(prev.ts_ns) < PAIR_WINDOW_NS
-                && (prev.reason == reason
-                    || (prev.reason == Reason::CrcMismatch && reason == Reason::UnknownSymbol))
+                // simplify_symbols() goes on after an unresolved symbol; parse_args() and the other
+                // checks stop at the first error, so their lines are attempts of their own.
+                && matches!(prev.reason, Reason::CrcMismatch | Reason::UnknownSymbol)
+                && matches!(reason, Reason::CrcMismatch | Reason::UnknownSymbol)
             {
                 if let (Some(d), Some(pd)) = (&detail, prev.detail.as_mut()) {
                     if !pd.split(", ").any(|x| x == d) && prev.reason == reason {
@@ -307,10 +316,17 @@ pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
             userspace_line: None,
         };
         // The userspace line of the same attempt.
+        // Within the window, or among the next few lines (a syslog file stamps kernel lines with the
+        // time since boot and userspace lines with the wall clock: their times do not compare).
         let paired = lines[i + 1..]
             .iter()
-            .take_while(|(_, t, _)| t.saturating_sub(ts) <= PAIR_WINDOW_NS)
-            .find_map(|&(s, _, l)| {
+            .take(PAIR_LINES)
+            .enumerate()
+            .filter(|(n, (_, t, _))| {
+                let dt = t.abs_diff(ts);
+                dt <= PAIR_WINDOW_NS || (*n < PAIR_NEAR_LINES && dt > OTHER_CLOCK_NS)
+            })
+            .find_map(|(_, &(s, _, l))| {
                 let (m, err) = userspace_failure(l)?;
                 (!used.contains(&s)
                     && errno_fits(reason, &err)

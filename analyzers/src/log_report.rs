@@ -153,7 +153,7 @@ pub fn report_from_log(text: &TextLog) -> Report {
         cols.chars()
             .enumerate()
             .take(64)
-            .filter(|&(i, c)| !(c == ' ' || (i == 0 && c == 'G')))
+            .filter(|&(i, c)| crate::timeline::column_set(i, c))
             .fold(0u64, |m, (i, _)| m | (1u64 << i))
     });
     let reports = parse_reports(log);

@@ -118,7 +118,7 @@ impl TaintSnapshot {
             let set = match self.letter(i as u32) {
                 Some(l) => c == l,
                 // Unknown column: any letter but the 'G' that stands for "not P" in column 0.
-                None => !(c.is_whitespace() || (i == 0 && c == 'G')),
+                None => column_set(i, c),
             };
             if set {
                 mask |= 1u64 << i;
@@ -273,7 +273,11 @@ pub fn columns_in(s: &str) -> &str {
         while i < bytes.len() && bytes[i] != b' ' {
             i += 1;
         }
-        if !s[start..i].bytes().all(|b| b.is_ascii_alphabetic()) {
+        // RHEL prints `-` for its reserved bits (`P           OE  ------------ T 3.10.0-...`).
+        if !s[start..i]
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() || b == b'-')
+        {
             // The blank before the release is not a column.
             return &s[..start.saturating_sub(1)];
         }
@@ -304,6 +308,12 @@ pub fn parse_tainted_verbose(line: &str) -> Option<Vec<(char, String)>> {
         out.push((letter, name.to_string()));
     }
     Some(out)
+}
+
+/// Whether column `i` of a `Tainted:` string shows its flag set, without knowing the flag's letter: any
+/// character but a blank, RHEL's `-` for reserved bits, and column 0's `G` (the `c_false` of P).
+pub fn column_set(i: usize, c: char) -> bool {
+    !(c.is_whitespace() || c == '-' || (i == 0 && c == 'G'))
 }
 
 /// What a log line is, for the timeline and the panic analyzer.
@@ -506,7 +516,10 @@ pub(crate) fn classify(line: &str) -> Line {
     }
     // RHEL kernel/rh_taint.c mark_tech_preview(): "TECH PREVIEW: %s may not be fully supported." with the
     // driver or module name; bit 29 on RHEL 6-8, TAINT_AUX (16) from RHEL 9.
-    if let Some(rest) = line.strip_prefix("TECH PREVIEW: ") {
+    if let Some(rest) = line
+        .strip_prefix("TECH PREVIEW: ")
+        .or_else(|| line.strip_prefix("TECH_PREVIEW: "))
+    {
         if let Some(what) = rest.strip_suffix(" may not be fully supported.") {
             let module = is_module_name(what).then_some(what);
             return taint(vec![BIT_RHEL_TECH_PREVIEW, BIT_X], module, false);
@@ -783,7 +796,7 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                     log.dropped
                 )
             } else {
-                "set before the log begins or without a log line".to_string()
+                no_line_reason(bit)
             };
             missing.push(TimelineEvent {
                 seq: None,
@@ -805,6 +818,26 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
     mark_new_bits(&mut events, &seen);
     events.extend(missing);
     Timeline { events }
+}
+
+/// Why a flag of the mask has no line, and where else to look.
+fn no_line_reason(bit: u32) -> String {
+    match bit {
+        // U (TAINT_USER) and R (TAINT_FORCED_RMMOD) never print a line.
+        6 => "set without a log line: TAINT_USER is set from userspace (writing /proc/sys/kernel/tainted, \
+              or a tool that pokes kernel memory)"
+            .to_string(),
+        3 => "set without a log line: a forced module unload (rmmod -f) prints nothing".to_string(),
+        16 => "no log line explains the auxiliary bit (TAINT_AUX: distribution use, e.g. RHEL 8.6+ tech \
+               preview, or written to /proc/sys/kernel/tainted): look for `TECH PREVIEW:` lines in older \
+               logs, /sys/module/*/taint of loaded modules, or the vendor driver's own messages"
+            .to_string(),
+        b if b >= 19 => "no log line explains this distribution bit: look for `TECH PREVIEW:` or vendor \
+                         support lines in older logs, /sys/module/*/taint, and the distribution's \
+                         documentation of its taint flags"
+            .to_string(),
+        _ => "set before the log begins or without a log line".to_string(),
+    }
 }
 
 /// Set [`TimelineEvent::new_bit`]: a flag is new at an event when no earlier event set it and no `Tainted:`
