@@ -203,9 +203,11 @@ pub fn parse_frame(line: &str) -> Option<Frame> {
         reliable = false;
         s = r.trim_start();
     }
-    // Before 4.x (and on some arches): `[<ffffffff8107d3a0>] func+0x20/0x30`.
+    // Before 4.x (and on some arches): `[<ffffffff8107d3a0>] func+0x20/0x30`; 3.10's RIP line prints the
+    // address twice (`[<ffffffffc0123456>]  [<ffffffffc0123456>] func+...`).
     let mut address = None;
-    if let Some(r) = s.strip_prefix("[<") {
+    for _ in 0..2 {
+        let Some(r) = s.strip_prefix("[<") else { break };
         let (a, rest) = r.split_once(">]")?;
         address = u64::from_str_radix(a, 16).ok();
         s = rest.trim_start();
@@ -412,7 +414,7 @@ pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
                         let user = cs == "0033" || cs == "0023";
                         let have = r.location.as_ref().is_some_and(|l| l.symbol.is_some());
                         if !user && !have {
-                            r.location = parse_location(at);
+                            r.location = parse_frame(at).map(|f| f.location);
                         }
                     }
                     continue;
@@ -431,6 +433,13 @@ pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
                     r.modules_linked_in = Some(m);
                 }
                 in_trace = false;
+                continue;
+            }
+            // Before 4.x, x86 show_fault_oops(): `IP: [<ffffffffc0123456>] func+0x16/0x30 [mod]`.
+            if let Some(ip) = line.strip_prefix("IP: ") {
+                if r.location.is_none() {
+                    r.location = parse_frame(ip).map(|f| f.location);
+                }
                 continue;
             }
             // arm64 show_regs(): `pc : func+0x1c/0x30 [mod]`, `lr : ...`.

@@ -222,6 +222,18 @@ fn leading_u32(s: &str) -> Option<u32> {
 }
 
 pub(crate) fn parse_header(line: &str) -> Option<Header> {
+    // 2.6.x (RHEL 6) `__show_regs()`: `Pid: 2335, comm: insmod Tainted: P ... 2.6.32-754.el6.x86_64 #1`.
+    if let Some(rest) = line.strip_prefix("Pid: ") {
+        let (pid, r) = rest.split_once(", comm: ")?;
+        let markers = [" Tainted: ", " Not tainted"];
+        let comm_end = markers.iter().filter_map(|m| r.find(m)).min()?;
+        return Some(Header {
+            cpu: None,
+            pid: pid.trim().parse().ok(),
+            comm: Some(r[..comm_end].to_string()),
+            tainted: tainted_part(r),
+        });
+    }
     let rest = line.strip_prefix("CPU: ")?;
     let pid_at = rest.find(" PID: ")?;
     let comm_at = rest.find(" Comm: ")?;
@@ -782,11 +794,17 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                 text: Some(s.line.clone()),
                 tainted: Some(s.shown.clone()),
                 pending: false,
-                reason: Some(
-                    "no line sets this flag; this is the first Tainted: header showing it, so it was set \
-                     at or before this time"
-                        .to_string(),
-                ),
+                reason: Some({
+                    let mut r =
+                        "no line sets this flag; this is the first Tainted: header showing it, so \
+                                 it was set at or before this time"
+                            .to_string();
+                    if matches!(bit, 3 | 6 | 16) || bit >= 19 {
+                        r += "; ";
+                        r += &no_line_reason(bit);
+                    }
+                    r
+                }),
                 new_bit: false,
             });
         } else {
