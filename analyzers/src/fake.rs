@@ -132,10 +132,16 @@ impl Target for FakeTarget {
                 .regions
                 .range(..=a)
                 .next_back()
-                .ok_or(ReadError::Unmapped { addr: a })?;
+                .ok_or(ReadError::Unmapped {
+                    vaddr: a,
+                    detail: "nothing mapped there in the fake target",
+                })?;
             let off = (a - s) as usize;
             if off >= b.len() {
-                return Err(ReadError::Unmapped { addr: a });
+                return Err(ReadError::Unmapped {
+                    vaddr: a,
+                    detail: "nothing mapped there in the fake target",
+                });
             }
             let n = (b.len() - off).min(buf.len() - done);
             let end = a + n as u64;
@@ -146,7 +152,8 @@ impl Target for FakeTarget {
                 .map(|r| r.start.max(a))
                 .min()
             {
-                return Err(ReadError::Excluded { addr: first });
+                // The fake target maps virtual addresses to themselves.
+                return Err(ReadError::Excluded { paddr: first });
             }
             buf[done..done + n].copy_from_slice(&b[off..off + n]);
             done += n;
@@ -191,12 +198,15 @@ mod tests {
         let mut c = [0u8; 40];
         assert_eq!(
             t.read(0x1000, &mut c),
-            Err(ReadError::Unmapped { addr: 0x1020 })
+            Err(ReadError::Unmapped {
+                vaddr: 0x1020,
+                detail: "nothing mapped there in the fake target"
+            })
         );
         t.exclude(0x1004..0x1008);
         assert_eq!(
             t.read(0x1000, &mut c[..8]),
-            Err(ReadError::Excluded { addr: 0x1004 })
+            Err(ReadError::Excluded { paddr: 0x1004 })
         );
     }
 }

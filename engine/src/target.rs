@@ -45,22 +45,7 @@ fn traced<T: std::fmt::Debug>(what: std::fmt::Arguments<'_>, f: impl FnOnce() ->
 
 impl Target for DumpTarget<'_> {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
-        self.dump.read_virt(addr, buf).map_err(|e| match e {
-            // Without a translator every address reads as unmapped; say why instead (e.g. the dump is cut
-            // before the page tables), or a damaged dump looks like a kernel with nothing mapped.
-            vmcore::ReadError::Unmapped { vaddr, .. } => match self.dump.translator() {
-                Err(why) => ReadError::Other {
-                    addr,
-                    detail: why.to_string(),
-                },
-                Ok(_) => ReadError::Unmapped { addr: vaddr },
-            },
-            vmcore::ReadError::Excluded { .. } => ReadError::Excluded { addr },
-            other => ReadError::Other {
-                addr,
-                detail: other.to_string(),
-            },
-        })
+        self.dump.read_virt(addr, buf)
     }
 
     fn symbol(&self, name: &str) -> Option<u64> {
