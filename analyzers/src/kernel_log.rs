@@ -56,6 +56,8 @@ pub enum LogSource {
     DevKmsg,
     /// The output of `dmesg --raw` (when `/dev/kmsg` is closed).
     Dmesg,
+    /// A text file (`vmcore-dmesg.txt`, dmesg, journalctl -k, syslog), read by [`crate::text_log`].
+    Text,
 }
 
 /// One kernel log record.

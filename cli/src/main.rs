@@ -33,9 +33,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The taint report: verdict, flags, culprits, modules, signatures, unloaded modules, timeline, panic.
+    /// The taint report: verdict, crash site, flags, culprits, modules, signatures, unloaded modules, timeline.
     Report {
-        /// The dump (ELF vmcore, kdump-compressed or flattened; recognised by content).
+        /// The dump (ELF vmcore, kdump-compressed or flattened), or a text kernel log (vmcore-dmesg.txt, dmesg,
+        /// journalctl -k, syslog): recognised by content.
         #[arg(required_unless_present = "live", conflicts_with = "live")]
         dump: Option<PathBuf>,
         /// The running kernel: /proc/kcore (root), else a reduced report from /proc, /sys and /dev/kmsg.
