@@ -84,6 +84,12 @@ impl Kernel {
         (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
     }
 
+    /// The directory to give vmtaint's debuginfo search (`--debuginfo-dir`, `VMTAINT_DEBUGINFO_PATH`): it
+    /// holds `vmlinux`, the kernel's debug vmlinux (only the host's 6.1 one is in `/usr/lib/debug`).
+    pub fn debuginfo_dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Every scenario of this kernel, after checking that its dumps exist (see [`all_scenarios`] for the
     /// rules when they are missing).
     pub fn scenarios(&self) -> Vec<Scenario> {
@@ -293,7 +299,12 @@ fn parse_drgn(text: &str) -> Result<DrgnOracle, String> {
         .as_array()
         .ok_or("no modules")?
         .iter()
-        .map(|m| Ok((str_of(m, "name")?, (str_of(m, "letters")?, m["sig_ok"].as_bool()))))
+        .map(|m| {
+            Ok((
+                str_of(m, "name")?,
+                (str_of(m, "letters")?, m["sig_ok"].as_bool()),
+            ))
+        })
         .collect::<Result<_, String>>()?;
     let lum = &v["last_unloaded_module"];
     Ok(DrgnOracle {
@@ -301,7 +312,10 @@ fn parse_drgn(text: &str) -> Result<DrgnOracle, String> {
         tainted_mask: v["tainted_mask"].as_u64().ok_or("no tainted_mask")?,
         taint_flags,
         modules,
-        last_unloaded: (str_of(lum, "name")?, lum["taints"].as_str().map(str::to_string)),
+        last_unloaded: (
+            str_of(lum, "name")?,
+            lum["taints"].as_str().map(str::to_string),
+        ),
     })
 }
 
@@ -311,7 +325,8 @@ fn parse_crash(text: &str) -> Result<CrashOracle, String> {
         .find_map(|l| l.trim().strip_prefix("TAINTED_MASK:"))
         .ok_or("no TAINTED_MASK line")?;
     let hex = mask.split_whitespace().next().ok_or("empty TAINTED_MASK")?;
-    let tainted_mask = u64::from_str_radix(hex, 16).map_err(|e| format!("TAINTED_MASK {hex}: {e}"))?;
+    let tainted_mask =
+        u64::from_str_radix(hex, 16).map_err(|e| format!("TAINTED_MASK {hex}: {e}"))?;
     // `mod -t`: a `NAME  TAINTS` header, then one row per tainted module, up to the next command's output.
     let mut module_taints = BTreeMap::new();
     let mut rows = false;
@@ -358,6 +373,42 @@ fn gate(all: Vec<Scenario>) -> Vec<Scenario> {
         return Vec::new();
     }
     panic!("{msg}");
+}
+
+/// Runs `check` on every item, then panics naming every item that failed and why: one kernel's failure
+/// neither hides another's nor stops the rest from being checked. `name` labels an item in the summary.
+///
+/// ```no_run
+/// use testcores::real;
+/// real::check_each(real::all_scenarios(), |s| s.id(), |s| assert!(s.tainted() < 1 << 20));
+/// ```
+pub fn check_each<T>(
+    items: impl IntoIterator<Item = T>,
+    name: impl Fn(&T) -> String,
+    check: impl Fn(&T),
+) {
+    let mut failed = Vec::new();
+    let mut count = 0;
+    for item in items {
+        count += 1;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&item)));
+        if let Err(e) = result {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "(no message)".into());
+            let first = msg.lines().next().unwrap_or("").to_string();
+            failed.push(format!("{}: {first}", name(&item)));
+        }
+    }
+    assert!(count > 0, "nothing to check");
+    assert!(
+        failed.is_empty(),
+        "{} of {count} failed:\n  {}",
+        failed.len(),
+        failed.join("\n  ")
+    );
 }
 
 /// Every scenario of the default kernel (Debian 6.1 x86-64), after checking that its dumps exist. Panics
@@ -457,7 +508,10 @@ mod tests {
         assert!(releases.contains(&DEFAULT_RELEASE), "{releases:?}");
         assert!(rows.len() >= 4, "{rows:?}");
         for (release, arch) in &rows {
-            assert!(!release.starts_with('#') && !arch.is_empty(), "{release} {arch}");
+            assert!(
+                !release.starts_with('#') && !arch.is_empty(),
+                "{release} {arch}"
+            );
         }
         assert_eq!(default_kernel().arch, "x86_64");
     }
@@ -477,7 +531,8 @@ mod tests {
 
     #[test]
     fn crash_output_is_parsed() {
-        let text = "      TAINTED_MASK: 3201  PWOE\nNAME      TAINTS\noot_warn  OE\noot_prop  POE\n\
+        let text =
+            "      TAINTED_MASK: 3201  PWOE\nNAME      TAINTS\noot_warn  OE\noot_prop  POE\n\
                     last_unloaded_module = {\n";
         let c = parse_crash(text).unwrap();
         assert_eq!(c.tainted_mask, 0x3201);
