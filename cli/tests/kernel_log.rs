@@ -3,9 +3,9 @@
 //! (vmcore-dmesg.txt; the manifest names the makedumpfile version).
 
 use analyzers::kernel_log::{read_log, LogSource};
+use engine::target::{DumpTarget, VmcoreInfoOnly};
 use testcores::real;
 use vmcore::Vmcore;
-use vmtaint::target::{DumpTarget, VmcoreInfoOnly};
 
 #[test]
 fn log_equals_makedumpfile_dump_dmesg_on_every_real_dump() {
