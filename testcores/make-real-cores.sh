@@ -491,19 +491,22 @@ makedumpfile_for() {
 # makedumpfile from Debian sid, with the libraries it links (sysroot_setup):
 # on the host through a wrapper, in the capture initramfs at the standard
 # paths. (sid's source package does not download from this registry.)
+# Pinned like the kernels (a cached run needs no network); sid keeps only its
+# newest version, so this moves when sid's does.
+MDF_SID_VERSION=1:1.7.8-1
 MDF_SID=
 prepare_makedumpfile_sid() {
-	private_apt_setup
-	local version d
-	version=$(papt apt-cache policy makedumpfile | sed -n 's/^ *Candidate: //p')
-	[ -n "$version" ] && [ "$version" != "(none)" ] || die "no makedumpfile in sid"
+	local version=$MDF_SID_VERSION d
 	d=$CACHE/makedumpfile-${version#*:}
 	MDF_SID=$d/makedumpfile
 	MDF_SID_ROOT=$d/sysroot
 	MDF_SID_BIN=$MDF_SID_ROOT/usr/bin/makedumpfile
 	[ -f "$d/.ok" ] && return 0
+	private_apt_setup
 	rm -rf "$d"
 	mkdir -p "$d"
+	[ "$(papt apt-cache policy makedumpfile | sed -n 's/^ *Candidate: //p')" = "$version" ] ||
+		die "sid no longer has makedumpfile $version: update MDF_SID_VERSION"
 	sysroot_setup "$MDF_SID_ROOT" makedumpfile
 	[ -x "$MDF_SID_BIN" ] || die "no $MDF_SID_BIN in sid's package"
 	sysroot_wrapper "$MDF_SID_ROOT" "$MDF_SID_BIN" "$MDF_SID"
