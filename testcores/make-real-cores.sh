@@ -933,6 +933,13 @@ run_scenario_retry() {
 
 ensure_packages
 mkdir -p "$OUT" "$CACHE"
+# One run at a time per cache: runs share build and work directories and the
+# outputs (another run's build may be a different script version's).
+exec 9>>"$CACHE/lock"
+if ! flock -n 9; then
+	echo "waiting for another make-real-cores run to finish (lock: $CACHE/lock)"
+	flock 9
+fi
 
 need_sid_mdf=0
 for r in "${kernels[@]}"; do [ "${K_MDF[$r]}" = sid ] && need_sid_mdf=1; done
