@@ -929,6 +929,15 @@ run_scenario_retry() {
 	(run_scenario "$@")
 }
 
+# <release>/vmlinux -> the kernel's debug vmlinux (made as soon as the kernel
+# is unpacked: a failed scenario elsewhere does not leave it missing).
+link_vmlinux() {
+	kernel_paths "$1"
+	[ -f "$VMLINUX" ] || die "$1: no debug vmlinux at $VMLINUX"
+	mkdir -p "$OUT/$1"
+	ln -sfn "$(readlink -f "$VMLINUX")" "$OUT/$1/vmlinux"
+}
+
 # --- main --------------------------------------------------------------------
 
 ensure_packages
@@ -971,6 +980,7 @@ if [ ${#todo[@]} -gt 0 ]; then
 		[ -z "${prepared[$r]:-}" ] || continue
 		prepare_kernel "$r"
 		prepare_build "$r" "${HASH[$r]}"
+		link_vmlinux "$r"
 		prepared[$r]=1
 	done
 	exec 3>&1
@@ -998,10 +1008,5 @@ if [ ${#todo[@]} -gt 0 ]; then
 	[ $failed = 0 ] || exit 1
 fi
 
-for r in "${kernels[@]}"; do
-	kernel_paths "$r"
-	[ -f "$VMLINUX" ] || die "$r: no debug vmlinux at $VMLINUX"
-	mkdir -p "$OUT/$r"
-	ln -sfn "$(readlink -f "$VMLINUX")" "$OUT/$r/vmlinux"
-done
+for r in "${kernels[@]}"; do link_vmlinux "$r"; done
 echo "all done in $(elapsed "$run_start")s: $OUT (kernels: ${kernels[*]})"
