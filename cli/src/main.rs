@@ -127,7 +127,9 @@ fn main() -> ExitCode {
             };
             let cache = VmlinuxCache::default();
             scan::run(&opts, |d| {
-                let dump = vmcore::Vmcore::open(&d.path).map_err(|e| e.to_string())?;
+                let dump = vmcore::Vmcore::open(&d.path)
+                    .and_then(|d| d.ensure_supported().map(|_| d))
+                    .map_err(|e| e.to_string())?;
                 let report = report::make_report_cached(&dump, &debuginfo, &cache)
                     .map_err(|e| e.to_string())?;
                 match serde_json::to_value(report) {

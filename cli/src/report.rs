@@ -90,7 +90,8 @@ pub enum Color {
 }
 
 pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> ExitCode {
-    let dump = match Vmcore::open(path) {
+    // An architecture whose addresses cannot be translated gives no report at all, not an empty one.
+    let dump = match Vmcore::open(path).and_then(|d| d.ensure_supported().map(|_| d)) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("vmtaint: {e}");
