@@ -893,7 +893,9 @@ verify_outputs() {
 		die "$s: guest tainted=$(cat "$d/truth/tainted"), expected $want"
 	case $s in
 	oops)
-		grep -q 'BUG: kernel NULL pointer dereference' "$d/vmcore-dmesg.txt" || die "$s: no oops in the dump's log"
+		# x86: "BUG: kernel NULL pointer dereference"; arm64: "Unable to handle kernel NULL pointer dereference"
+		grep -qE '(BUG: kernel|Unable to handle kernel) NULL pointer dereference' "$d/vmcore-dmesg.txt" ||
+			die "$s: no oops in the dump's log"
 		grep -q 'oot_oops_poke' "$d/vmcore-dmesg.txt" || die "$s: oops not in oot_oops"
 		;;
 	*) grep -q 'sysrq: Trigger a crash' "$d/vmcore-dmesg.txt" || die "$s: no sysrq crash in the dump's log" ;;
