@@ -105,7 +105,8 @@ pub enum MaskSource {
 }
 
 /// The mask the log shows: the columns of the last `Tainted:` header (a WARN, oops or panic prints one before
-/// adding its own flag), decoded with the dump's table, plus the flag of that event and of every later one.
+/// adding its own flag), decoded with the dump's table, plus the flag of that event and of every later one but an
+/// oops (kdump runs inside it, before D is added, so the dumped mask lacks it too).
 /// `None` when the log has no header. Also returns the header's event text, for saying so.
 fn mask_from_log(
     tl: &crate::timeline::Timeline,
@@ -131,13 +132,10 @@ fn mask_from_log(
         }
     }
     for e in &tl.events[at..] {
+        // Not an oops: after the last header it is the dump's own, and kdump runs inside it, before add_taint().
         let sets = matches!(
             e.kind,
-            EventKind::Taint
-                | EventKind::Warn
-                | EventKind::Oops
-                | EventKind::SoftLockup
-                | EventKind::BadPage
+            EventKind::Taint | EventKind::Warn | EventKind::SoftLockup | EventKind::BadPage
         );
         if let (true, Some(bit)) = (sets, e.bit) {
             if bit < 64 {
