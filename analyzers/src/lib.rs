@@ -1,6 +1,9 @@
 //! Analyzers of kernel taint over a [`Target`]: taint flags, modules, signatures, unloaded modules, kernel log,
 //! taint timeline and panic. Each returns plain serde data and its own errors.
 
+pub mod document;
+/// Test support: an in-memory target (feature `fake`; the crate's own tests always have it).
+#[cfg(any(test, feature = "fake"))]
 pub mod fake;
 mod hex;
 pub mod kernel_log;

@@ -4,82 +4,10 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use analyzers::report::{analyze, Report};
-use serde::Serialize;
+use engine::{make_report, DebuginfoOptions};
 use vmcore::Vmcore;
 
-use crate::debuginfo::{
-    choose_source, Chosen, DebuginfoOptions, Refused, SourceReport, VmlinuxCache,
-};
-use crate::target::{DumpTarget, SymbolSource, VmcoreInfoOnly};
 use crate::EXIT_UNREADABLE;
-
-/// Which dump the report is about.
-#[derive(Debug, Clone, Serialize)]
-pub struct DumpSummary {
-    pub path: String,
-    pub format: vmcore::Format,
-    pub release: Option<String>,
-    pub build_id: Option<String>,
-    pub crash_time_utc: Option<String>,
-}
-
-/// The report as `vmtaint report --json` prints it: the analyzers' report, plus where its symbols came from
-/// and which dump it describes.
-#[derive(Debug, Clone, Serialize)]
-pub struct FullReport {
-    #[serde(flatten)]
-    pub report: Report,
-    pub source: SourceReport,
-    pub dump: DumpSummary,
-}
-
-/// Make the report of an opened dump. Fails only when the user's explicit `--vmlinux` does not fit.
-pub fn make_report(dump: &Vmcore, opts: &DebuginfoOptions) -> Result<FullReport, Refused> {
-    make_report_cached(dump, opts, &VmlinuxCache::default())
-}
-
-/// [`make_report`] with debug vmlinux files shared through `cache` (scans).
-pub fn make_report_cached(
-    dump: &Vmcore,
-    opts: &DebuginfoOptions,
-    cache: &VmlinuxCache,
-) -> Result<FullReport, Refused> {
-    let mut tried = Vec::new();
-    let chosen = choose_source(dump, opts, cache, &mut tried)?;
-    let empty = vmcore::VmcoreInfo::default();
-    let vmcoreinfo_only = VmcoreInfoOnly(dump.vmcoreinfo().unwrap_or(&empty));
-    let (symbols, matched_by): (&dyn SymbolSource, Option<String>) = match &chosen {
-        Chosen::Dwarf(d, how) => (d, Some(how.clone())),
-        Chosen::Btf(b, how) => (b.as_ref(), how.clone()),
-        Chosen::VmcoreInfoOnly => {
-            tried.push(crate::debuginfo::Attempt {
-                source: "vmcoreinfo",
-                outcome: "used: the kernel log alone".into(),
-            });
-            (&vmcoreinfo_only, None)
-        }
-    };
-    let target = DumpTarget { dump, symbols };
-    let report = analyze(&target);
-    let info = dump.info();
-    Ok(FullReport {
-        report,
-        source: SourceReport {
-            kind: symbols.kind(),
-            origin: symbols.origin(),
-            matched_by,
-            tried,
-        },
-        dump: DumpSummary {
-            path: info.path,
-            format: info.format,
-            release: info.release,
-            build_id: info.build_id,
-            crash_time_utc: info.crash_time_utc,
-        },
-    })
-}
 
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -88,6 +16,10 @@ pub enum Color {
     Always,
     Never,
 }
+
+/// Exit status when a report was made but has no taint verdict (`tainted_mask` unreadable: symbols missing
+/// or memory unreadable); the reason is on stderr.
+pub const EXIT_NO_VERDICT: u8 = 3;
 
 pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> ExitCode {
     // An architecture whose addresses cannot be translated gives no report at all, not an empty one.
@@ -106,7 +38,13 @@ pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> Ex
         }
     };
     let out = if json {
-        serde_json::to_string_pretty(&full).expect("the report serializes") + "\n"
+        match serde_json::to_string_pretty(&full) {
+            Ok(s) => s + "\n",
+            Err(e) => {
+                eprintln!("vmtaint: the report does not serialize: {e}");
+                return ExitCode::from(EXIT_UNREADABLE);
+            }
+        }
     } else {
         let color = match color {
             Color::Always => true,
@@ -115,28 +53,37 @@ pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> Ex
                 std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
             }
         };
-        render(&full, color)
+        render::text::full_report(&full, color)
     };
-    let _ = std::io::stdout().write_all(out.as_bytes());
+    if let Err(e) = write_stdout(out.as_bytes()) {
+        eprintln!("vmtaint: standard output: {e}");
+        return ExitCode::from(crate::scan::EXIT_WRITE_FAILED);
+    }
+    if !full.has_verdict() {
+        let taint = || {
+            full.report
+                .problems
+                .iter()
+                .filter(|p| p.analyzer == "taint")
+        };
+        let why = taint()
+            .find(|p| p.message.contains("tainted_mask"))
+            .or_else(|| taint().next_back())
+            .map_or("tainted_mask could not be read", |p| p.message.as_str());
+        eprintln!(
+            "vmtaint: {}: no taint verdict: {why} (symbols from {})",
+            full.dump.path, full.source.kind
+        );
+        return ExitCode::from(EXIT_NO_VERDICT);
+    }
     ExitCode::SUCCESS
 }
 
-/// Human output: which dump and which symbols, then the analyzers' report.
-pub fn render(r: &FullReport, color: bool) -> String {
-    let d = &r.dump;
-    let mut s = r.report.render_text(color);
-    s += &format!(
-        "\n{} ({}, {}); symbols: {} {}{}\n",
-        d.path,
-        d.format.name(),
-        d.release.as_deref().unwrap_or("release unknown"),
-        r.source.kind,
-        r.source.origin,
-        r.source
-            .matched_by
-            .as_deref()
-            .map(|m| format!(" (matched by {m})"))
-            .unwrap_or_default()
-    );
-    s
+/// Write all of `bytes` to stdout; a reader that went away (`| head`) is not an error worth a message.
+pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    let mut o = std::io::stdout().lock();
+    match o.write_all(bytes).and_then(|_| o.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }

@@ -180,6 +180,22 @@ fn arm64_reports_with_dwarf_match_the_guest_and_drgn() {
                     "{ctx}: log line [{t}] {text} not in the timeline {events:?}"
                 );
             }
+            if sc.name == "oops" {
+                // The oops: D pending, in oot_oops (arm64 names it on the `pc : func+off/size [module]` line).
+                let oops = r["timeline"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["kind"] == "oops")
+                    .unwrap_or_else(|| panic!("{ctx}: no oops event"));
+                assert_eq!(
+                    oops["bit"].as_u64(),
+                    Some(TAINT_DIE.trailing_zeros() as u64),
+                    "{ctx}"
+                );
+                assert_eq!(oops["pending"], true, "{ctx}: D is not in the dumped mask");
+                assert_eq!(oops["module"], "oot_oops", "{ctx}: {oops}");
+            }
             assert!(
                 r["unexplained_flags"].as_array().is_some_and(Vec::is_empty),
                 "{ctx}: {}",

@@ -7,6 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 use analyzers::report::{analyze, Problem};
+use analyzers::Target;
 
 use crate::crash_target::CrashTarget;
 use crate::ffi;
@@ -93,7 +94,15 @@ fn run(args: &[String]) -> String {
         // The output pipe's reader is gone: nobody will read a report built without type answers.
         return String::new();
     }
-    match render(&report, opts) {
+    let doc = crate::document::document(
+        report,
+        crate::document::dump_summary(
+            crate::document::own_args(),
+            target.vmcoreinfo("OSRELEASE"),
+            target.vmcoreinfo("BUILD-ID"),
+        ),
+    );
+    match render(&doc, opts) {
         Ok(s) => s,
         Err(e) => format!("taint: cannot format the report: {e}\n"),
     }

@@ -40,8 +40,7 @@ pub fn dump_kallsyms(dump: &Vmcore) -> Result<Kallsyms, String> {
         .ok_or("the dump has no VMCOREINFO to locate kallsyms")?;
     let tables = KallsymsTables::from_lookup(|n| vi.symbol(n))
         .ok_or("VMCOREINFO names no kallsyms tables (kernels before 6.0 do not export them)")?;
-    let read = |addr: u64, buf: &mut [u8]| dump.read_virt(addr, buf).map_err(|e| e.to_string());
-    Kallsyms::read(&tables, &read).map_err(|e| e.to_string())
+    Kallsyms::read(&tables, dump).map_err(|e| e.to_string())
 }
 
 /// The BTF blob in the dump's memory, between `__start_BTF` and `__stop_BTF`.

@@ -1,0 +1,101 @@
+//! One dump in, one typed report out: the ladder picks the symbol source, the dump becomes a
+//! [`DumpTarget`], the analyzers run, and the report records which source answered and which dump it is.
+
+use analyzers::document::{Attempt, DumpSummary, FullReport, SourceReport};
+use analyzers::report::analyze;
+use vmcore::Vmcore;
+
+use crate::debuginfo::{choose_source, Chosen, DebuginfoOptions, Refused, VmlinuxCache};
+use crate::target::{Chain, DumpTarget, SymbolSource, VmcoreInfoOnly};
+
+/// Make the report of an opened dump. Fails only when the user's explicit `--vmlinux` does not fit.
+///
+/// ```no_run
+/// let dump = vmcore::Vmcore::open("/var/crash/vmcore")?;
+/// let full = engine::make_report(&dump, &engine::DebuginfoOptions::default())?;
+/// println!("mask {:?}, symbols from {}", full.report.tainted_mask, full.source.kind);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn make_report(dump: &Vmcore, opts: &DebuginfoOptions) -> Result<FullReport, Refused> {
+    make_report_cached(dump, opts, &VmlinuxCache::default())
+}
+
+/// [`make_report`] with debug vmlinux files shared through `cache` (scans).
+pub fn make_report_cached(
+    dump: &Vmcore,
+    opts: &DebuginfoOptions,
+    cache: &VmlinuxCache,
+) -> Result<FullReport, Refused> {
+    let mut tried = Vec::new();
+    let chosen = choose_source(dump, opts, cache, &mut tried)?;
+    let empty = vmcore::VmcoreInfo::default();
+    let vmcoreinfo_only = VmcoreInfoOnly(dump.vmcoreinfo().unwrap_or(&empty));
+    let (symbols, matched_by): (&dyn SymbolSource, Option<String>) = match &chosen {
+        Chosen::Dwarf(d, how) => (d, Some(how.clone())),
+        Chosen::Btf(b, how) => (b.as_ref(), how.clone()),
+        Chosen::VmcoreInfoOnly => {
+            tried.push(Attempt {
+                source: "vmcoreinfo",
+                outcome: "used: the kernel log alone".into(),
+            });
+            (&vmcoreinfo_only, None)
+        }
+    };
+    // VMCOREINFO stands behind the chosen source for what it lacks (unless it is the chosen source).
+    let rungs: Vec<&dyn SymbolSource> = match chosen {
+        Chosen::VmcoreInfoOnly => vec![symbols],
+        _ => vec![symbols, &vmcoreinfo_only],
+    };
+    let chain = Chain::new(rungs);
+    let target = DumpTarget {
+        dump,
+        symbols: &chain,
+    };
+    let report = analyze(&target);
+    let answers = chain
+        .answers()
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), n))
+        .collect();
+    let info = dump.info();
+    Ok(FullReport {
+        report,
+        source: SourceReport {
+            kind: symbols.kind(),
+            origin: symbols.origin(),
+            matched_by,
+            tried,
+            answers,
+        },
+        dump: DumpSummary {
+            path: info.path,
+            format: info.format.name().to_string(),
+            release: info.release,
+            build_id: info.build_id,
+            crash_time_utc: info.crash_time_utc,
+        },
+    })
+}
+
+/// Why a file got no report.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file is not a dump we can read (names the file, offset and what was expected).
+    #[error(transparent)]
+    Open(#[from] vmcore::Error),
+    /// The user's explicit `--vmlinux` does not fit the dump.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+}
+
+/// Open `path` and make its report, sharing debug vmlinux files through `cache`.
+pub fn report_file(
+    path: &std::path::Path,
+    opts: &DebuginfoOptions,
+    cache: &VmlinuxCache,
+) -> Result<FullReport, Error> {
+    let dump = Vmcore::open(path)?;
+    // An architecture whose addresses cannot be translated gives an error, not an empty report.
+    dump.ensure_supported()?;
+    Ok(make_report_cached(&dump, opts, cache)?)
+}
