@@ -970,10 +970,10 @@ write_manifest() {
 		"$("${ARCH_QEMU[${K_ARCH[$r]}]}" --version | head -1)" "$seconds" "$(expected_taint "$s")" \
 		"$VMLINUX" "${K_SUITE[$r]}" "${K_CPU[$r]}" "${K_QUIRKS[$r]}" \
 		"$([ "${K_CRASH[$r]}" = 8 ] && crash -v 2>/dev/null | sed -n 's/^crash \([0-9.]*\).*/\1/p' | head -1)" \
-		"$DRGN_VERSION" <<'PY'
+		"$DRGN_VERSION" "${ARCH_HOST_ZLIB[${K_ARCH[$r]}]}" <<'PY'
 import datetime, json, os, sys
 (scenario, d, rel, arch, digest, mdf, qemu, seconds, expected, vmlinux, suite, cpu, quirks,
- crash, drgn) = sys.argv[1:]
+ crash, drgn, host_zlib) = sys.argv[1:]
 files = []
 for top, _, names in os.walk(d):
     for name in names:
@@ -998,7 +998,8 @@ manifest = {
     "makedumpfile_version": mdf,
     "qemu_version": qemu,
     "build_seconds": float(seconds),
-    "zlib_made_by": "host: makedumpfile -c -d 31 vmcore.elf, the capture kernel's makedumpfile (byte-identical to its output)",
+    "zlib_made_by": "host: makedumpfile -c -d 31 vmcore.elf, the capture kernel's makedumpfile (byte-identical to its output)"
+    if host_zlib == "1" else "capture kernel: makedumpfile -c -d 31 /proc/vmcore",
     "oracles": oracles,
     "guest_tainted": tainted,
     "expected_tainted": int(expected),
