@@ -285,6 +285,7 @@ pub fn report_from_log(text: &TextLog) -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         tainted_mask: mask,
+        tainted_mask_source: mask.map(|_| crate::report::MaskSource::KernelLog),
         taint_string: described.as_ref().map(|d| d.taint_string.clone()),
         flags: described.map(|d| d.flags).unwrap_or_default(),
         taint_source: table.source,

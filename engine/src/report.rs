@@ -102,7 +102,11 @@ pub fn report_file(
     cache: &VmlinuxCache,
 ) -> Result<FullReport, Error> {
     match Vmcore::open(path) {
-        Ok(dump) => Ok(make_report_cached(&dump, opts, cache)?),
+        Ok(dump) => {
+            // An architecture whose addresses cannot be translated gives an error, not an empty report.
+            dump.ensure_supported()?;
+            Ok(make_report_cached(&dump, opts, cache)?)
+        }
         // Only a file that is no dump format at all may be a log: a damaged dump stays a damaged dump.
         Err(e @ vmcore::Error::UnknownFormat { .. }) => {
             report_log_file(path).map_err(|log| Error::Neither {
