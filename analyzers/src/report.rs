@@ -281,15 +281,15 @@ impl Report {
                 );
             }
         }
-        if let Some(c) = &self.crash_site {
-            crate::render_crash::crash_site_lines(c)
-                .iter()
-                .for_each(|l| o.push_str(&format!("{l}\n")));
-        }
         if let Some(l) = &self.log_only {
             crate::render_log::log_only_lines(l)
                 .iter()
                 .for_each(|x| o.push_str(&format!("{x}\n")));
+        }
+        if let Some(c) = &self.crash_site {
+            crate::render_crash::crash_site_lines(c)
+                .iter()
+                .for_each(|l| o.push_str(&format!("{l}\n")));
         }
         if let Some(s) = &self.taint_string {
             let _ = writeln!(
@@ -304,6 +304,15 @@ impl Report {
                 let _ = writeln!(o, "  {}  bit {:<2}  {}", f.letter, f.bit, f.name);
             }
             self.render_culprits(&p, &mut o);
+        }
+        if let Some(l) = &self.log_only {
+            // A log alone: what it says about modules, and what only memory knows.
+            crate::render_log::log_only_module_lines(l, self.last_unloaded_module.as_ref())
+                .iter()
+                .for_each(|x| o.push_str(&format!("{x}\n")));
+            self.render_timeline(&p, &mut o);
+            self.render_tail(&p, &mut o);
+            return o;
         }
         self.render_modules(&p, &mut o);
         self.render_signatures(&mut o);
@@ -335,6 +344,12 @@ impl Report {
             }
         }
         self.render_timeline(&p, &mut o);
+        self.render_tail(&p, &mut o);
+        o
+    }
+
+    /// Load failures and problems.
+    fn render_tail(&self, p: &Paint, o: &mut String) {
         crate::render_log::load_failure_lines(&self.load_failures)
             .iter()
             .for_each(|x| o.push_str(&format!("{x}\n")));
@@ -344,7 +359,6 @@ impl Report {
                 let _ = writeln!(o, "  [{}] {}", pr.analyzer, pr.message);
             }
         }
-        o
     }
 
     /// One line per flag: the loaded modules carrying it, then other evidence: the attribution hints for
