@@ -24,6 +24,6 @@ fn main() {
     if args.iter().any(|a| a == "--json") {
         println!("{}", serde_json::to_string_pretty(&report).unwrap());
     } else {
-        print!("{}", report.render_text(false));
+        print!("{}", render::text::report(&report, false));
     }
 }

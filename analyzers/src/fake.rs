@@ -121,6 +121,29 @@ impl FakeTarget {
     pub fn set_vmcoreinfo(&mut self, key: &str, value: &str) {
         self.vmcoreinfo.insert(key.to_string(), value.to_string());
     }
+
+    /// How many regions are mapped.
+    pub fn region_count(&self) -> usize {
+        self.regions.len()
+    }
+
+    /// Overwrite bytes of the `n`-th region (modulo the count) from `offset` (modulo its length), clipped at
+    /// its end: how fuzzing turns a well-formed kernel into hostile memory (loops, wild pointers, huge counts).
+    pub fn overwrite(&mut self, n: usize, offset: usize, data: &[u8]) {
+        let count = self.regions.len();
+        if count == 0 {
+            return;
+        }
+        let Some(bytes) = self.regions.values_mut().nth(n % count) else {
+            return;
+        };
+        if bytes.is_empty() {
+            return;
+        }
+        let start = offset % bytes.len();
+        let n = data.len().min(bytes.len() - start);
+        bytes[start..start + n].copy_from_slice(&data[..n]);
+    }
 }
 
 impl Target for FakeTarget {

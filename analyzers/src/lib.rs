@@ -4,10 +4,13 @@
 //!
 //! A kernel log saved as text needs no dump: [`text_log::read_text_log`] reads it (streaming) into the same
 //! records the in-memory readers yield, and [`log_report::report_from_log`] makes the report a log can give.
-//! Human text lives apart from the analyzers: `render_crash`, `render_log` (and `report`'s renderer).
+//! Human text lives in the `render` crate.
 
 pub mod crash_report;
 pub mod crash_site;
+pub mod document;
+/// Test support: an in-memory target (feature `fake`; the crate's own tests always have it).
+#[cfg(any(test, feature = "fake"))]
 pub mod fake;
 mod hex;
 pub mod kernel_log;
@@ -16,8 +19,6 @@ pub mod log_report;
 mod memread;
 pub mod modules;
 pub mod panic;
-pub mod render_crash;
-pub mod render_log;
 pub mod report;
 pub mod signatures;
 pub mod taint;

@@ -468,9 +468,6 @@ fn read_table_bytes(
 
 /// `const struct taint_flag taint_flags[TAINT_FLAGS_COUNT]`, indexed by bit.
 fn read_taint_flags(t: &dyn Target, addr: u64) -> Result<TaintTable, AnalyzerError> {
-    // Ask about the variable before its element type: a source that finds types through the compile unit
-    // of a symbol (DWARF) then has `struct taint_flag` at hand instead of searching every unit for it.
-    let _ = t.size_of(TypeRef::TypeOf("taint_flags"));
     let ty = TypeRef::Struct("taint_flag");
     let stride = t
         .size_of(ty)

@@ -75,7 +75,7 @@ fn mutated_text_logs_never_panic() {
         let input = mutate(&mut rng, &bases[i % bases.len()]);
         if let Ok(t) = analyzers::text_log::read_text_log(input.as_slice(), "m") {
             let r = analyzers::log_report::report_from_log(&t);
-            let _ = r.render_text(false);
+            let _ = render::text::report(&r, false);
             let _ = serde_json::to_string(&r).unwrap();
             reports += 1;
         }

@@ -254,7 +254,7 @@ fn long_logs_stream_in_bounded_memory() {
 #[test]
 fn log_only_text_names_the_unknowns() {
     let r = report_from_log(&read_text_log(oops_text().as_bytes(), "oops").unwrap());
-    let text = r.render_text(false);
+    let text = render::text::report(&r, false);
     assert!(
         text.lines()
             .nth(1)

@@ -4,6 +4,6 @@
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(t) = analyzers::text_log::read_text_log(data, "fuzz-input") {
         let r = analyzers::log_report::report_from_log(&t);
-        let _ = r.render_text(false);
+        let _ = render::text::report(&r, false);
     }
 });
