@@ -30,7 +30,12 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
+# Tests record the support-matrix cells they prove on real dumps; only this run's proofs count.
+rm -rf "$VMTAINT_TESTCORES_DIR/.support"
 cargo test --workspace --locked
+
+step "support matrix (README) against what the tests proved"
+cargo run --quiet --locked -p testcores --example support-matrix -- README.md
 
 if [ "$fuzz_seconds" != 0 ]; then
   step "fuzz (${fuzz_seconds}s per target)"
