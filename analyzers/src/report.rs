@@ -15,7 +15,7 @@
 //! assert!(r.problems.iter().any(|p| p.analyzer == "modules"));
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::modules::{analyze_modules, ModuleInfo, Modules};
 use crate::signatures::{read_signature_state, summarize, Signatures};
@@ -47,7 +47,7 @@ pub enum AnalyzerError {
 }
 
 /// Something an analyzer could not read or had to guess.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub analyzer: String,
     pub message: String,
@@ -57,7 +57,7 @@ pub use crate::panic::PanicInfo;
 pub use crate::timeline::TimelineEvent;
 
 /// What the kernel log reader found: where the log came from and how much of it there is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogSummary {
     /// `printk_ringbuffer` (5.10+) or `log_buf` (3.5-5.9).
     pub source: crate::kernel_log::LogSource,
@@ -67,7 +67,7 @@ pub struct LogSummary {
 }
 
 /// The whole report. The JSON key names are a contract (schema version 1).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     /// `None` when `tainted_mask` could not be read.

@@ -1,4 +1,5 @@
-//! `vmtaint report`: the taint report of one dump, human or JSON (schema: docs/schema/report.schema.json).
+//! `vmtaint report`: the taint report of one dump, as text, JSON (schema: docs/schema/report.schema.json) or
+//! Markdown.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -17,11 +18,22 @@ pub enum Color {
     Never,
 }
 
+/// `--format`: what `report` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For a person on a terminal (colour with --color).
+    Text,
+    /// The JSON document (schema: docs/schema/report.schema.json).
+    Json,
+    /// Markdown that pastes into an issue tracker: tables for flags, culprits, modules; the timeline as code.
+    Markdown,
+}
+
 /// Exit status when a report was made but has no taint verdict (`tainted_mask` unreadable: symbols missing
 /// or memory unreadable); the reason is on stderr.
 pub const EXIT_NO_VERDICT: u8 = 3;
 
-pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> ExitCode {
+pub fn run(path: &Path, format: Format, color: Color, opts: &DebuginfoOptions) -> ExitCode {
     let dump = match Vmcore::open(path) {
         Ok(d) => d,
         Err(e) => {
@@ -36,23 +48,25 @@ pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> Ex
             return ExitCode::from(EXIT_UNREADABLE);
         }
     };
-    let out = if json {
-        match serde_json::to_string_pretty(&full) {
+    let out = match format {
+        Format::Json => match serde_json::to_string_pretty(&full) {
             Ok(s) => s + "\n",
             Err(e) => {
                 eprintln!("vmtaint: the report does not serialize: {e}");
                 return ExitCode::from(EXIT_UNREADABLE);
             }
+        },
+        Format::Markdown => render::markdown::full_report(&full),
+        Format::Text => {
+            let color = match color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => {
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
+            };
+            render::text::full_report(&full, color)
         }
-    } else {
-        let color = match color {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => {
-                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
-        };
-        render::text::full_report(&full, color)
     };
     if let Err(e) = write_stdout(out.as_bytes()) {
         eprintln!("vmtaint: standard output: {e}");

@@ -35,7 +35,7 @@ pub fn make_report_cached(
         Chosen::Btf(b, how) => (b.as_ref(), how.clone()),
         Chosen::VmcoreInfoOnly => {
             tried.push(Attempt {
-                source: "vmcoreinfo",
+                source: "vmcoreinfo".into(),
                 outcome: "used: the kernel log alone".into(),
             });
             (&vmcoreinfo_only, None)
@@ -61,7 +61,7 @@ pub fn make_report_cached(
     Ok(FullReport {
         report,
         source: SourceReport {
-            kind: symbols.kind(),
+            kind: symbols.kind().into(),
             origin: symbols.origin(),
             matched_by,
             tried,

@@ -1,7 +1,8 @@
 //! Renderings of the typed report ([`analyzers::document::FullReport`]): the human text, section by section
-//! ([`text`]), the CSV row and the scan summary ([`summary`]). JSON is the document itself, serialized.
+//! ([`text`]), Markdown for tickets ([`markdown`]), the CSV row and the scan summary ([`summary`]). JSON is the document itself, serialized.
 //! Front ends (the CLI, the crash extension, the Python module) print what these return; none of them
 //! re-parses another's output.
 
+pub mod markdown;
 pub mod summary;
 pub mod text;
