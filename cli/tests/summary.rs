@@ -15,7 +15,7 @@ use testcores::real;
 fn tree(dir: &Path) -> usize {
     let mut n = 0;
     for s in real::scenarios() {
-        let d = dir.join(&s.name);
+        let d = dir.join(s.name);
         std::fs::create_dir_all(&d).unwrap();
         for dump in s.dumps() {
             std::os::unix::fs::symlink(&dump, d.join(dump.file_name().unwrap())).unwrap();
@@ -122,14 +122,14 @@ fn four_shards_one_killed_and_rerun_merge_to_the_unsharded_summary() {
     );
 
     let mut files = Vec::new();
-    for k in 0..4 {
+    for (k, &size) in per_shard.iter().enumerate() {
         let shard = format!("{k}/4");
         let out = tmp.join(format!("shard-{k}.jsonl"));
         if k == resumed {
             // Killed, then rerun on the same file: it resumes after its whole lines.
-            kill_halfway(&dumps, &shard, &out, per_shard[k] / 2);
+            kill_halfway(&dumps, &shard, &out, size / 2);
             assert!(
-                lines_in(&out) < per_shard[k],
+                lines_in(&out) < size,
                 "shard {shard} was killed before its end"
             );
             scan(&dumps, &shard, &out);
@@ -141,9 +141,9 @@ fn four_shards_one_killed_and_rerun_merge_to_the_unsharded_summary() {
             files.push(out);
         } else if k == restarted {
             // Killed, then rerun from scratch into a new file: every dump it had done is there twice.
-            kill_halfway(&dumps, &shard, &out, per_shard[k] / 2);
+            kill_halfway(&dumps, &shard, &out, size / 2);
             assert!(
-                lines_in(&out) < per_shard[k],
+                lines_in(&out) < size,
                 "shard {shard} was killed before its end"
             );
             let again = tmp.join(format!("shard-{k}-retry.jsonl"));
