@@ -54,6 +54,9 @@ enum Command {
         /// Colour on a terminal.
         #[arg(long, value_enum, default_value = "auto")]
         color: report::Color,
+        /// Also write the report as one self-contained HTML page (the timeline drawn on a time axis).
+        #[arg(long, value_name = "OUT")]
+        html: Option<PathBuf>,
     },
     /// Scan directories of dumps: one JSON line per dump, a summary table at the end.
     Scan {
@@ -69,6 +72,9 @@ enum Command {
         /// Also write a CSV summary, one row per dump.
         #[arg(long, value_name = "OUT")]
         csv: Option<PathBuf>,
+        /// Also write one self-contained HTML page: charts of the dumps scanned in this run and each one's report.
+        #[arg(long, value_name = "OUT")]
+        html: Option<PathBuf>,
         /// Dumps analysed at once (default: one per CPU).
         #[arg(long, value_name = "N")]
         jobs: Option<usize>,
@@ -90,6 +96,9 @@ enum Command {
         /// Also write a CSV summary, one row per dump.
         #[arg(long, value_name = "OUT")]
         csv: Option<PathBuf>,
+        /// Also write one self-contained HTML page: charts of every dump and each one's report.
+        #[arg(long, value_name = "OUT")]
+        html: Option<PathBuf>,
     },
     /// Print a shell completion script (e.g. `vmtaint completions bash > /etc/bash_completion.d/vmtaint`).
     Completions {
@@ -113,6 +122,7 @@ fn main() -> ExitCode {
             format,
             json,
             color,
+            html,
         } => {
             let opts = DebuginfoOptions {
                 vmlinux,
@@ -121,13 +131,14 @@ fn main() -> ExitCode {
                 no_debuginfo,
             };
             let format = if json { report::Format::Json } else { format };
-            report::run(&dump, format, color, &opts)
+            report::run(&dump, format, color, html.as_deref(), &opts)
         }
         Command::Scan {
             paths,
             debuginfo_dirs,
             jsonl,
             csv,
+            html,
             jobs,
             shard,
             retry_errors,
@@ -137,6 +148,7 @@ fn main() -> ExitCode {
                 paths,
                 jsonl,
                 csv,
+                html,
                 jobs,
                 shard,
                 retry_errors,
@@ -151,9 +163,10 @@ fn main() -> ExitCode {
                 engine::report_file(&d.path, &debuginfo, &cache).map_err(|e| e.to_string())
             })
         }
-        Command::Summary { results, csv } => summary::run(&summary::SummaryOptions {
+        Command::Summary { results, csv, html } => summary::run(&summary::SummaryOptions {
             files: results,
             csv,
+            html,
         }),
         Command::Completions { shell } => {
             let mut out = Vec::new();

@@ -33,7 +33,13 @@ pub enum Format {
 /// or memory unreadable); the reason is on stderr.
 pub const EXIT_NO_VERDICT: u8 = 3;
 
-pub fn run(path: &Path, format: Format, color: Color, opts: &DebuginfoOptions) -> ExitCode {
+pub fn run(
+    path: &Path,
+    format: Format,
+    color: Color,
+    html: Option<&Path>,
+    opts: &DebuginfoOptions,
+) -> ExitCode {
     let dump = match Vmcore::open(path) {
         Ok(d) => d,
         Err(e) => {
@@ -68,6 +74,12 @@ pub fn run(path: &Path, format: Format, color: Color, opts: &DebuginfoOptions) -
             render::text::full_report(&full, color)
         }
     };
+    if let Some(html) = html {
+        if let Err(e) = write_file(html, render::html::full_report_page(&full).as_bytes()) {
+            eprintln!("vmtaint: {}: {e}", html.display());
+            return ExitCode::from(crate::scan::EXIT_WRITE_FAILED);
+        }
+    }
     if let Err(e) = write_stdout(out.as_bytes()) {
         eprintln!("vmtaint: standard output: {e}");
         return ExitCode::from(crate::scan::EXIT_WRITE_FAILED);
@@ -99,4 +111,11 @@ pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }
+}
+
+/// Write a whole output file and make sure it reached the disk.
+pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }

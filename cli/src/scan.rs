@@ -56,6 +56,7 @@ pub struct ScanOptions {
     pub paths: Vec<PathBuf>,
     pub jsonl: Option<PathBuf>,
     pub csv: Option<PathBuf>,
+    pub html: Option<PathBuf>,
     pub jobs: Option<usize>,
     pub shard: Option<Shard>,
     pub retry_errors: bool,
@@ -192,6 +193,7 @@ where
     let (tx, rx) = mpsc::channel::<Done>();
     let mut summary = Summary::default();
     let mut csv_rows: Vec<String> = Vec::new();
+    let mut for_html: Vec<(String, Result<FullReport, String>)> = Vec::new();
     let mut write_error: Option<String> = None;
     std::thread::scope(|scope| {
         let dumps = &dumps;
@@ -260,6 +262,9 @@ where
             if opts.csv.is_some() {
                 csv_rows.push(render::summary::csv_row(&path, result));
             }
+            if opts.html.is_some() {
+                for_html.push((path, d.result));
+            }
         }
     });
     if let Some(b) = bar {
@@ -268,6 +273,18 @@ where
     if let (Some(csv), None) = (&opts.csv, &write_error) {
         if let Err(e) = write_csv(csv, &csv_rows) {
             write_error = Some(format!("{}: {e}", csv.display()));
+        }
+    }
+    if let (Some(html), None) = (&opts.html, &write_error) {
+        for_html.sort_by(|a, b| a.0.cmp(&b.0));
+        let dumps: Vec<(&str, Result<&FullReport, &str>)> = for_html
+            .iter()
+            .map(|(p, r)| (p.as_str(), r.as_ref().map_err(String::as_str)))
+            .collect();
+        let title = format!("vmtaint scan: {} dumps", dumps.len());
+        let page = render::html::summary_page(&title, &dumps);
+        if let Err(e) = crate::report::write_file(html, page.as_bytes()) {
+            write_error = Some(format!("{}: {e}", html.display()));
         }
     }
     eprint!(

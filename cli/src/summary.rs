@@ -17,6 +17,7 @@ const MALFORMED_NAMED: usize = 10;
 pub struct SummaryOptions {
     pub files: Vec<PathBuf>,
     pub csv: Option<PathBuf>,
+    pub html: Option<PathBuf>,
 }
 
 /// The summary text: a line of what was merged, the tables `scan` closes with, then the malformed lines.
@@ -69,6 +70,23 @@ pub fn run(opts: &SummaryOptions) -> ExitCode {
             .collect();
         if let Err(e) = crate::scan::write_csv(csv, &rows) {
             eprintln!("vmtaint summary: {}: {e}", csv.display());
+            return ExitCode::from(crate::scan::EXIT_WRITE_FAILED);
+        }
+    }
+    if let Some(html) = &opts.html {
+        let dumps: Vec<(&str, Result<&analyzers::document::FullReport, &str>)> = merged
+            .records
+            .iter()
+            .map(|r| (r.path.as_str(), r.result()))
+            .collect();
+        let title = format!(
+            "vmtaint: {} dumps from {} scan files",
+            dumps.len(),
+            merged.files
+        );
+        let page = render::html::summary_page(&title, &dumps);
+        if let Err(e) = crate::report::write_file(html, page.as_bytes()) {
+            eprintln!("vmtaint summary: {}: {e}", html.display());
             return ExitCode::from(crate::scan::EXIT_WRITE_FAILED);
         }
     }
