@@ -1,12 +1,11 @@
-//! `vmtaint report`: the taint report of one dump, as text, JSON (schema: docs/schema/report.schema.json) or
-//! Markdown.
+//! `vmtaint report`: the taint report of one dump (or of a kernel log alone), as text, JSON (schema:
+//! docs/schema/report.schema.json) or Markdown.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use engine::{make_report, DebuginfoOptions};
-use vmcore::Vmcore;
+use engine::DebuginfoOptions;
 
 use crate::EXIT_UNREADABLE;
 
@@ -40,14 +39,7 @@ pub fn run(
     html: Option<&Path>,
     opts: &DebuginfoOptions,
 ) -> ExitCode {
-    let dump = match Vmcore::open(path) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("vmtaint: {e}");
-            return ExitCode::from(EXIT_UNREADABLE);
-        }
-    };
-    let full = match make_report(&dump, opts) {
+    let full = match engine::report_file(path, opts, &engine::VmlinuxCache::default()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("vmtaint: {e}");

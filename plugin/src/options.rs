@@ -76,7 +76,7 @@ pub fn render(doc: &FullReport, o: Options) -> Result<String, serde_json::Error>
         for pr in report
             .problems
             .iter()
-            .filter(|p| section.analyzers().contains(&p.analyzer.as_str()))
+            .filter(|p| section.analyzers().contains(&p.analyzer.name()))
         {
             out.push_str(&format!("  [{}] {}\n", pr.analyzer, pr.message));
         }

@@ -38,6 +38,17 @@ impl Failure {
     fn from_engine(path: &std::path::Path, e: &engine::Error) -> Failure {
         match e {
             engine::Error::Open(v) => Failure::from_vmcore(v),
+            engine::Error::Neither { dump, .. } => {
+                // Not a dump format and not a kernel log: the dump reader's place, both readers' reasons.
+                let mut f = Failure::from_vmcore(dump);
+                f.message = format!("{e}");
+                f.reason = f
+                    .message
+                    .strip_prefix(&format!("{}: ", f.path))
+                    .unwrap_or(&f.message)
+                    .to_string();
+                f
+            }
             engine::Error::Refused(r) => Failure {
                 path: path.display().to_string(),
                 offset: None,

@@ -3,7 +3,9 @@
 //! Front ends (the CLI, the crash extension, the Python module) print what these return; none of them
 //! re-parses another's output.
 
+pub mod crash;
 pub mod html;
+pub mod log;
 pub mod markdown;
 pub mod summary;
 pub mod text;

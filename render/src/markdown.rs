@@ -166,7 +166,7 @@ pub fn report(r: &Report) -> String {
     if !r.problems.is_empty() {
         o.push_str("\n### Problems\n\n");
         for p in &r.problems {
-            let _ = writeln!(o, "- {} {}", code(&p.analyzer), cell(&p.message));
+            let _ = writeln!(o, "- {} {}", code(p.analyzer.name()), cell(&p.message));
         }
     }
     o
@@ -210,10 +210,11 @@ mod tests {
         t.map(0x1000, 0x3201u64.to_le_bytes().to_vec()); // P W O E
         t.add_symbol("tainted_mask", 0x1000);
         let mut r = analyzers::report::analyze(&t);
-        r.problems.push(analyzers::report::Problem {
-            analyzer: "x".into(),
-            message: "a | b\nc".into(),
-        });
+        r.problems.push(analyzers::report::Problem::new(
+            analyzers::report::Analyzer::Taint,
+            analyzers::report::ProblemKind::Invalid,
+            "a | b\nc",
+        ));
         let md = report(&r);
         assert!(md.starts_with("**TAINTED: P W O E** (`0x3201`)"), "{md}");
         // Every table row has as many cells as its header.
