@@ -41,7 +41,8 @@ PATH="$venv/bin:$PATH" "$venv/bin/pip" install --quiet --no-deps --force-reinsta
 # The tests compare with the CLI that `cargo test` just built.
 export VMTAINT_BIN=${CARGO_TARGET_DIR:-$root/target}/debug/vmtaint
 set +e
-(cd python && "$venv/bin/python" -m pytest -v -p no:cacheprovider tests)
+# From the repository root: in python/, the source folder vmtaint/ would shadow the installed module.
+"$venv/bin/pytest" -v -p no:cacheprovider python/tests
 rc=$?
 set -e
 # pytest's 5 is "no tests collected": a suite that ran nothing has not passed.
