@@ -190,7 +190,7 @@ pub struct Report {
 }
 
 /// Where a report's `tainted_mask` was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MaskSource {
     Memory,

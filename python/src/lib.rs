@@ -61,40 +61,31 @@ impl Failure {
 
     fn from_vmcore(e: &vmcore::Error) -> Failure {
         use vmcore::Error as E;
-        let (file, offset, reason, errno) = match e {
-            E::Io { file, source } => (file, None, source.to_string(), source.raw_os_error()),
-            E::Malformed {
-                file,
-                offset,
-                expected,
-            } => (file, Some(*offset), format!("expected {expected}"), None),
-            E::Truncated { file, offset, .. } => {
-                let text = e.to_string();
-                let reason = text
-                    .split_once(": ")
-                    .map_or(text.clone(), |(_, r)| r.to_string());
-                (file, Some(*offset), reason, None)
+        let message = e.to_string();
+        // Every variant's text starts with the file; the reason is the rest.
+        let (file, offset, errno) = match e {
+            E::Io { file, source } => (Some(file), None, source.raw_os_error()),
+            E::Malformed { file, offset, .. } | E::Truncated { file, offset, .. } => {
+                (Some(file), Some(*offset), None)
             }
-            E::UnknownFormat { file, .. } => {
-                let text = e.to_string();
-                let reason = text
-                    .split_once(": ")
-                    .map_or(text.clone(), |(_, r)| r.to_string());
-                (file, Some(0), reason, None)
+            E::UnknownFormat { file, .. } => (Some(file), Some(0), None),
+            E::UnsupportedArchitecture { file, .. } | E::NoTranslation { file, .. } => {
+                (Some(file), None, None)
             }
-            E::NoTranslation { file, detail } => (
-                file,
-                None,
-                format!("cannot translate kernel addresses: {detail}"),
-                None,
-            ),
+            #[allow(unreachable_patterns)]
+            _ => (None, None, None),
         };
+        let path = file.map(|f| f.display().to_string()).unwrap_or_default();
+        let reason = message
+            .strip_prefix(&format!("{path}: "))
+            .unwrap_or(&message)
+            .to_string();
         Failure {
-            path: file.display().to_string(),
+            path,
             offset,
             reason,
             errno,
-            message: e.to_string(),
+            message,
         }
     }
 
