@@ -102,8 +102,15 @@ def test_a_scan_yields_each_dump_once_with_the_cli_line(tmp_tree, cli):
         assert report == cli.json("report", path, "--json"), path
 
 
-def test_ctrl_c_during_a_scan_raises_and_leaves_no_thread(tmp_tree):
-    root, want, _ = tmp_tree
+def test_ctrl_c_during_a_scan_raises_and_leaves_no_thread(tmp_tree, tmp_path):
+    small, want, _ = tmp_tree
+    # A scan long enough to interrupt: every dump linked 20 times over.
+    root = tmp_path / "many"
+    for i in range(20):
+        for path in want:
+            link = root / str(i) / os.path.relpath(path, small)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(os.path.realpath(path))
     vmtaint.report(next(iter(want)))  # the engine's own thread pool starts once, here
     baseline = os_threads()
 
@@ -118,7 +125,7 @@ def test_ctrl_c_during_a_scan_raises_and_leaves_no_thread(tmp_tree):
             lines.__next__()
             got += 1
     timer.join()
-    assert got < len(want), "interrupted before the end"
+    assert got < 20 * len(want), "interrupted before the end"
     assert settle(baseline) == baseline, "every worker joined"
     assert list(lines) == [], "an interrupted scan is over"
 
