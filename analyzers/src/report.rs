@@ -15,7 +15,7 @@
 //! assert!(r.problems.iter().any(|p| p.analyzer == "modules"));
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::modules::{analyze_modules, ModuleInfo, Modules};
 use crate::signatures::{read_signature_state, summarize, Signatures};
@@ -47,7 +47,7 @@ pub enum AnalyzerError {
 }
 
 /// Which part of the work a [`Problem`] comes from (JSON: the snake_case name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Analyzer {
     Taint,
@@ -88,7 +88,7 @@ impl PartialEq<&str> for Analyzer {
 }
 
 /// What kind of problem (JSON: the snake_case name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// A symbol the analyzer needs is not known: its part of the report is missing.
@@ -118,7 +118,7 @@ impl From<&AnalyzerError> for ProblemKind {
 }
 
 /// Something an analyzer could not read or had to guess.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub analyzer: Analyzer,
     pub kind: ProblemKind,
@@ -144,7 +144,7 @@ pub use crate::panic::PanicInfo;
 pub use crate::timeline::TimelineEvent;
 
 /// What the kernel log reader found: where the log came from and how much of it there is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogSummary {
     /// `printk_ringbuffer` (5.10+) or `log_buf` (3.5-5.9).
     pub source: crate::kernel_log::LogSource,
@@ -154,7 +154,7 @@ pub struct LogSummary {
 }
 
 /// The whole report. The JSON key names are a contract (schema version 1).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     /// `None` when `tainted_mask` could not be read (and the kernel log shows no `Tainted:` header either).
@@ -190,7 +190,7 @@ pub struct Report {
 }
 
 /// Where a report's `tainted_mask` was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MaskSource {
     Memory,

@@ -29,7 +29,7 @@
 //! assert_eq!(taint_events(&tl), vec![('O', "oot_prop".to_string())]);
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::kernel_log::KernelLog;
 
@@ -129,7 +129,7 @@ impl TaintSnapshot {
 }
 
 /// What a timeline event is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A line printed when a flag is set (module load, ACPI override, vendor support status).
@@ -154,7 +154,7 @@ pub enum EventKind {
 
 /// One event. The JSON keys are a contract: `seq`, `ts_ns`, `kind`, `bit`, `letter`, `module`, `text`,
 /// `tainted`, `pending`, `reason`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEvent {
     /// Sequence number of the log record (`None` for `no_evidence`).
     pub seq: Option<u64>,

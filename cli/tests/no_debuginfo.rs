@@ -105,7 +105,10 @@ fn every_dump_reports_the_same_without_debuginfo() {
                 btf.source.tried
             );
             assert_eq!(btf.source.origin, "dump");
-            assert_eq!(btf.source.tried.last().map(|a| a.source), Some("btf-dump"));
+            assert_eq!(
+                btf.source.tried.last().map(|a| a.source.as_ref()),
+                Some("btf-dump")
+            );
             let (d, b) = (
                 serde_json::to_value(&dwarf).unwrap(),
                 serde_json::to_value(&btf).unwrap(),

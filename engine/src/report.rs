@@ -35,7 +35,7 @@ pub fn make_report_cached(
         Chosen::Btf(b, how) => (b.as_ref(), how.clone()),
         Chosen::VmcoreInfoOnly => {
             tried.push(Attempt {
-                source: "vmcoreinfo",
+                source: "vmcoreinfo".into(),
                 outcome: "used: the kernel log alone".into(),
             });
             (&vmcoreinfo_only, None)
@@ -61,7 +61,7 @@ pub fn make_report_cached(
     Ok(FullReport {
         report,
         source: SourceReport {
-            kind: symbols.kind(),
+            kind: symbols.kind().into(),
             origin: symbols.origin(),
             matched_by,
             tried,
@@ -133,7 +133,7 @@ pub fn report_log_file(
     let report = analyzers::log_report::report_from_log(&log);
     Ok(FullReport {
         source: SourceReport {
-            kind: analyzers::log_report::SOURCE_KIND,
+            kind: analyzers::log_report::SOURCE_KIND.into(),
             origin: name.clone(),
             matched_by: None,
             tried: Vec::new(),
