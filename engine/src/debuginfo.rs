@@ -211,7 +211,7 @@ fn dwarf_rung(
 ) -> Result<DwarfRung, Refused> {
     if opts.no_debuginfo {
         tried.push(Attempt {
-            source: "dwarf",
+            source: "dwarf".into(),
             outcome: "skipped (--no-debuginfo)".into(),
         });
         return Ok(DwarfRung::Failed);
@@ -222,7 +222,7 @@ fn dwarf_rung(
     };
     if !vmlinux.has_dwarf() {
         tried.push(Attempt {
-            source: "dwarf",
+            source: "dwarf".into(),
             outcome: format!(
                 "{}: no DWARF debug info (.debug_info missing or empty)",
                 vmlinux.path().display()
@@ -231,7 +231,7 @@ fn dwarf_rung(
         return Ok(DwarfRung::NoDwarf(vmlinux, slide, matched_by));
     }
     tried.push(Attempt {
-        source: "dwarf",
+        source: "dwarf".into(),
         outcome: format!(
             "used {} (matched by {matched_by})",
             vmlinux.path().display()
@@ -265,7 +265,7 @@ fn vmlinux_for(
             Ok(p) => (p, false),
             Err(e) => {
                 tried.push(Attempt {
-                    source: rung,
+                    source: rung.into(),
                     outcome: e,
                 });
                 return Ok(None);
@@ -277,7 +277,7 @@ fn vmlinux_for(
         Err(e) if explicit => return Err(Refused(e.to_string())),
         Err(e) => {
             tried.push(Attempt {
-                source: rung,
+                source: rung.into(),
                 outcome: e.to_string(),
             });
             return Ok(None);
@@ -294,7 +294,7 @@ fn vmlinux_for(
             }
             Err(e) => {
                 tried.push(Attempt {
-                    source: rung,
+                    source: rung.into(),
                     outcome: e.to_string(),
                 });
                 return Ok(None);
@@ -311,7 +311,7 @@ fn vmlinux_for(
             }
             Err(why) => {
                 tried.push(Attempt {
-                    source: rung,
+                    source: rung.into(),
                     outcome: format!("{}: {why}", path.display()),
                 });
                 return Ok(None);
@@ -364,19 +364,19 @@ pub fn choose_source_for(
             match BtfSource::from_vmlinux(vmlinux, slide, dump) {
                 Ok(src) => {
                     tried.push(Attempt {
-                        source: "btf-vmlinux",
+                        source: "btf-vmlinux".into(),
                         outcome: format!("used {path} .BTF (matched by {how})"),
                     });
                     return Ok(Chosen::Btf(Box::new(src), Some(how)));
                 }
                 Err(e) => tried.push(Attempt {
-                    source: "btf-vmlinux",
+                    source: "btf-vmlinux".into(),
                     outcome: e,
                 }),
             }
         }
         None => tried.push(Attempt {
-            source: "btf-vmlinux",
+            source: "btf-vmlinux".into(),
             outcome: "not tried (no vmlinux without DWARF; an explicit --vmlinux with \
                       --no-debuginfo is read for its .BTF)"
                 .into(),
@@ -386,13 +386,13 @@ pub fn choose_source_for(
         match host.btf_source() {
             Ok(src) => {
                 tried.push(Attempt {
-                    source: "btf-sysfs",
+                    source: "btf-sysfs".into(),
                     outcome: format!("used {}", src.origin()),
                 });
                 return Ok(Chosen::Btf(Box::new(src), None));
             }
             Err(e) => tried.push(Attempt {
-                source: "btf-sysfs",
+                source: "btf-sysfs".into(),
                 outcome: e,
             }),
         }
@@ -400,14 +400,14 @@ pub fn choose_source_for(
     match BtfSource::from_dump(dump) {
         Ok(src) => {
             tried.push(Attempt {
-                source: "btf-dump",
+                source: "btf-dump".into(),
                 outcome: "used the dump's BTF and kallsyms".into(),
             });
             Ok(Chosen::Btf(Box::new(src), None))
         }
         Err(e) => {
             tried.push(Attempt {
-                source: "btf-dump",
+                source: "btf-dump".into(),
                 outcome: e,
             });
             Ok(Chosen::VmcoreInfoOnly)

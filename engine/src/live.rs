@@ -310,11 +310,11 @@ impl LiveHost {
         let modules = self.modules(&table);
         let log = self.log();
         let mut tried = vec![Attempt {
-            source: "kcore",
+            source: "kcore".into(),
             outcome: why.to_string(),
         }];
         tried.push(Attempt {
-            source: "procfs",
+            source: "procfs".into(),
             outcome: format!(
                 "used {}, /proc/modules, /sys/module/*/taint and {}",
                 tainted_path.display(),
@@ -344,7 +344,7 @@ impl LiveHost {
         Ok(FullReport {
             report,
             source: SourceReport {
-                kind: "procfs",
+                kind: "procfs".into(),
                 origin: format!(
                     "{} and {}",
                     self.path("proc").display(),

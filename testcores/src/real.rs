@@ -84,6 +84,12 @@ impl Kernel {
         (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
     }
 
+    /// The directory to give vmtaint's debuginfo search (`--debuginfo-dir`, `VMTAINT_DEBUGINFO_PATH`): it
+    /// holds `vmlinux`, the kernel's debug vmlinux (only the host's 6.1 one is in `/usr/lib/debug`).
+    pub fn debuginfo_dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Every scenario of this kernel, after checking that its dumps exist (see [`all_scenarios`] for the
     /// rules when they are missing).
     pub fn scenarios(&self) -> Vec<Scenario> {
@@ -366,6 +372,42 @@ fn gate(all: Vec<Scenario>) -> Vec<Scenario> {
     Vec::new()
 }
 
+/// Runs `check` on every item, then panics naming every item that failed and why: one kernel's failure
+/// neither hides another's nor stops the rest from being checked. `name` labels an item in the summary.
+///
+/// ```no_run
+/// use testcores::real;
+/// real::check_each(real::all_scenarios(), |s| s.id(), |s| assert!(s.tainted() < 1 << 20));
+/// ```
+pub fn check_each<T>(
+    items: impl IntoIterator<Item = T>,
+    name: impl Fn(&T) -> String,
+    check: impl Fn(&T),
+) {
+    let mut failed = Vec::new();
+    let mut count = 0;
+    for item in items {
+        count += 1;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&item)));
+        if let Err(e) = result {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "(no message)".into());
+            let first = msg.lines().next().unwrap_or("").to_string();
+            failed.push(format!("{}: {first}", name(&item)));
+        }
+    }
+    assert!(count > 0, "nothing to check");
+    assert!(
+        failed.is_empty(),
+        "{} of {count} failed:\n  {}",
+        failed.len(),
+        failed.join("\n  ")
+    );
+}
+
 /// Every scenario of the default kernel (Debian 6.1 x86-64), after checking that its dumps exist. Panics
 /// with what to run when they don't, unless `VMTAINT_ALLOW_MISSING_REAL=1` (never under `CI=true`), in which
 /// case it says so loudly and returns none.
@@ -529,4 +571,49 @@ mod tests {
         assert_eq!(c.module_taints["oot_prop"], "POE");
         assert!(parse_crash("nothing").is_err());
     }
+}
+
+/// Where tests record the support-matrix cells they proved: `dir()/.support/<release>/<capability>`
+/// (`scripts/test-all.sh` empties it before the tests, so only this run's proofs count).
+pub fn support_dir() -> PathBuf {
+    dir().join(".support")
+}
+
+/// Record that a test proved `capability` on kernel `k`'s real dumps; `cell` is what the README's support
+/// matrix shows for it (e.g. "real dump in CI", or the formats read). Call it after the assertions.
+pub fn record_support(k: &Kernel, capability: &str, cell: &str) {
+    let d = support_dir().join(&k.release);
+    std::fs::create_dir_all(&d)
+        .and_then(|_| std::fs::write(d.join(capability), cell))
+        .unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+}
+
+/// The support-matrix columns, in order: (capability key, column heading).
+pub const SUPPORT_COLUMNS: [(&str, &str); 5] = [
+    ("dwarf", "DWARF (debug vmlinux)"),
+    ("btf-vmlinux", "BTF from vmlinux"),
+    ("no-debuginfo", "no debuginfo (in-dump BTF + kallsyms)"),
+    ("formats", "formats (DWARF)"),
+    ("crash-extension", "crash extension"),
+];
+
+/// The README's support matrix from the cells this run recorded; a cell no test proved says so.
+pub fn support_matrix() -> String {
+    let mut s = String::from("| kernel | arch |");
+    for (_, h) in SUPPORT_COLUMNS {
+        s += &format!(" {h} |");
+    }
+    s += "\n|---|---|";
+    s += &"---|".repeat(SUPPORT_COLUMNS.len());
+    s += "\n";
+    for k in kernels() {
+        s += &format!("| {} | {} |", k.release, k.arch);
+        for (key, _) in SUPPORT_COLUMNS {
+            let cell = std::fs::read_to_string(support_dir().join(&k.release).join(key))
+                .unwrap_or_else(|_| "not proven".into());
+            s += &format!(" {} |", cell.trim());
+        }
+        s += "\n";
+    }
+    s
 }
