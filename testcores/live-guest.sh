@@ -90,7 +90,7 @@ live_one() {
 	serial=$w/serial.log
 	# shellcheck disable=SC2206 # the machine option is words
 	local qemu=(timeout --foreground --kill-after=5 "$LIVE_TIMEOUT" "${ARCH_QEMU[$arch]}"
-		-accel tcg ${ARCH_MACHINE[$arch]} -m $GUEST_MEM_MB -nodefaults -no-user-config
+		-accel tcg ${ARCH_MACHINE[$arch]} -m "${ARCH_MEM[$arch]}" -nodefaults -no-user-config
 		-display none -no-reboot
 		-kernel "$build/first-root/boot/vmlinuz" -initrd "$w/live.cpio"
 		-drive "file=$w/disk.img,if=none,id=out,format=raw,cache=unsafe"
