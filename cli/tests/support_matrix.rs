@@ -33,23 +33,38 @@ fn report(dump: &Path, extra: &[&str]) -> (i32, Value) {
 fn agrees(s: &Scenario, r: &Value, what: &str) -> Result<(), String> {
     let mask = r["tainted_mask"].as_u64();
     if mask != Some(s.tainted()) {
-        return Err(format!("{} {what}: mask {mask:?}, guest {}", s.id(), s.tainted()));
+        return Err(format!(
+            "{} {what}: mask {mask:?}, guest {}",
+            s.id(),
+            s.tainted()
+        ));
     }
     let got: std::collections::BTreeMap<String, String> = r["modules"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|m| (m["name"].as_str().unwrap_or("").to_string(), m["taints"].as_str().unwrap_or("").to_string()))
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap_or("").to_string(),
+                m["taints"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     let want = s.modules();
     if got != want {
-        return Err(format!("{} {what}: modules {got:?}, guest {want:?}", s.id()));
+        return Err(format!(
+            "{} {what}: modules {got:?}, guest {want:?}",
+            s.id()
+        ));
     }
     Ok(())
 }
 
 fn debuginfo(k: &Kernel) -> [String; 2] {
-    ["--debuginfo-dir".into(), k.debuginfo_dir().display().to_string()]
+    [
+        "--debuginfo-dir".into(),
+        k.debuginfo_dir().display().to_string(),
+    ]
 }
 
 #[test]
@@ -90,10 +105,19 @@ fn support_matrix_cells_are_proven_on_real_dumps() {
         real::record_support(&k, "formats", &formats.join(" "));
         // BTF from the vmlinux (`--no-debuginfo --vmlinux` reads its .BTF and .symtab).
         let vmlinux = k.vmlinux().display().to_string();
-        let (_, r) = report(&mixed.dir.join("vmcore.lzo"), &["--no-debuginfo", "--vmlinux", &vmlinux]);
+        let (_, r) = report(
+            &mixed.dir.join("vmcore.lzo"),
+            &["--no-debuginfo", "--vmlinux", &vmlinux],
+        );
         match agrees(&mixed, &r, "BTF from vmlinux") {
-            Ok(()) if r["source"]["kind"] == "btf" => real::record_support(&k, "btf-vmlinux", "real dump in CI"),
-            Ok(()) => failures.push(format!("{}: BTF from vmlinux: source {}", mixed.id(), r["source"])),
+            Ok(()) if r["source"]["kind"] == "btf" => {
+                real::record_support(&k, "btf-vmlinux", "real dump in CI")
+            }
+            Ok(()) => failures.push(format!(
+                "{}: BTF from vmlinux: source {}",
+                mixed.id(),
+                r["source"]
+            )),
             Err(e) => failures.push(e),
         }
         // No debuginfo at all, every scenario: the whole report, or the mask from the log where the dump
@@ -106,7 +130,12 @@ fn support_matrix_cells_are_proven_on_real_dumps() {
                 full = false;
                 if r["tainted_mask"].as_u64() != Some(s.tainted()) {
                     mask_only = false;
-                    failures.push(format!("{}: no debuginfo: mask {} guest {}", s.id(), r["tainted_mask"], s.tainted()));
+                    failures.push(format!(
+                        "{}: no debuginfo: mask {} guest {}",
+                        s.id(),
+                        r["tainted_mask"],
+                        s.tainted()
+                    ));
                 }
             }
         }
@@ -116,5 +145,9 @@ fn support_matrix_cells_are_proven_on_real_dumps() {
             real::record_support(&k, "no-debuginfo", "real dump in CI: mask only");
         }
     }
-    assert!(failures.is_empty(), "support matrix cells that do not hold:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "support matrix cells that do not hold:\n{}",
+        failures.join("\n")
+    );
 }
