@@ -424,6 +424,11 @@ impl Kallsyms {
         self.entries.is_empty()
     }
 
+    /// Every address, in table order.
+    pub(crate) fn addresses(&self) -> &[u64] {
+        &self.addresses
+    }
+
     /// How the addresses were encoded.
     pub fn encoding(&self) -> AddressEncoding {
         self.encoding
