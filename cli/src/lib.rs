@@ -1,13 +1,9 @@
-//! The `vmtaint` command's pieces, as a library so tests and benchmarks drive them directly: the glue that
-//! turns a dump plus a symbol source into an analyzers [`target::DumpTarget`], and the `info`, `report` and
-//! `scan` commands.
+//! The `vmtaint` command's pieces, as a library so tests drive them directly: argument handling and output of
+//! the `info`, `report` and `scan` commands. The work itself is the `engine` crate's.
 
-pub mod btf_source;
-pub mod debuginfo;
 pub mod info;
 pub mod report;
 pub mod scan;
-pub mod target;
 
 /// Exit status when the input cannot be read (the contract other tools rely on).
 pub const EXIT_UNREADABLE: u8 = 2;

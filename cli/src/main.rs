@@ -1,6 +1,6 @@
 //! `vmtaint`: is this kernel crash dump tainted, by what, since when, and by which module.
 
-use vmtaint::debuginfo::{DebuginfoOptions, VmlinuxCache};
+use engine::{DebuginfoOptions, VmlinuxCache};
 use vmtaint::{info, report, scan};
 
 use std::path::PathBuf;
@@ -128,7 +128,7 @@ fn main() -> ExitCode {
             let cache = VmlinuxCache::default();
             scan::run(&opts, |d| {
                 let dump = vmcore::Vmcore::open(&d.path).map_err(|e| e.to_string())?;
-                let report = report::make_report_cached(&dump, &debuginfo, &cache)
+                let report = engine::make_report_cached(&dump, &debuginfo, &cache)
                     .map_err(|e| e.to_string())?;
                 match serde_json::to_value(report) {
                     Ok(serde_json::Value::Object(m)) => Ok(m),

@@ -2,9 +2,9 @@
 //! `makedumpfile --dump-dmesg` did for the same dump inside the capture kernel (vmcore-dmesg.txt).
 
 use analyzers::kernel_log::{read_log, LogSource};
+use engine::target::{DumpTarget, VmcoreInfoOnly};
 use testcores::real;
 use vmcore::Vmcore;
-use vmtaint::target::{DumpTarget, VmcoreInfoOnly};
 
 #[test]
 fn log_equals_makedumpfile_dump_dmesg_on_every_real_dump() {

@@ -6,15 +6,15 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use analyzers::target::TypeRef;
+use engine::btf_source::{dump_kallsyms, BtfSource};
+use engine::debuginfo::{DebuginfoOptions, DwarfSource, VmlinuxCache};
+use engine::make_report_cached;
+use engine::target::SymbolSource;
 use serde_json::Value;
 use symbols::btf::Btf;
 use symbols::Vmlinux;
 use testcores::real;
 use vmcore::Vmcore;
-use vmtaint::btf_source::{dump_kallsyms, BtfSource};
-use vmtaint::debuginfo::{DebuginfoOptions, DwarfSource, VmlinuxCache};
-use vmtaint::report::make_report_cached;
-use vmtaint::target::SymbolSource;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vmtaint");
 
@@ -290,7 +290,7 @@ fn damaged_tables_fail_their_rung_only() {
         dump_kallsyms(&dump).is_err(),
         "a wrong kallsyms_num_syms is noticed"
     );
-    let r = vmtaint::report::make_report(&dump, &opts(true)).unwrap();
+    let r = engine::make_report(&dump, &opts(true)).unwrap();
     assert_eq!(r.source.kind, "vmcoreinfo", "{:?}", r.source.tried);
     let rung = r
         .source

@@ -251,7 +251,7 @@ fn assert_report_matches_truth(report: &Value, s: &Scenario, what: &str) {
 /// (where its symbols came from) and `dump` (which file): everything else must be identical.
 fn assert_equals_cli_report(crash_report: &Value, dump: &Path) {
     let d = vmcore::Vmcore::open(dump).unwrap();
-    let cli = vmtaint::report::make_report(&d, &Default::default()).unwrap();
+    let cli = engine::make_report(&d, &Default::default()).unwrap();
     let mut cli = serde_json::to_value(cli).unwrap();
     let obj = cli.as_object_mut().unwrap();
     assert_eq!(obj.remove("source").unwrap()["kind"], "dwarf");
