@@ -218,7 +218,7 @@ fn kallsyms_addresses_equal_vmlinux_symbols() {
     let v = vmlinux();
     for s in real::scenarios() {
         let dump = Vmcore::open(s.dir.join("vmcore.lzo")).unwrap();
-        let k = dump_kallsyms(&dump).unwrap();
+        let k = dump_kallsyms(&dump).unwrap().kallsyms;
         let slide = slide(&dump);
         assert!(k.len() > 50_000, "{} symbols", k.len());
         for name in SYMBOLS {
@@ -259,37 +259,63 @@ fn kallsyms_addresses_equal_vmlinux_symbols() {
     }
 }
 
-/// A corrupt BTF blob in the dump fails its rung, and the report falls back to the kernel log alone.
+/// VMCOREINFO pointing at garbage: the scan finds the real tables and says so; with a wrong `_stext` as
+/// well, nothing validates, and the report falls back to the kernel log alone.
 #[test]
 fn damaged_tables_fail_their_rung_only() {
     let path = real::scenario("mixed").unwrap().dir.join("vmcore.lzo");
     let bytes = std::fs::read(&path).unwrap();
     let dump = Vmcore::from_bytes(Path::new("mixed"), bytes.clone()).unwrap();
-    let k = dump_kallsyms(&dump).unwrap();
+    let good = engine::make_report(&dump, &opts(true)).unwrap();
+    let k = dump_kallsyms(&dump).unwrap().kallsyms;
     let start = k.address("__start_BTF").unwrap();
-    // Point VMCOREINFO's kallsyms_num_syms (text, in every copy the file holds) at the BTF blob: its first
-    // word (0x0001eb9f = 125855) is a plausible count, and the decode then runs into garbage or finds no
-    // _stext: an error, not a panic.
-    let needle = b"SYMBOL(kallsyms_num_syms)=";
-    let hex = format!("{start:016x}");
+    let stext = k.address("_stext").unwrap();
+    // Replace a VMCOREINFO value (text, in every copy the file holds).
+    let replace = |bytes: &mut Vec<u8>, key: &[u8], value: u64| {
+        let hex = format!("{value:016x}");
+        let mut copies = 0;
+        let mut from = 0;
+        while let Some(p) = bytes[from..].windows(key.len()).position(|w| w == key) {
+            let at = from + p + key.len();
+            bytes[at..at + 16].copy_from_slice(hex.as_bytes());
+            copies += 1;
+            from = at;
+        }
+        assert!(
+            copies > 0,
+            "VMCOREINFO has {}",
+            String::from_utf8_lossy(key)
+        );
+    };
+    // Point kallsyms_num_syms at the BTF blob: its first word (0x0001eb9f = 125855) is a plausible
+    // count, and the decode then runs into garbage or finds no _stext.
     let mut damaged = bytes;
-    let mut copies = 0;
-    let mut from = 0;
-    while let Some(p) = damaged[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-    {
-        let at = from + p + needle.len();
-        damaged[at..at + 16].copy_from_slice(hex.as_bytes());
-        copies += 1;
-        from = at;
-    }
-    assert!(copies > 0, "VMCOREINFO names kallsyms_num_syms");
-    let dump = Vmcore::from_bytes(Path::new("damaged"), damaged).unwrap();
+    replace(&mut damaged, b"SYMBOL(kallsyms_num_syms)=", start);
+    let dump = Vmcore::from_bytes(Path::new("damaged"), damaged.clone()).unwrap();
+    let found = dump_kallsyms(&dump).expect("found by scan");
     assert!(
-        dump_kallsyms(&dump).is_err(),
-        "a wrong kallsyms_num_syms is noticed"
+        found.how.contains("unreadable") && found.how.contains("found by scan"),
+        "{}",
+        found.how
     );
+    assert_eq!(
+        found.kallsyms.address("tainted_mask"),
+        k.address("tainted_mask")
+    );
+    let r = engine::make_report(&dump, &opts(true)).unwrap();
+    assert_eq!(r.source.kind, "btf");
+    assert_eq!(
+        serde_json::to_value(&r.report).unwrap(),
+        serde_json::to_value(&good.report).unwrap(),
+        "the scan's tables give the same report"
+    );
+
+    replace(&mut damaged, b"SYMBOL(_stext)=", stext + 0x40);
+    let dump = Vmcore::from_bytes(Path::new("damaged"), damaged).unwrap();
+    let err = dump_kallsyms(&dump)
+        .err()
+        .expect("a wrong _stext fits no table");
+    assert!(err.contains("_stext"), "{err}");
     let r = engine::make_report(&dump, &opts(true)).unwrap();
     assert_eq!(r.source.kind, "vmcoreinfo", "{:?}", r.source.tried);
     let rung = r
