@@ -36,7 +36,7 @@ if [ "$fuzz_seconds" != 0 ]; then
   step "fuzz (${fuzz_seconds}s per target)"
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
   (cd fuzz && cargo run --quiet --manifest-path ../Cargo.toml -p testcores --example fuzz-seeds -- seeds)
-  for t in elf kdump flattened vmcoreinfo lzo btf kallsyms; do
+  for t in elf kdump flattened vmcoreinfo lzo btf kallsyms image_scan; do
     mkdir -p "fuzz/corpus/$t" "fuzz/seeds/$t"
     # RUSTC_BOOTSTRAP: cargo fuzz needs -Z flags; the machine has one (stable) toolchain.
     log=fuzz/fuzz-$t.log
