@@ -326,3 +326,73 @@ fn damaged_tables_fail_their_rung_only() {
         .unwrap();
     assert!(rung.outcome.contains("kallsyms"), "{}", rung.outcome);
 }
+
+/// Kernels before 6.0 (Debian 5.10): VMCOREINFO does not describe kallsyms, so the tables are found by
+/// scanning the kernel image, and BTF at `__start_BTF` from them. `vmtaint report --no-debuginfo` on every
+/// scenario and format gives the DWARF report (apart from `source`), and `source.tried` says how the
+/// tables were found.
+#[test]
+fn kernels_before_6_0_report_the_same_without_debuginfo() {
+    let old: Vec<real::Kernel> = real::kernels()
+        .into_iter()
+        .filter(|k| k.version() < (6, 0))
+        .collect();
+    assert!(
+        !old.is_empty(),
+        "the real-dump script makes a kernel before 6.0"
+    );
+    let mut checked = 0;
+    for k in &old {
+        let vmlinux = k.vmlinux();
+        for s in k.scenarios() {
+            for path in s.dumps() {
+                let run = |extra: &[&str]| -> Value {
+                    let out = Command::new(BIN)
+                        .args(["report", path.to_str().unwrap(), "--json"])
+                        .args(extra)
+                        .stdin(Stdio::null())
+                        .output()
+                        .expect("run vmtaint");
+                    assert_eq!(
+                        out.status.code(),
+                        Some(0),
+                        "{}: {}",
+                        path.display(),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    serde_json::from_slice(&out.stdout).expect("JSON")
+                };
+                let dwarf = run(&["--vmlinux", vmlinux.to_str().unwrap()]);
+                assert_eq!(dwarf["source"]["kind"], "dwarf", "{}", path.display());
+                let btf = run(&["--no-debuginfo"]);
+                assert_eq!(btf["source"]["kind"], "btf", "{}", path.display());
+                let rung = btf["source"]["tried"]
+                    .as_array()
+                    .unwrap()
+                    .last()
+                    .unwrap()
+                    .clone();
+                assert_eq!(rung["source"], "btf-dump");
+                let outcome = rung["outcome"].as_str().unwrap();
+                assert!(
+                    outcome.contains("VMCOREINFO does not describe them")
+                        && outcome.contains("found by scan at"),
+                    "{}: {outcome}",
+                    path.display()
+                );
+                assert!(btf["tainted_mask"].is_u64(), "{}", path.display());
+                assert_eq!(
+                    without_source(dwarf),
+                    without_source(btf),
+                    "{}: the report without debuginfo differs from the DWARF one",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(
+        checked,
+        old.len() * real::SCENARIOS.len() * real::KDUMP_FILES.len()
+    );
+}

@@ -298,6 +298,13 @@ impl SymbolSource for BtfSource {
         }
     }
 
+    fn symbol_extent(&self, name: &str) -> Option<u64> {
+        match &self.addresses {
+            Addresses::Kallsyms(k) => k.extent(name),
+            Addresses::Vmlinux { .. } => None,
+        }
+    }
+
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {
         match ty {
             TypeRef::Struct(n) | TypeRef::Union(n) => self.btf.layout(n).ok().map(|l| l.size),

@@ -12,6 +12,11 @@ pub trait SymbolSource: Send + Sync {
     fn origin(&self) -> String;
     /// Run-time address of a symbol (the KASLR slide already applied).
     fn symbol(&self, name: &str) -> Option<u64>;
+    /// See [`Target::symbol_extent`].
+    fn symbol_extent(&self, name: &str) -> Option<u64> {
+        let _ = name;
+        None
+    }
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64>;
     fn member(&self, ty: TypeRef<'_>, path: &str) -> Option<Member>;
     fn enumerator(&self, name: &str) -> Option<i64>;
@@ -65,6 +70,12 @@ impl Target for DumpTarget<'_> {
 
     fn symbol(&self, name: &str) -> Option<u64> {
         traced(format_args!("symbol {name}"), || self.symbols.symbol(name))
+    }
+
+    fn symbol_extent(&self, name: &str) -> Option<u64> {
+        traced(format_args!("symbol_extent {name}"), || {
+            self.symbols.symbol_extent(name)
+        })
     }
 
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {

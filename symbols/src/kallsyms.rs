@@ -475,6 +475,14 @@ impl Kallsyms {
         all.into_iter().nth(pick)
     }
 
+    /// Bytes from [`Kallsyms::symbol`] to the next higher address in the table: an upper bound of the
+    /// object's size (kallsyms keeps no sizes; the gap includes alignment padding).
+    pub fn extent(&self, name: &str) -> Option<u64> {
+        let at = self.address(name)?;
+        let next = self.addresses.partition_point(|&a| a <= at);
+        Some(self.addresses.get(next)? - at)
+    }
+
     /// The address of [`Kallsyms::symbol`].
     pub fn address(&self, name: &str) -> Option<u64> {
         self.symbol(name).map(|s| s.address)

@@ -293,7 +293,12 @@ fn parse_drgn(text: &str) -> Result<DrgnOracle, String> {
         .as_array()
         .ok_or("no modules")?
         .iter()
-        .map(|m| Ok((str_of(m, "name")?, (str_of(m, "letters")?, m["sig_ok"].as_bool()))))
+        .map(|m| {
+            Ok((
+                str_of(m, "name")?,
+                (str_of(m, "letters")?, m["sig_ok"].as_bool()),
+            ))
+        })
         .collect::<Result<_, String>>()?;
     let lum = &v["last_unloaded_module"];
     Ok(DrgnOracle {
@@ -301,7 +306,10 @@ fn parse_drgn(text: &str) -> Result<DrgnOracle, String> {
         tainted_mask: v["tainted_mask"].as_u64().ok_or("no tainted_mask")?,
         taint_flags,
         modules,
-        last_unloaded: (str_of(lum, "name")?, lum["taints"].as_str().map(str::to_string)),
+        last_unloaded: (
+            str_of(lum, "name")?,
+            lum["taints"].as_str().map(str::to_string),
+        ),
     })
 }
 
@@ -311,7 +319,8 @@ fn parse_crash(text: &str) -> Result<CrashOracle, String> {
         .find_map(|l| l.trim().strip_prefix("TAINTED_MASK:"))
         .ok_or("no TAINTED_MASK line")?;
     let hex = mask.split_whitespace().next().ok_or("empty TAINTED_MASK")?;
-    let tainted_mask = u64::from_str_radix(hex, 16).map_err(|e| format!("TAINTED_MASK {hex}: {e}"))?;
+    let tainted_mask =
+        u64::from_str_radix(hex, 16).map_err(|e| format!("TAINTED_MASK {hex}: {e}"))?;
     // `mod -t`: a `NAME  TAINTS` header, then one row per tainted module, up to the next command's output.
     let mut module_taints = BTreeMap::new();
     let mut rows = false;
@@ -457,7 +466,10 @@ mod tests {
         assert!(releases.contains(&DEFAULT_RELEASE), "{releases:?}");
         assert!(rows.len() >= 4, "{rows:?}");
         for (release, arch) in &rows {
-            assert!(!release.starts_with('#') && !arch.is_empty(), "{release} {arch}");
+            assert!(
+                !release.starts_with('#') && !arch.is_empty(),
+                "{release} {arch}"
+            );
         }
         assert_eq!(default_kernel().arch, "x86_64");
     }
@@ -477,7 +489,8 @@ mod tests {
 
     #[test]
     fn crash_output_is_parsed() {
-        let text = "      TAINTED_MASK: 3201  PWOE\nNAME      TAINTS\noot_warn  OE\noot_prop  POE\n\
+        let text =
+            "      TAINTED_MASK: 3201  PWOE\nNAME      TAINTS\noot_warn  OE\noot_prop  POE\n\
                     last_unloaded_module = {\n";
         let c = parse_crash(text).unwrap();
         assert_eq!(c.tainted_mask, 0x3201);
