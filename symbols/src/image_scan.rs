@@ -420,14 +420,20 @@ fn read_down(read: ReadMemory<'_>, from: u64, to: u64) -> (Vec<u8>, u64, bool) {
     (bytes, kept_from, hole)
 }
 
-/// `kallsyms_num_syms`, names and markers before the token table at `table`: (num_syms address,
-/// count, markers address, seqs_of_names present). `kallsyms_num_syms` is one 8-byte slot (a `.long`
+/// What [`names_before`] found, and the memory it read to find it.
+struct Names {
+    num_syms: u64,
+    count: u32,
+    markers: u64,
+    seqs_of_names: bool,
+    /// `span_start..table`, read (the names and usually the address table before them).
+    span: Vec<u8>,
+    span_start: u64,
+}
+
+/// `kallsyms_num_syms`, names and markers before the token table at `table`. `kallsyms_num_syms` is one 8-byte slot (a `.long`
 /// then padding, or a pointer-sized word in old kernels) right before the names.
-fn names_before(
-    read: ReadMemory<'_>,
-    table: u64,
-    floor: u64,
-) -> Result<(u64, u32, u64, bool), String> {
+fn names_before(read: ReadMemory<'_>, table: u64, floor: u64) -> Result<Names, String> {
     let limit = table.saturating_sub(MAX_NAMES_SPAN).max(floor);
     // span holds cur..table; it grows downwards by doubling, and stops at an unreadable page (the
     // names cannot span a hole).
@@ -461,10 +467,17 @@ fn names_before(
         let names = p + 8;
         if n >= 1 && n <= u64::from(MAX_SYMBOLS) && 2 * n <= table - names {
             let rel = (names - cur) as usize;
-            if let Some((markers, seqs)) =
+            if let Some((markers, seqs_of_names)) =
                 check_names(&span[rel..], names, n as u32, table, &mut budget)
             {
-                return Ok((p, n as u32, markers, seqs));
+                return Ok(Names {
+                    num_syms: p,
+                    count: n as u32,
+                    markers,
+                    seqs_of_names,
+                    span,
+                    span_start: cur,
+                });
             }
             if budget == 0 {
                 return Err("decode budget spent on kallsyms_num_syms candidates".into());
@@ -564,8 +577,27 @@ fn tables_at_token_index(
     window: ScanWindow,
 ) -> Result<(KallsymsTables, Kallsyms, bool), String> {
     let table = token_table_before(read, p, index, window.start)?;
-    let (num_syms, n, markers, seqs) = names_before(read, table, window.start)?;
+    let Names {
+        num_syms,
+        count: n,
+        markers,
+        seqs_of_names: seqs,
+        span,
+        span_start,
+    } = names_before(read, table, window.start)?;
     let n64 = u64::from(n);
+    // The table is read again by Kallsyms::read: serve what the search already read from memory.
+    let span_end = span_start + span.len() as u64;
+    let cached = |addr: u64, buf: &mut [u8]| -> Result<(), String> {
+        match addr.checked_add(buf.len() as u64) {
+            Some(end) if addr >= span_start && end <= span_end => {
+                let off = (addr - span_start) as usize;
+                buf.copy_from_slice(&span[off..off + buf.len()]);
+                Ok(())
+            }
+            _ => read(addr, buf),
+        }
+    };
     let base = KallsymsTables {
         names: num_syms + 8,
         num_syms,
@@ -605,7 +637,7 @@ fn tables_at_token_index(
         if t.offsets.is_none() && t.addresses.is_none() {
             continue;
         }
-        match Kallsyms::read(&t, read) {
+        match Kallsyms::read(&t, &cached) {
             Ok(k) => match check_addresses(&k, stext) {
                 Ok(()) => return Ok((t, k, seqs)),
                 Err(e) => why.push(e),
