@@ -36,7 +36,12 @@ if [ "$fuzz_seconds" != 0 ]; then
   step "fuzz (${fuzz_seconds}s per target)"
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
   (cd fuzz && cargo run --quiet --manifest-path ../Cargo.toml -p testcores --example fuzz-seeds -- seeds)
-  for t in elf kdump flattened vmcoreinfo lzo btf kallsyms image_scan; do
+  # The vmlinux target starts from small ELF files with DWARF 4 and 5 (the kernel's own are far too big).
+  mkdir -p fuzz/seeds/vmlinux
+  for v in 4 5; do
+    gcc -g -gdwarf-$v -O0 -o "fuzz/seeds/vmlinux/tiny-dwarf$v" fuzz/seed-src/tiny_kernel.c
+  done
+  for t in elf kdump flattened vmcoreinfo lzo btf kallsyms analyzers vmlinux text_log printk image_scan; do
     mkdir -p "fuzz/corpus/$t" "fuzz/seeds/$t"
     # RUSTC_BOOTSTRAP: cargo fuzz needs -Z flags; the machine has one (stable) toolchain.
     log=fuzz/fuzz-$t.log

@@ -127,6 +127,29 @@ impl FakeTarget {
     pub fn set_vmcoreinfo(&mut self, key: &str, value: &str) {
         self.vmcoreinfo.insert(key.to_string(), value.to_string());
     }
+
+    /// How many regions are mapped.
+    pub fn region_count(&self) -> usize {
+        self.regions.len()
+    }
+
+    /// Overwrite bytes of the `n`-th region (modulo the count) from `offset` (modulo its length), clipped at
+    /// its end: how fuzzing turns a well-formed kernel into hostile memory (loops, wild pointers, huge counts).
+    pub fn overwrite(&mut self, n: usize, offset: usize, data: &[u8]) {
+        let count = self.regions.len();
+        if count == 0 {
+            return;
+        }
+        let Some(bytes) = self.regions.values_mut().nth(n % count) else {
+            return;
+        };
+        if bytes.is_empty() {
+            return;
+        }
+        let start = offset % bytes.len();
+        let n = data.len().min(bytes.len() - start);
+        bytes[start..start + n].copy_from_slice(&data[..n]);
+    }
 }
 
 impl Target for FakeTarget {
@@ -138,10 +161,16 @@ impl Target for FakeTarget {
                 .regions
                 .range(..=a)
                 .next_back()
-                .ok_or(ReadError::Unmapped { addr: a })?;
+                .ok_or(ReadError::Unmapped {
+                    vaddr: a,
+                    detail: "nothing mapped there in the fake target",
+                })?;
             let off = (a - s) as usize;
             if off >= b.len() {
-                return Err(ReadError::Unmapped { addr: a });
+                return Err(ReadError::Unmapped {
+                    vaddr: a,
+                    detail: "nothing mapped there in the fake target",
+                });
             }
             let n = (b.len() - off).min(buf.len() - done);
             let end = a + n as u64;
@@ -152,7 +181,8 @@ impl Target for FakeTarget {
                 .map(|r| r.start.max(a))
                 .min()
             {
-                return Err(ReadError::Excluded { addr: first });
+                // The fake target maps virtual addresses to themselves.
+                return Err(ReadError::Excluded { paddr: first });
             }
             buf[done..done + n].copy_from_slice(&b[off..off + n]);
             done += n;
@@ -201,12 +231,15 @@ mod tests {
         let mut c = [0u8; 40];
         assert_eq!(
             t.read(0x1000, &mut c),
-            Err(ReadError::Unmapped { addr: 0x1020 })
+            Err(ReadError::Unmapped {
+                vaddr: 0x1020,
+                detail: "nothing mapped there in the fake target"
+            })
         );
         t.exclude(0x1004..0x1008);
         assert_eq!(
             t.read(0x1000, &mut c[..8]),
-            Err(ReadError::Excluded { addr: 0x1004 })
+            Err(ReadError::Excluded { paddr: 0x1004 })
         );
     }
 }

@@ -52,6 +52,8 @@ pub enum LogSource {
     PrintkRingbuffer,
     /// 3.5-5.9 `log_buf` of `struct printk_log` records.
     LogBuf,
+    /// A text file (`vmcore-dmesg.txt`, dmesg, journalctl -k, syslog), read by [`crate::text_log`].
+    Text,
 }
 
 /// One kernel log record.
@@ -276,13 +278,6 @@ struct LevelLayout {
 }
 
 fn level_layout(t: &dyn Target, ty: &str, text_len: u64, after_text_len: u64) -> LevelLayout {
-    // Ask about the log's own variable first: a source that finds types through a symbol's compile unit
-    // (DWARF) then finds the record struct there instead of searching every unit.
-    let _ = t.size_of(TypeRef::TypeOf(if ty == "printk_info" {
-        "prb"
-    } else {
-        "log_buf"
-    }));
     let facility = t
         .member(TypeRef::Struct(ty), "facility")
         .map(|m| m.offset)

@@ -45,22 +45,53 @@ pub(crate) fn read_cstr(t: &dyn Target, addr: u64, max: usize) -> Result<String,
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-/// The bytes of a fixed `char[]` up to its first NUL, as lossy UTF-8.
-pub(crate) fn cstr_from_bytes(b: &[u8]) -> String {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
+/// A `char[N]` field as the kernel keeps it, with what says whether the kernel could have written it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CharField {
+    /// The bytes up to the first NUL, as lossy UTF-8.
+    pub text: String,
+    /// A NUL ends the text within the field: every string the kernel copies into a `char[N]` (`strscpy`,
+    /// `strlcpy`, `snprintf`) is terminated, so a full field is not kernel-written.
+    pub terminated: bool,
+    /// Control bytes or non-ASCII before the NUL (module names and taint strings are printable ASCII).
+    pub non_printable: bool,
 }
 
-/// Read a `char[len]` member in place (bounded by `cap`).
-pub(crate) fn read_char_array(
+impl CharField {
+    /// Why this cannot be what the kernel wrote, if it cannot.
+    pub fn implausible(&self, len: u64) -> Option<String> {
+        if !self.terminated {
+            Some(format!(
+                "fills its {len}-byte field with no terminating NUL: not a string the kernel wrote"
+            ))
+        } else if self.non_printable {
+            Some(format!(
+                "{:?} holds bytes that are not printable ASCII: not a string the kernel wrote",
+                self.text
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// Read a `char[len]` field in place (bounded by `cap`) and say whether the kernel could have written it.
+pub(crate) fn read_char_field(
     t: &dyn Target,
     addr: u64,
     len: u64,
     cap: u64,
-) -> Result<String, ReadError> {
+) -> Result<CharField, ReadError> {
     let mut b = vec![0u8; len.min(cap) as usize];
     t.read(addr, &mut b)?;
-    Ok(cstr_from_bytes(&b))
+    let end = b.iter().position(|&c| c == 0);
+    let text = &b[..end.unwrap_or(b.len())];
+    Ok(CharField {
+        text: String::from_utf8_lossy(text).into_owned(),
+        // A field longer than `cap` was only partly read: its tail is not judged.
+        terminated: end.is_some() || len > cap,
+        non_printable: text.iter().any(|&c| !(0x20..0x7f).contains(&c)),
+    })
 }
 
 /// The entries of a circular `struct list_head` list, as the addresses of their `list_head`s (the head

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::memread::{read_char_array, read_cstr, walk_list};
+use crate::memread::{read_char_field, read_cstr, walk_list};
 use crate::report::AnalyzerError;
 use crate::taint::TaintTable;
 use crate::target::{Member, Target, TypeRef};
@@ -220,7 +220,7 @@ fn read_module(
     addr: u64,
     problems: &mut Vec<String>,
 ) -> Result<ModuleInfo, AnalyzerError> {
-    let name = read_char_array(
+    let field_name = read_char_field(
         t,
         addr.wrapping_add(l.name.offset),
         l.name.size,
@@ -230,6 +230,12 @@ fn read_module(
         what: "struct module.name".into(),
         source,
     })?;
+    // A name the kernel cannot have written means the list led into memory that is not a module:
+    // the entry is left out rather than reported as a module.
+    if let Some(why) = field_name.implausible(l.name.size) {
+        return Err(AnalyzerError::Invalid(format!("struct module.name {why}")));
+    }
+    let name = field_name.text;
     let mut note = |what: String| problems.push(format!("module {name:?} at {addr:#x}: {what}"));
 
     if let Some(m) = &l.mkobj_mod {

@@ -10,12 +10,10 @@
 //! t.add_symbol("tainted_mask", 0x1000);
 //! let r = analyze(&t);
 //! assert_eq!(r.tainted_mask, Some(0x200));
-//! assert!(r.render_text(false).starts_with("TAINTED: W (0x200)"));
+//! assert_eq!(r.flags[0].letter, 'W');
 //! // no `modules` symbol in this target: reported, not fatal
 //! assert!(r.problems.iter().any(|p| p.analyzer == "modules"));
 //! ```
-
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -48,11 +46,98 @@ pub enum AnalyzerError {
     Invalid(String),
 }
 
+/// Which part of the work a [`Problem`] comes from (JSON: the snake_case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Analyzer {
+    Taint,
+    Modules,
+    Unloaded,
+    Signatures,
+    KernelLog,
+    Timeline,
+    /// The crash utility hosting the analyzers (its memory, symbol and VMCOREINFO access).
+    Crash,
+}
+
+impl Analyzer {
+    /// The JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Analyzer::Taint => "taint",
+            Analyzer::Modules => "modules",
+            Analyzer::Unloaded => "unloaded",
+            Analyzer::Signatures => "signatures",
+            Analyzer::KernelLog => "kernel_log",
+            Analyzer::Timeline => "timeline",
+            Analyzer::Crash => "crash",
+        }
+    }
+}
+
+impl std::fmt::Display for Analyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq<&str> for Analyzer {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+/// What kind of problem (JSON: the snake_case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// A symbol the analyzer needs is not known: its part of the report is missing.
+    MissingSymbol,
+    /// A type or member the analyzer needs is not known: its part of the report is missing.
+    MissingType,
+    /// Memory the analyzer needs could not be read (the message says why: excluded, not in the dump, ...).
+    Unreadable,
+    /// What was read cannot be what the kernel wrote: left out, not reported as fact.
+    Invalid,
+    /// The analyzer ran, but part of what it read is missing, suspect or had to be inferred (the message
+    /// says which).
+    Partial,
+    /// The environment hosting the analyzers (the crash utility) could not provide something.
+    Host,
+}
+
+impl From<&AnalyzerError> for ProblemKind {
+    fn from(e: &AnalyzerError) -> Self {
+        match e {
+            AnalyzerError::MissingSymbol(_) => ProblemKind::MissingSymbol,
+            AnalyzerError::MissingType(_) => ProblemKind::MissingType,
+            AnalyzerError::Read { .. } => ProblemKind::Unreadable,
+            AnalyzerError::Invalid(_) => ProblemKind::Invalid,
+        }
+    }
+}
+
 /// Something an analyzer could not read or had to guess.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
-    pub analyzer: String,
+    pub analyzer: Analyzer,
+    pub kind: ProblemKind,
     pub message: String,
+}
+
+impl Problem {
+    pub fn new(analyzer: Analyzer, kind: ProblemKind, message: impl Into<String>) -> Self {
+        Problem {
+            analyzer,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// An analyzer that could not produce its result at all.
+    pub fn failed(analyzer: Analyzer, e: &AnalyzerError) -> Self {
+        Problem::new(analyzer, e.into(), e.to_string())
+    }
 }
 
 pub use crate::panic::PanicInfo;
@@ -87,6 +172,14 @@ pub struct Report {
     pub unexplained_flags: Vec<TaintFlag>,
     pub timeline: Vec<TimelineEvent>,
     pub panic: Option<PanicInfo>,
+    /// Every oops/BUG/WARNING/panic/sysrq/hung-task/soft-lockup report of the kernel log.
+    pub crash_reports: Vec<crate::crash_report::CrashReport>,
+    /// Where it crashed and whether a tainting module is involved (`None`: no crash in the log).
+    pub crash_site: Option<crate::crash_site::CrashSite>,
+    /// Module loads the kernel log shows failing, and why.
+    pub load_failures: Vec<crate::load_failures::LoadFailure>,
+    /// Set when the report was made from a kernel log alone ([`crate::log_report`]).
+    pub log_only: Option<crate::log_report::LogOnly>,
     /// `None` when no kernel log could be read (the reason is in `problems`).
     pub kernel_log: Option<LogSummary>,
     pub problems: Vec<Problem>,
@@ -115,39 +208,50 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
     );
 
     let mut problems = Vec::new();
-    let mut note = |analyzer: &str, messages: &[String]| {
-        problems.extend(messages.iter().map(|m| Problem {
-            analyzer: analyzer.to_string(),
-            message: m.clone(),
-        }))
-    };
-    note("taint", &table.problems);
+    // What an analyzer noted while it ran (its result is there, partly): kind `partial`.
+    fn note(problems: &mut Vec<Problem>, analyzer: Analyzer, messages: &[String]) {
+        problems.extend(
+            messages
+                .iter()
+                .map(|m| Problem::new(analyzer, ProblemKind::Partial, m.clone())),
+        )
+    }
+    note(&mut problems, Analyzer::Taint, &table.problems);
     let mask = match mask {
         Ok(m) => Some(m),
         Err(e) => {
-            note("taint", &[e.to_string()]);
+            problems.push(Problem::failed(Analyzer::Taint, &e));
             None
         }
     };
-    let modules = match modules {
-        Ok(Modules { modules, problems }) => {
-            note("modules", &problems);
-            modules
+    let (modules, modules_known) = match modules {
+        Ok(Modules {
+            modules,
+            problems: found,
+        }) => {
+            note(&mut problems, Analyzer::Modules, &found);
+            (modules, true)
         }
         Err(e) => {
-            note("modules", &[e.to_string()]);
-            Vec::new()
+            problems.push(Problem::failed(Analyzer::Modules, &e));
+            (Vec::new(), false)
         }
     };
-    note("unloaded", &unloaded.problems);
-    note("signatures", &sig_state.problems);
+    note(&mut problems, Analyzer::Unloaded, &unloaded.problems);
+    note(&mut problems, Analyzer::Signatures, &sig_state.problems);
     let log = match log {
         Ok(l) => {
-            note("kernel_log", &l.problems);
+            note(&mut problems, Analyzer::KernelLog, &l.problems);
             Some(l)
         }
         Err(e) => {
-            note("kernel_log", &[e.to_string()]);
+            let kind = match &e {
+                crate::kernel_log::LogError::NotFound => ProblemKind::MissingSymbol,
+                crate::kernel_log::LogError::MissingLayout(_) => ProblemKind::MissingType,
+                crate::kernel_log::LogError::Read { .. } => ProblemKind::Unreadable,
+                crate::kernel_log::LogError::Corrupt(_) => ProblemKind::Invalid,
+            };
+            problems.push(Problem::new(Analyzer::KernelLog, kind, e.to_string()));
             None
         }
     };
@@ -165,7 +269,8 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
     });
     if mask.is_none() && timeline.is_some() {
         note(
-            "timeline",
+            &mut problems,
+            Analyzer::Timeline,
             &["tainted_mask is unreadable: `pending` and `no_evidence` are unreliable".into()],
         );
     }
@@ -174,6 +279,27 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
     let panic = Some(crate::panic::analyze(t, log.as_ref()))
         .filter(|p| p.message.is_some() || p.cpu.is_some() || p.pid.is_some());
 
+    let crash_reports = log
+        .as_ref()
+        .map(crate::crash_report::parse_reports)
+        .unwrap_or_default();
+    let crash_site = crate::crash_site::analyze(
+        &crash_reports,
+        timeline.as_ref().map_or(&[][..], |t| &t.events[..]),
+        &crate::crash_site::ModuleFacts {
+            loaded: modules_known.then(|| {
+                modules
+                    .iter()
+                    .map(|m| (m.name.clone(), m.taints.clone()))
+                    .collect()
+            }),
+            last_unloaded: unloaded
+                .last_unloaded_module
+                .as_ref()
+                .map(|l| (l.name.clone(), l.taints.clone().unwrap_or_default())),
+            tainted_mask: mask,
+        },
+    );
     let signatures = summarize(&sig_state, mask, &table, &modules);
     let attribution = mask.map(|m| attribute_flags(m, &table, &modules, &unloaded, &events));
     let described = mask.map(|m| table.describe(m));
@@ -194,350 +320,18 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
         unexplained_flags: attribution.map(|a| a.unexplained).unwrap_or_default(),
         timeline: timeline.map(|tl| tl.events).unwrap_or_default(),
         panic,
+        crash_reports,
+        crash_site,
+        load_failures: log
+            .as_ref()
+            .map(crate::load_failures::find)
+            .unwrap_or_default(),
+        log_only: None,
         kernel_log: log.as_ref().map(|l| LogSummary {
             source: l.source,
             records: l.records.len(),
             dropped: l.dropped,
         }),
         problems,
-    }
-}
-
-const RED: &str = "\x1b[1;31m";
-const GREEN: &str = "\x1b[1;32m";
-const YELLOW: &str = "\x1b[33m";
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
-
-struct Paint(bool);
-
-impl Paint {
-    fn on(&self, style: &str, s: &str) -> String {
-        if self.0 {
-            format!("{style}{s}{RESET}")
-        } else {
-            s.to_string()
-        }
-    }
-}
-
-impl Report {
-    /// Human-readable report: verdict first, then flags, culprits, modules, unloaded modules, timeline and
-    /// problems. ANSI colour only when `color` is true.
-    pub fn render_text(&self, color: bool) -> String {
-        let p = Paint(color);
-        let mut o = String::new();
-        match self.tainted_mask {
-            Some(0) => {
-                let _ = writeln!(o, "{}", p.on(GREEN, "Not tainted"));
-            }
-            Some(m) => {
-                let letters: Vec<String> =
-                    self.flags.iter().map(|f| f.letter.to_string()).collect();
-                let verdict = format!("TAINTED: {} ({m:#x})", letters.join(" "));
-                let _ = writeln!(o, "{}", p.on(RED, &verdict));
-            }
-            None => {
-                let _ = writeln!(
-                    o,
-                    "{}",
-                    p.on(YELLOW, "Taint state unknown (tainted_mask unreadable)")
-                );
-            }
-        }
-        if let Some(s) = &self.taint_string {
-            let _ = writeln!(
-                o,
-                "Kernel prints: \"{s}\"  [table: {}]",
-                source_name(self.taint_source)
-            );
-        }
-        if !self.flags.is_empty() {
-            let _ = writeln!(o, "\n{}", p.on(BOLD, "Flags"));
-            for f in &self.flags {
-                let _ = writeln!(o, "  {}  bit {:<2}  {}", f.letter, f.bit, f.name);
-            }
-            self.render_culprits(&p, &mut o);
-        }
-        self.render_modules(&p, &mut o);
-        self.render_signatures(&mut o);
-        let _ = writeln!(o, "\n{}", p.on(BOLD, "Unloaded"));
-        match &self.last_unloaded_module {
-            Some(l) => {
-                let _ = writeln!(
-                    o,
-                    "  last unloaded: {}{}",
-                    l.name,
-                    l.taints_raw
-                        .as_deref()
-                        .filter(|r| !r.is_empty())
-                        .map(|r| format!(" {r}"))
-                        .unwrap_or_default()
-                );
-            }
-            None => {
-                let _ = writeln!(o, "  last unloaded: none");
-            }
-        }
-        if let Some(list) = &self.unloaded_tainted_modules {
-            for u in list {
-                let _ = writeln!(
-                    o,
-                    "  tainted, unloaded {}x: {} ({})",
-                    u.count, u.name, u.taints
-                );
-            }
-        }
-        self.render_timeline(&p, &mut o);
-        if !self.problems.is_empty() {
-            let _ = writeln!(o, "\n{}", p.on(BOLD, "Problems"));
-            for pr in &self.problems {
-                let _ = writeln!(o, "  [{}] {}", pr.analyzer, pr.message);
-            }
-        }
-        o
-    }
-
-    /// One line per flag: the loaded modules carrying it, then other evidence: the attribution hints for
-    /// flags no loaded module carries, the last unloaded module when its taints hold the letter, and the
-    /// log events that name a module (a `WARNING` in a module sets W, which no module's taints record).
-    /// Flags the log shows pending (set after the dump was taken) get a line of their own.
-    fn render_culprits(&self, p: &Paint, o: &mut String) {
-        let mut lines = Vec::new();
-        for f in &self.flags {
-            let mut who: Vec<String> = self
-                .modules
-                .iter()
-                .filter(|m| m.taint_mask & (1u64 << f.bit) != 0)
-                .map(|m| format!("{} (loaded)", m.name))
-                .collect();
-            // One entry per module, its kinds of evidence joined: "oot_gone (last unloaded, kernel log)".
-            let mut others: Vec<(String, Vec<String>)> = Vec::new();
-            let mut add = |module: &str, why: String| {
-                if who.iter().any(|w| w.starts_with(&format!("{module} ("))) {
-                    return;
-                }
-                match others.iter_mut().find(|(m, _)| m == module) {
-                    Some((_, whys)) if whys.contains(&why) => {}
-                    Some((_, whys)) => whys.push(why),
-                    None => others.push((module.to_string(), vec![why])),
-                }
-            };
-            for h in self.unloaded_hints.iter().filter(|h| h.bit == f.bit) {
-                add(&h.module, evidence_name(h).to_string());
-            }
-            if let Some(l) = &self.last_unloaded_module {
-                if l.taints.as_deref().is_some_and(|t| t.contains(f.letter)) {
-                    add(&l.name, "last unloaded".to_string());
-                }
-            }
-            for e in self
-                .timeline
-                .iter()
-                .filter(|e| e.bit == Some(f.bit) && e.kind != crate::timeline::EventKind::Taint)
-            {
-                if let Some(m) = &e.module {
-                    add(m, format!("{} in kernel log", event_name(e.kind)));
-                }
-            }
-            who.extend(
-                others
-                    .into_iter()
-                    .map(|(m, whys)| format!("{m} ({})", whys.join(", "))),
-            );
-            if !who.is_empty() {
-                lines.push(format!("  {} <- {}", f.letter, who.join(", ")));
-            } else if self.unexplained_flags.iter().any(|u| u.bit == f.bit) {
-                lines.push(format!(
-                    "  {} <- {}",
-                    f.letter,
-                    p.on(YELLOW, "no module found")
-                ));
-            }
-        }
-        for e in self.timeline.iter().filter(|e| e.pending) {
-            if let (Some(letter), Some(m)) = (e.letter, &e.module) {
-                lines.push(format!(
-                    "  {letter} <- {m} ({} in kernel log; {})",
-                    event_name(e.kind),
-                    p.on(YELLOW, "pending: not yet in tainted_mask")
-                ));
-            }
-        }
-        if !lines.is_empty() {
-            let _ = writeln!(o, "\n{}", p.on(BOLD, "Culprits"));
-            for l in lines {
-                let _ = writeln!(o, "{l}");
-            }
-        }
-    }
-
-    /// One line per event, in the kernel log's own time format:
-    /// `[    5.123456] O  oot_prop  loading out-of-tree module taints kernel.`
-    fn render_timeline(&self, p: &Paint, o: &mut String) {
-        let _ = writeln!(
-            o,
-            "\n{}",
-            p.on(BOLD, &format!("Timeline ({} events)", self.timeline.len()))
-        );
-        if self.timeline.is_empty() {
-            let _ = writeln!(o, "  (no events)");
-            return;
-        }
-        let width = self
-            .timeline
-            .iter()
-            .map(|e| e.module.as_deref().map_or(1, |m| m.chars().count()))
-            .max()
-            .unwrap_or(1);
-        for e in &self.timeline {
-            let stamp = match e.ts_ns {
-                Some(ns) => format!("[{:>5}.{:06}]", ns / 1_000_000_000, ns / 1000 % 1_000_000),
-                None => format!("[{:^12}]", "no log"),
-            };
-            let module = e.module.as_deref().unwrap_or("-");
-            // The module's own `NAME: ` prefix repeats the module column.
-            let text = match (&e.text, &e.reason) {
-                (Some(t), _) => t
-                    .strip_prefix(module)
-                    .and_then(|r| r.strip_prefix(": "))
-                    .unwrap_or(t)
-                    .to_string(),
-                (None, Some(r)) => format!("{}: {r}", event_name(e.kind)),
-                (None, None) => event_name(e.kind).to_string(),
-            };
-            let pad = width.saturating_sub(module.chars().count());
-            let mut line = format!(
-                "  {stamp} {}  {module}{}  {text}",
-                e.letter.unwrap_or(' '),
-                " ".repeat(pad)
-            );
-            if e.pending {
-                line += &format!("  {}", p.on(YELLOW, "[pending: not yet in tainted_mask]"));
-            }
-            let _ = writeln!(o, "{}", line.trim_end());
-        }
-    }
-
-    fn render_modules(&self, p: &Paint, o: &mut String) {
-        let _ = writeln!(
-            o,
-            "\n{}",
-            p.on(BOLD, &format!("Modules ({})", self.modules.len()))
-        );
-        if self.modules.is_empty() {
-            return;
-        }
-        let header = [
-            "NAME",
-            "STATE",
-            "TAINTS",
-            "SIGNED",
-            "BASE",
-            "SIZE",
-            "VERSION",
-            "SRCVERSION",
-        ];
-        let rows: Vec<[String; 8]> = self
-            .modules
-            .iter()
-            .map(|m| {
-                [
-                    m.name.clone(),
-                    m.state.clone(),
-                    m.taints.clone(),
-                    match m.signed {
-                        Some(true) => "yes".into(),
-                        Some(false) => "no".into(),
-                        None => "-".into(),
-                    },
-                    m.base.map_or("-".into(), |b| format!("{b:#x}")),
-                    m.size.map_or("-".into(), |s| s.to_string()),
-                    m.version.clone().unwrap_or_else(|| "-".into()),
-                    m.srcversion.clone().unwrap_or_else(|| "-".into()),
-                ]
-            })
-            .collect();
-        let mut width = header.map(str::len);
-        for r in &rows {
-            for (w, c) in width.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let line = |cells: &[String; 8], taint_col_colored: bool| {
-            let mut s = String::from(" ");
-            for (i, c) in cells.iter().enumerate() {
-                let pad = width[i] - c.chars().count();
-                let cell = if i == 2 && taint_col_colored && !c.is_empty() {
-                    p.on(YELLOW, c)
-                } else {
-                    c.clone()
-                };
-                s.push(' ');
-                s.push_str(&cell);
-                if i + 1 < cells.len() {
-                    s.push_str(&" ".repeat(pad));
-                }
-            }
-            s
-        };
-        let _ = writeln!(o, "{}", line(&header.map(String::from), false));
-        for r in &rows {
-            let _ = writeln!(o, "{}", line(r, true));
-        }
-    }
-
-    fn render_signatures(&self, o: &mut String) {
-        let s = &self.signatures;
-        let yn = |b: Option<bool>| match b {
-            Some(true) => "yes",
-            Some(false) => "no",
-            None => "unknown",
-        };
-        let _ = writeln!(
-            o,
-            "\nSignatures: enforced {} (sig_enforce {}), lockdown {}, unsigned loaded: {}",
-            yn(s.enforcement_effective),
-            yn(s.sig_enforce),
-            s.lockdown.as_deref().unwrap_or("n/a"),
-            if s.unsigned_modules.is_empty() {
-                "none".to_string()
-            } else {
-                s.unsigned_modules.join(", ")
-            }
-        );
-    }
-}
-
-fn evidence_name(h: &UnloadedHint) -> &'static str {
-    match h.evidence {
-        crate::unloaded::Evidence::LastUnloadedModule => "last unloaded",
-        crate::unloaded::Evidence::UnloadedTaintedModules => "unloaded, tracked",
-        crate::unloaded::Evidence::KernelLog => "kernel log",
-    }
-}
-
-fn event_name(k: crate::timeline::EventKind) -> &'static str {
-    use crate::timeline::EventKind as K;
-    match k {
-        K::Taint => "taint",
-        K::Warn => "WARNING",
-        K::Oops => "oops",
-        K::SoftLockup => "soft lockup",
-        K::BadPage => "bad page",
-        K::Panic => "panic",
-        K::Sysrq => "sysrq",
-        K::FirstSeen => "first seen",
-        K::NoEvidence => "no evidence",
-    }
-}
-
-fn source_name(s: TaintSource) -> &'static str {
-    match s {
-        TaintSource::TaintFlags => "taint_flags[]",
-        TaintSource::Tnts => "tnts[]",
-        TaintSource::BuiltinMainline => "built-in mainline",
-        TaintSource::BuiltinRhel => "built-in RHEL",
-        TaintSource::BuiltinSuse => "built-in SUSE",
     }
 }

@@ -15,19 +15,9 @@
 
 use std::fmt;
 
-/// Why a read of target memory failed. Analyzers report these as data, never panic on them.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReadError {
-    /// The address does not translate (no mapping in the kernel page tables, or outside any known region).
-    #[error("address {addr:#x} is not mapped")]
-    Unmapped { addr: u64 },
-    /// The page was deliberately left out of the dump (makedumpfile `-d`, or a `p_filesz < p_memsz` tail).
-    #[error("address {addr:#x} is in a page excluded from the dump")]
-    Excluded { addr: u64 },
-    /// Anything else (corrupt compressed page, I/O error...), with the reader's own message.
-    #[error("cannot read {addr:#x}: {detail}")]
-    Other { addr: u64, detail: String },
-}
+/// Why a read of target memory failed: the one read error of every layer (`kmem`). Analyzers report these
+/// as data, never panic on them.
+pub use kmem::ReadError;
 
 /// Which type a member question is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -16,7 +16,7 @@
 
 use serde::Serialize;
 
-use crate::memread::{read_char_array, walk_list};
+use crate::memread::{read_char_field, walk_list, CharField};
 use crate::modules::ModuleInfo;
 use crate::report::AnalyzerError;
 use crate::taint::{TaintFlag, TaintTable};
@@ -99,7 +99,7 @@ pub fn strip_parens(s: &str) -> &str {
 /// Read `last_unloaded_module` and `unloaded_tainted_modules`. Never fails: problems are collected.
 pub fn read_unloaded(t: &dyn Target, table: &TaintTable) -> Unloaded {
     let mut problems = Vec::new();
-    let last_unloaded_module = match read_last_unloaded(t) {
+    let last_unloaded_module = match read_last_unloaded(t, table, &mut problems) {
         Ok(v) => v,
         Err(e) => {
             problems.push(format!("last_unloaded_module: {e}"));
@@ -120,40 +120,75 @@ pub fn read_unloaded(t: &dyn Target, table: &TaintTable) -> Unloaded {
     }
 }
 
-fn read_last_unloaded(t: &dyn Target) -> Result<Option<LastUnloaded>, AnalyzerError> {
+fn read_last_unloaded(
+    t: &dyn Target,
+    table: &TaintTable,
+    problems: &mut Vec<String>,
+) -> Result<Option<LastUnloaded>, AnalyzerError> {
     let Some(addr) = t.symbol("last_unloaded_module") else {
         return Ok(None);
     };
     let ty = TypeRef::TypeOf("last_unloaded_module");
     let read = |off: u64, len: u64, what: &str| {
-        read_char_array(t, addr.wrapping_add(off), len, MAX_CHARS).map_err(|source| {
+        read_char_field(t, addr.wrapping_add(off), len, MAX_CHARS).map_err(|source| {
             AnalyzerError::Read {
                 what: format!("last_unloaded_module{what}"),
                 source,
             }
         })
     };
-    let last = match t.member(ty, "name") {
+    let (name, name_len, raw) = match t.member(ty, "name") {
         Some(name) => {
             let n = read(name.offset, name.size, ".name")?;
             let raw = match t.member(ty, "taints") {
-                Some(m) => read(m.offset, m.size, ".taints")?,
-                None => String::new(),
+                Some(m) => {
+                    let f = read(m.offset, m.size, ".taints")?;
+                    match f.implausible(m.size) {
+                        Some(why) => {
+                            problems.push(format!("last_unloaded_module.taints {why}"));
+                            None
+                        }
+                        None => Some(f.text),
+                    }
+                }
+                None => Some(String::new()),
             };
-            LastUnloaded {
-                name: n,
-                taints: Some(strip_parens(&raw).to_string()),
-                taints_raw: Some(raw),
-            }
+            (n, name.size, raw)
         }
         None => {
             let len = t.size_of(ty).unwrap_or(OLD_LAST_UNLOADED_LEN);
-            LastUnloaded {
-                name: read(0, len, "")?,
-                taints: None,
-                taints_raw: None,
-            }
+            // Before 6.0 the kernel kept the name only: no taints to report, and none to invent.
+            (read(0, len, "")?, len, None)
         }
+    };
+    if let Some(why) = name.implausible(name_len) {
+        problems.push(format!("last_unloaded_module.name {why}"));
+        return Ok(None);
+    }
+    // `module_flags()` writes "(" + letters of the kernel's own table + ")", or nothing.
+    let taints = raw.as_deref().and_then(|r| {
+        let letters = strip_parens(r);
+        let framed = r.is_empty() || (r.starts_with('(') && r.ends_with(')'));
+        match letters.chars().find(|&c| table.bit_for_letter(c).is_none()) {
+            _ if !framed => {
+                problems.push(format!(
+                    "last_unloaded_module.taints {r:?} is not the \"(LETTERS)\" the kernel writes"
+                ));
+                None
+            }
+            Some(c) if !table.entries.is_empty() => {
+                problems.push(format!(
+                    "last_unloaded_module.taints {r:?} holds {c:?}, a letter the kernel's taint table does not have"
+                ));
+                None
+            }
+            _ => Some(letters.to_string()),
+        }
+    });
+    let last = LastUnloaded {
+        name: name.text,
+        taints_raw: taints.as_ref().and(raw),
+        taints,
     };
     Ok((!last.name.is_empty()).then_some(last))
 }
@@ -182,19 +217,41 @@ fn read_unload_taint_list(
     let mut out = Vec::new();
     for node in walk.nodes {
         let e = node.wrapping_sub(list.offset);
-        let entry = (|| -> Result<UnloadedTainted, crate::target::ReadError> {
-            let n = read_char_array(t, e + name.offset, name.size, MAX_CHARS)?;
+        let entry = (|| -> Result<(UnloadedTainted, CharField), crate::target::ReadError> {
+            let n = read_char_field(t, e + name.offset, name.size, MAX_CHARS)?;
             let mask = t.read_uint(e + taints.offset, taints.size.clamp(1, 8))?;
             let c = t.read_uint(e + count.offset, count.size.clamp(1, 8))?;
-            Ok(UnloadedTainted {
-                taints: table.module_letters(mask),
-                name: n,
-                count: c,
-                taint_mask: mask,
-            })
+            Ok((
+                UnloadedTainted {
+                    taints: table.module_letters(mask),
+                    name: n.text.clone(),
+                    count: c,
+                    taint_mask: mask,
+                },
+                n,
+            ))
         })();
         match entry {
-            Ok(u) => out.push(u),
+            // What `try_add_tainted_module()` cannot have written: a garbled name, no unload counted,
+            // or taints no module can set.
+            Ok((_, n)) if n.implausible(name.size).is_some() => problems.push(format!(
+                "mod_unload_taint at {e:#x}: name {}",
+                n.implausible(name.size).unwrap_or_default()
+            )),
+            Ok((u, _)) if u.count == 0 => problems.push(format!(
+                "mod_unload_taint at {e:#x} ({}): count 0, but an entry is made by an unload",
+                u.name
+            )),
+            Ok((u, _))
+                if !table.entries.is_empty()
+                    && (u.taint_mask == 0 || u.taint_mask & !table.module_capable_mask() != 0) =>
+            {
+                problems.push(format!(
+                    "mod_unload_taint at {e:#x} ({}): taints {:#x} are not module taints the kernel records",
+                    u.name, u.taint_mask
+                ))
+            }
+            Ok((u, _)) => out.push(u),
             Err(err) => problems.push(format!("mod_unload_taint at {e:#x} unreadable: {err}")),
         }
     }

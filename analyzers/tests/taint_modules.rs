@@ -189,3 +189,20 @@ fn unreadable_version_string_is_a_problem_not_a_failure() {
     assert_eq!(m.modules[0].version, None);
     assert!(m.problems[0].contains("version string"), "{:?}", m.problems);
 }
+
+/// A list entry whose name the kernel cannot have written (no NUL in `char name[56]`, or control bytes) is
+/// not a module: it is left out and named in `problems`, and the rest of the list is still read.
+#[test]
+fn entry_with_a_name_the_kernel_cannot_have_written_is_left_out() {
+    let mut k = Kit::v6_1();
+    three(&mut k);
+    let hello = k.modules[1];
+    k.t.write(hello + OFF_NAME, &[b'h'; 56]);
+    let vendor = k.modules[2];
+    k.t.write(vendor + OFF_NAME, b"ven\x07dor\0");
+    let m = walk(&k);
+    assert_eq!(names(&m), ["ext4"]);
+    let joined = m.problems.join("\n");
+    assert!(joined.contains("no terminating NUL"), "{joined}");
+    assert!(joined.contains("not printable ASCII"), "{joined}");
+}

@@ -28,9 +28,13 @@ fn json_keys_are_the_contract() {
     assert_eq!(
         keys,
         [
+            "crash_reports",
+            "crash_site",
             "flags",
             "kernel_log",
             "last_unloaded_module",
+            "load_failures",
+            "log_only",
             "modules",
             "panic",
             "problems",
@@ -88,7 +92,7 @@ fn json_keys_are_the_contract() {
 #[test]
 fn text_starts_with_the_verdict_and_colours_only_on_request() {
     let r = analyze(&guest().t);
-    let plain = r.render_text(false);
+    let plain = render::text::report(&r, false);
     assert!(plain.starts_with("TAINTED: P W O E (0x3201)\n"), "{plain}");
     assert!(!plain.contains('\x1b'));
     assert!(plain.contains("Kernel prints: \"Tainted: P        W  OE     \""));
@@ -103,7 +107,7 @@ fn text_starts_with_the_verdict_and_colours_only_on_request() {
     let col = |l: &str, w: &str| l.find(w).unwrap();
     assert_eq!(col(rows[0], "STATE"), col(rows[1], "LIVE"));
     assert_eq!(col(rows[1], "LIVE"), col(rows[2], "LIVE"));
-    let colored = r.render_text(true);
+    let colored = render::text::report(&r, true);
     assert!(colored.starts_with("\x1b[1;31mTAINTED: P W O E (0x3201)\x1b[0m"));
 }
 
@@ -114,7 +118,7 @@ fn not_tainted_report() {
     k.link();
     let r = analyze(&k.t);
     assert_eq!(r.taint_string.as_deref(), Some("Not tainted"));
-    assert!(r.render_text(false).starts_with("Not tainted\n"));
+    assert!(render::text::report(&r, false).starts_with("Not tainted\n"));
     assert_eq!(r.signatures.unsigned_flag, UnsignedExplanation::NotSet);
 }
 
@@ -140,9 +144,7 @@ fn e_flag_without_unsigned_loaded_module_points_at_the_unloaded_one() {
         .map(|h| (h.letter, h.module.as_str()))
         .collect();
     assert_eq!(hinted, [('O', "oops_mod"), ('E', "oops_mod")]);
-    assert!(r
-        .render_text(false)
-        .contains("  E <- oops_mod (last unloaded)"));
+    assert!(render::text::report(&r, false).contains("  E <- oops_mod (last unloaded)"));
 }
 
 #[test]
@@ -167,7 +169,7 @@ fn one_failing_analyzer_does_not_hide_the_others() {
     assert_eq!(r.tainted_mask, Some(0x3201));
     assert!(r.modules.is_empty());
     assert_eq!(r.last_unloaded_module.as_ref().unwrap().name, "loop");
-    let by: Vec<&str> = r.problems.iter().map(|p| p.analyzer.as_str()).collect();
+    let by: Vec<&str> = r.problems.iter().map(|p| p.analyzer.name()).collect();
     assert!(
         by.contains(&"modules") && by.contains(&"taint"),
         "{:?}",
@@ -190,7 +192,7 @@ fn unreadable_mask_still_reports_modules() {
     let r = analyze(&k.t);
     assert_eq!(r.tainted_mask, None);
     assert_eq!(r.modules.len(), 2);
-    assert!(r.render_text(false).starts_with("Taint state unknown"));
+    assert!(render::text::report(&r, false).starts_with("Taint state unknown"));
     assert!(r
         .problems
         .iter()

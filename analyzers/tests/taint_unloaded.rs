@@ -131,3 +131,66 @@ fn orphan_flag_without_evidence_is_unexplained() {
     let un: Vec<char> = a.unexplained.iter().map(|f| f.letter).collect();
     assert_eq!(un, ['P']);
 }
+
+/// Values the kernel cannot have written are named in `problems`, never reported as facts.
+#[test]
+fn impossible_last_unloaded_values_are_flagged_not_reported() {
+    let table = |k: &Kit| read_taint_table(&k.t);
+    // A name filling all 57 bytes with no NUL: not a string the kernel wrote.
+    let mut k = Kit::v6_1();
+    k.last_unloaded_struct("x", "(POE)");
+    k.t.write(LAST_UNLOADED, &[b'a'; 57]);
+    let u = read_unloaded(&k.t, &table(&k));
+    assert_eq!(u.last_unloaded_module, None);
+    assert!(
+        u.problems
+            .iter()
+            .any(|p| p.contains("last_unloaded_module.name") && p.contains("no terminating NUL")),
+        "{:?}",
+        u.problems
+    );
+    // Taints with a letter the kernel's own table does not have: the name stays, the taints are unknown.
+    for bad in ["(PQE)", "POE", "(P\u{1}E)"] {
+        let mut k = Kit::v6_1();
+        k.last_unloaded_struct("oot_gone", bad);
+        let u = read_unloaded(&k.t, &table(&k));
+        let l = u.last_unloaded_module.expect("the name is plausible");
+        assert_eq!(l.name, "oot_gone");
+        assert_eq!((l.taints, l.taints_raw), (None, None), "{bad}");
+        assert!(
+            u.problems
+                .iter()
+                .any(|p| p.contains("last_unloaded_module.taints")),
+            "{bad}: {:?}",
+            u.problems
+        );
+    }
+}
+
+#[test]
+fn impossible_unloaded_tainted_entries_are_flagged_not_reported() {
+    let mut k = Kit::v6_1();
+    k.unloaded_tainted(&[
+        ("nvidia", bits("PO"), 2),
+        ("never_unloaded", bits("O"), 0),
+        ("boot_flag", bits("W"), 1),
+        ("ok_mod", bits("E"), 1),
+    ]);
+    let u = read_unloaded(&k.t, &read_taint_table(&k.t));
+    let names: Vec<String> = u
+        .unloaded_tainted_modules
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["nvidia", "ok_mod"]);
+    let joined = u.problems.join("\n");
+    assert!(
+        joined.contains("never_unloaded") && joined.contains("count 0"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("boot_flag") && joined.contains("not module taints"),
+        "{joined}"
+    );
+}

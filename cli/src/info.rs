@@ -1,6 +1,5 @@
 //! `vmtaint info`.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -22,8 +21,10 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
     } else {
         render(&info)
     };
-    // A closed pipe (`| head`) is not an error worth a message.
-    let _ = std::io::stdout().write_all(out.as_bytes());
+    if let Err(e) = crate::report::write_stdout(out.as_bytes()) {
+        eprintln!("vmtaint: standard output: {e}");
+        return ExitCode::from(crate::scan::EXIT_WRITE_FAILED);
+    }
     ExitCode::SUCCESS
 }
 

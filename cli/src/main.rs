@@ -29,9 +29,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The taint report: verdict, flags, culprits, modules, signatures, unloaded modules, timeline, panic.
+    /// The taint report: verdict, crash site, flags, culprits, modules, signatures, unloaded modules, timeline.
     Report {
-        /// The dump (ELF vmcore, kdump-compressed or flattened; recognised by content).
+        /// The dump (ELF vmcore, kdump-compressed or flattened), or a text kernel log (vmcore-dmesg.txt, dmesg,
+        /// journalctl -k, syslog): recognised by content.
         dump: PathBuf,
         /// The debug vmlinux (default: found by the dump's build-id, see --debuginfo-dir).
         #[arg(long, value_name = "PATH")]
@@ -127,13 +128,7 @@ fn main() -> ExitCode {
             };
             let cache = VmlinuxCache::default();
             scan::run(&opts, |d| {
-                let dump = vmcore::Vmcore::open(&d.path).map_err(|e| e.to_string())?;
-                let report = engine::make_report_cached(&dump, &debuginfo, &cache)
-                    .map_err(|e| e.to_string())?;
-                match serde_json::to_value(report) {
-                    Ok(serde_json::Value::Object(m)) => Ok(m),
-                    _ => Err("internal: the report is not a JSON object".into()),
-                }
+                engine::report_file(&d.path, &debuginfo, &cache).map_err(|e| e.to_string())
             })
         }
     }

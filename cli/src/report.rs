@@ -1,11 +1,11 @@
-//! `vmtaint report`: the taint report of one dump, human or JSON (schema: docs/schema/report.schema.json).
+//! `vmtaint report`: the taint report of one dump (or of a kernel log alone), human or JSON (schema:
+//! docs/schema/report.schema.json).
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use engine::{make_report, DebuginfoOptions, FullReport};
-use vmcore::Vmcore;
+use engine::DebuginfoOptions;
 
 use crate::EXIT_UNREADABLE;
 
@@ -17,15 +17,12 @@ pub enum Color {
     Never,
 }
 
+/// Exit status when a report was made but has no taint verdict (`tainted_mask` unreadable: symbols missing
+/// or memory unreadable); the reason is on stderr.
+pub const EXIT_NO_VERDICT: u8 = 3;
+
 pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> ExitCode {
-    let dump = match Vmcore::open(path) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("vmtaint: {e}");
-            return ExitCode::from(EXIT_UNREADABLE);
-        }
-    };
-    let full = match make_report(&dump, opts) {
+    let full = match engine::report_file(path, opts, &engine::VmlinuxCache::default()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("vmtaint: {e}");
@@ -33,7 +30,13 @@ pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> Ex
         }
     };
     let out = if json {
-        serde_json::to_string_pretty(&full).expect("the report serializes") + "\n"
+        match serde_json::to_string_pretty(&full) {
+            Ok(s) => s + "\n",
+            Err(e) => {
+                eprintln!("vmtaint: the report does not serialize: {e}");
+                return ExitCode::from(EXIT_UNREADABLE);
+            }
+        }
     } else {
         let color = match color {
             Color::Always => true,
@@ -42,28 +45,37 @@ pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> Ex
                 std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
             }
         };
-        render(&full, color)
+        render::text::full_report(&full, color)
     };
-    let _ = std::io::stdout().write_all(out.as_bytes());
+    if let Err(e) = write_stdout(out.as_bytes()) {
+        eprintln!("vmtaint: standard output: {e}");
+        return ExitCode::from(crate::scan::EXIT_WRITE_FAILED);
+    }
+    if !full.has_verdict() {
+        let taint = || {
+            full.report
+                .problems
+                .iter()
+                .filter(|p| p.analyzer == "taint")
+        };
+        let why = taint()
+            .find(|p| p.message.contains("tainted_mask"))
+            .or_else(|| taint().next_back())
+            .map_or("tainted_mask could not be read", |p| p.message.as_str());
+        eprintln!(
+            "vmtaint: {}: no taint verdict: {why} (symbols from {})",
+            full.dump.path, full.source.kind
+        );
+        return ExitCode::from(EXIT_NO_VERDICT);
+    }
     ExitCode::SUCCESS
 }
 
-/// Human output: which dump and which symbols, then the analyzers' report.
-pub fn render(r: &FullReport, color: bool) -> String {
-    let d = &r.dump;
-    let mut s = r.report.render_text(color);
-    s += &format!(
-        "\n{} ({}, {}); symbols: {} {}{}\n",
-        d.path,
-        d.format.name(),
-        d.release.as_deref().unwrap_or("release unknown"),
-        r.source.kind,
-        r.source.origin,
-        r.source
-            .matched_by
-            .as_deref()
-            .map(|m| format!(" (matched by {m})"))
-            .unwrap_or_default()
-    );
-    s
+/// Write all of `bytes` to stdout; a reader that went away (`| head`) is not an error worth a message.
+pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    let mut o = std::io::stdout().lock();
+    match o.write_all(bytes).and_then(|_| o.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }

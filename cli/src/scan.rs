@@ -11,11 +11,15 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Instant, UNIX_EPOCH};
 
+use analyzers::document::FullReport;
 use rayon::prelude::*;
-use serde_json::{json, Map, Value};
+use render::summary::{Counts, Summary};
+use serde::Serialize;
+use serde_json::{json, Value};
 
 use crate::EXIT_UNREADABLE;
 
@@ -64,6 +68,8 @@ pub struct Found {
 pub struct Walk {
     pub dumps: Vec<Found>,
     pub skipped: Vec<(PathBuf, String)>,
+    /// Kernel logs kept beside dumps in archive layouts (`vmcore-dmesg.txt`, `dmesg.*`).
+    pub logs: Vec<Found>,
 }
 
 /// Find dumps under `roots` by content.
@@ -77,9 +83,53 @@ pub fn walk(roots: &[PathBuf]) -> Walk {
         };
         visit(root, &base, &mut w, 0);
     }
+    // A crash directory whose vmcore is missing, empty or unreadable still has its kernel log: it gets a
+    // log-only line (dump.format "log") instead of no line at all.
+    let dump_dirs: HashSet<PathBuf> = w
+        .dumps
+        .iter()
+        .filter_map(|d| d.path.parent().map(Path::to_path_buf))
+        .collect();
+    let logs = std::mem::take(&mut w.logs);
+    for log in logs {
+        if log
+            .path
+            .parent()
+            .is_some_and(|dir| !dump_dirs.contains(dir))
+        {
+            w.skipped.retain(|(p, _)| p != &log.path);
+            w.dumps.push(log);
+        }
+    }
     w.dumps.sort_by(|a, b| a.path.cmp(&b.path));
     w.dumps.dedup_by(|a, b| a.path == b.path);
     w
+}
+
+/// What the walk records of a file it keeps.
+fn found(path: &Path, base: &Path, meta: &std::fs::Metadata) -> Found {
+    Found {
+        path: path.to_path_buf(),
+        rel: path
+            .strip_prefix(base)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned(),
+        size: meta.len(),
+        mtime: meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs() as i64),
+        archive: archive_info(path),
+    }
+}
+
+/// `vmcore-dmesg.txt` (kexec-tools) or `dmesg.YYYYMMDDHHMM` (Debian's kdump-tools).
+fn is_archive_log(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|f| f.to_str())
+        .is_some_and(|f| f == "vmcore-dmesg.txt" || f.starts_with("dmesg."))
 }
 
 fn visit(path: &Path, base: &Path, w: &mut Walk, depth: usize) {
@@ -127,28 +177,14 @@ fn visit(path: &Path, base: &Path, w: &mut Walk, depth: usize) {
         }
     };
     match vmcore::sniff(path) {
-        Ok(Some(_)) => {
-            let rel = path
-                .strip_prefix(base)
-                .unwrap_or(path)
-                .to_string_lossy()
-                .into_owned();
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs() as i64);
-            w.dumps.push(Found {
-                path: path.to_path_buf(),
-                rel,
-                size: meta.len(),
-                mtime,
-                archive: archive_info(path),
-            });
+        Ok(Some(_)) => w.dumps.push(found(path, base, &meta)),
+        Ok(None) => {
+            if is_archive_log(path) {
+                w.logs.push(found(path, base, &meta));
+            }
+            w.skipped
+                .push((path.to_path_buf(), "not a crash dump".into()))
         }
-        Ok(None) => w
-            .skipped
-            .push((path.to_path_buf(), "not a crash dump".into())),
         Err(e) => w
             .skipped
             .push((path.to_path_buf(), format!("unreadable: {e}"))),
@@ -215,7 +251,13 @@ impl Shard {
 
 /// Results already in a JSONL file: (path, size, mtime) of lines, and whether each was an error.
 fn already_done(jsonl: &Path) -> BTreeMap<(String, u64, i64), bool> {
-    let Ok(f) = File::open(jsonl) else {
+    // Only a regular file holds earlier results: /dev/stdout, a FIFO or /dev/full would read forever.
+    let Ok(f) = File::open(jsonl).and_then(|f| {
+        f.metadata()?
+            .is_file()
+            .then_some(f)
+            .ok_or(std::io::ErrorKind::InvalidInput.into())
+    }) else {
         return BTreeMap::new();
     };
     BufReader::new(f)
@@ -244,10 +286,72 @@ pub struct ScanOptions {
     pub progress: bool,
 }
 
-/// Run a scan with `job` producing each dump's JSON object (the report) or an error message.
+/// Exit status when results could not be written (disk full, I/O error): what was written stays valid.
+pub const EXIT_WRITE_FAILED: u8 = 1;
+
+/// One dump's JSON line: which file, then its report (or why there is none), then how long it took.
+#[derive(Serialize)]
+struct ScanLine<'a> {
+    path: String,
+    size: u64,
+    mtime: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    archive: Option<&'a Value>,
+    #[serde(flatten)]
+    report: Option<&'a FullReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    elapsed_ms: f64,
+}
+
+/// A dump's result, as it comes back from a worker.
+struct Done {
+    index: usize,
+    result: Result<FullReport, String>,
+    elapsed_ms: f64,
+}
+
+/// Where the JSON lines go, and how a failed write is told.
+enum Output {
+    Stdout(std::io::StdoutLock<'static>),
+    /// The file, and its length after the last whole line: a failed write is cut back to it, so every line
+    /// in the file stays a whole JSON document and a rerun resumes after it.
+    File(PathBuf, File, u64),
+}
+
+impl Output {
+    /// Write and flush one line. `Ok(false)`: stdout's reader went away (`| head`), stop quietly.
+    fn line(&mut self, text: &str) -> Result<bool, String> {
+        let mut bytes = Vec::with_capacity(text.len() + 1);
+        bytes.extend_from_slice(text.as_bytes());
+        bytes.push(b'\n');
+        match self {
+            Output::Stdout(o) => match o.write_all(&bytes).and_then(|_| o.flush()) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+                Err(e) => Err(format!("standard output: {e}")),
+            },
+            Output::File(p, f, good) => match f.write_all(&bytes).and_then(|_| f.flush()) {
+                Ok(()) => {
+                    *good += bytes.len() as u64;
+                    Ok(true)
+                }
+                Err(e) => {
+                    let cut = match f.set_len(*good) {
+                        Ok(()) => String::new(),
+                        Err(c) => format!(" (and the partial line could not be cut off: {c})"),
+                    };
+                    Err(format!("{}: {e}{cut}", p.display()))
+                }
+            },
+        }
+    }
+}
+
+/// Run a scan with `job` producing each dump's report or why there is none.
 pub fn run<J>(opts: &ScanOptions, job: J) -> ExitCode
 where
-    J: Fn(&Found) -> Result<Map<String, Value>, String> + Sync,
+    J: Fn(&Found) -> Result<FullReport, String> + Sync,
 {
     let started = Instant::now();
     let walked = walk(&opts.paths);
@@ -275,19 +379,25 @@ where
         return ExitCode::from(EXIT_UNREADABLE);
     }
 
-    let mut out: Box<dyn Write> = match &opts.jsonl {
+    let mut out = match &opts.jsonl {
         Some(p) => match std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(p)
         {
-            Ok(f) => Box::new(f),
+            Ok(f) => match f.metadata() {
+                Ok(m) => Output::File(p.clone(), f, m.len()),
+                Err(e) => {
+                    eprintln!("vmtaint scan: {}: {e}", p.display());
+                    return ExitCode::from(EXIT_UNREADABLE);
+                }
+            },
             Err(e) => {
                 eprintln!("vmtaint scan: {}: {e}", p.display());
                 return ExitCode::from(EXIT_UNREADABLE);
             }
         },
-        None => Box::new(std::io::stdout().lock()),
+        None => Output::Stdout(std::io::stdout().lock()),
     };
     let bar = (opts.progress && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(dumps.len() as u64);
@@ -300,71 +410,118 @@ where
         b
     });
 
-    let pool = rayon::ThreadPoolBuilder::new()
+    let pool = match rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.unwrap_or(0))
         .build()
-        .expect("thread pool");
-    let (tx, rx) = mpsc::channel::<Map<String, Value>>();
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("vmtaint scan: cannot start worker threads: {e}");
+            return ExitCode::from(EXIT_UNREADABLE);
+        }
+    };
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<Done>();
     let mut summary = Summary::default();
-    let mut lines: Vec<Map<String, Value>> = Vec::new();
+    let mut csv_rows: Vec<String> = Vec::new();
+    let mut write_error: Option<String> = None;
     std::thread::scope(|scope| {
         let dumps = &dumps;
         let job = &job;
+        let stop = &stop;
         scope.spawn(move || {
             pool.install(|| {
-                dumps.par_iter().for_each_with(tx, |tx, d| {
-                    let t = Instant::now();
-                    let result = job(d);
-                    let mut line = Map::new();
-                    line.insert("path".into(), json!(d.path.display().to_string()));
-                    line.insert("size".into(), json!(d.size));
-                    line.insert("mtime".into(), json!(d.mtime));
-                    if let Some(a) = &d.archive {
-                        line.insert("archive".into(), a.clone());
-                    }
-                    match result {
-                        Ok(fields) => line.extend(fields),
-                        Err(e) => {
-                            line.insert("error".into(), json!(e));
+                dumps
+                    .par_iter()
+                    .enumerate()
+                    .for_each_with(tx, |tx, (index, d)| {
+                        // Once the output is gone, no more work: nothing could be kept.
+                        if stop.load(Ordering::Relaxed) {
+                            return;
                         }
-                    }
-                    line.insert(
-                        "elapsed_ms".into(),
-                        json!(t.elapsed().as_secs_f64() * 1000.0),
-                    );
-                    let _ = tx.send(line);
-                })
+                        let t = Instant::now();
+                        let result = job(d);
+                        let _ = tx.send(Done {
+                            index,
+                            result,
+                            elapsed_ms: t.elapsed().as_secs_f64() * 1000.0,
+                        });
+                    })
             })
         });
-        for line in rx {
-            let text = serde_json::to_string(&line).expect("a JSON object");
-            if writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
-                break; // the reader went away (`| head`): stop quietly
+        for d in rx {
+            if write_error.is_some() || stop.load(Ordering::Relaxed) {
+                continue; // drain what the workers already finished
             }
-            summary.add(&line);
+            let f = &dumps[d.index];
+            let path = f.path.display().to_string();
+            let result = d.result.as_ref().map_err(String::as_str);
+            let line = ScanLine {
+                path: path.clone(),
+                size: f.size,
+                mtime: f.mtime,
+                archive: f.archive.as_ref(),
+                report: result.ok(),
+                error: result.err(),
+                elapsed_ms: d.elapsed_ms,
+            };
+            let text = match serde_json::to_string(&line) {
+                Ok(t) => t,
+                Err(e) => {
+                    write_error = Some(format!("{path}: the report does not serialize: {e}"));
+                    stop.store(true, Ordering::Relaxed);
+                    continue;
+                }
+            };
+            match out.line(&text) {
+                Ok(true) => {}
+                Ok(false) => {
+                    stop.store(true, Ordering::Relaxed);
+                    continue;
+                }
+                Err(e) => {
+                    write_error = Some(e);
+                    stop.store(true, Ordering::Relaxed);
+                    continue;
+                }
+            }
+            summary.add(&path, result);
             if let Some(b) = &bar {
                 b.inc(1);
             }
             if opts.csv.is_some() {
-                lines.push(line);
+                csv_rows.push(render::summary::csv_row(&path, result));
             }
         }
     });
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if let Some(csv) = &opts.csv {
-        if let Err(e) = write_csv(csv, &lines) {
-            eprintln!("vmtaint scan: {}: {e}", csv.display());
+    if let (Some(csv), None) = (&opts.csv, &write_error) {
+        if let Err(e) = write_csv(csv, &csv_rows) {
+            write_error = Some(format!("{}: {e}", csv.display()));
         }
     }
-    summary.print(
-        found,
-        in_shard,
-        resumed,
-        walked.skipped.len(),
-        started.elapsed().as_secs_f64(),
+    eprint!(
+        "{}",
+        summary.render(
+            &Counts {
+                found,
+                in_shard,
+                resumed,
+                skipped: walked.skipped.len(),
+            },
+            started.elapsed().as_secs_f64(),
+        )
     );
+    if let Some(e) = write_error {
+        eprintln!(
+            "vmtaint scan: stopped: cannot write results: {e}; the {} lines written are valid, and a rerun \
+             with the same --jsonl resumes after them",
+            summary.scanned
+        );
+        return ExitCode::from(EXIT_WRITE_FAILED);
+    }
     if summary.scanned > 0 && summary.errors == summary.scanned && resumed == 0 {
         return ExitCode::from(EXIT_UNREADABLE);
     }
@@ -379,183 +536,15 @@ fn join(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-/// The closing table: dumps by verdict, flags by count, the modules that taint most dumps, unexplained flags.
-#[derive(Default)]
-struct Summary {
-    scanned: u64,
-    errors: u64,
-    verdicts: BTreeMap<String, u64>,
-    flags: BTreeMap<String, u64>,
-    modules: BTreeMap<String, u64>,
-    unexplained: Vec<String>,
-    error_samples: Vec<String>,
-}
-
-/// A dump's verdict from its report line.
-fn verdict(line: &Map<String, Value>) -> &'static str {
-    if line.contains_key("error") {
-        "error"
-    } else {
-        match line.get("tainted_mask").and_then(Value::as_u64) {
-            Some(0) => "not tainted",
-            Some(_) => "tainted",
-            None => "unknown",
-        }
-    }
-}
-
-impl Summary {
-    fn add(&mut self, line: &Map<String, Value>) {
-        self.scanned += 1;
-        let v = verdict(line);
-        *self.verdicts.entry(v.into()).or_default() += 1;
-        if v == "error" {
-            self.errors += 1;
-            if self.error_samples.len() < 5 {
-                self.error_samples.push(format!(
-                    "{}: {}",
-                    line["path"].as_str().unwrap_or("?"),
-                    line["error"].as_str().unwrap_or("?")
-                ));
-            }
-            return;
-        }
-        for f in line
-            .get("flags")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(l) = f["letter"].as_str() {
-                *self
-                    .flags
-                    .entry(format!("{l} {}", f["name"].as_str().unwrap_or("")))
-                    .or_default() += 1;
-            }
-        }
-        let mut seen = HashSet::new();
-        for m in line
-            .get("modules")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if m["taints"].as_str().is_some_and(|t| !t.is_empty()) {
-                if let Some(n) = m["name"].as_str() {
-                    if seen.insert(n.to_string()) {
-                        *self.modules.entry(n.into()).or_default() += 1;
-                    }
-                }
-            }
-        }
-        let unexplained: Vec<&str> = line
-            .get("unexplained_flags")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f["letter"].as_str())
-            .collect();
-        if !unexplained.is_empty() {
-            self.unexplained.push(format!(
-                "{} ({})",
-                line["path"].as_str().unwrap_or("?"),
-                unexplained.join("")
-            ));
-        }
-    }
-
-    fn print(&self, found: usize, in_shard: usize, resumed: usize, skipped: usize, secs: f64) {
-        let mut s = String::new();
-        s += &format!(
-            "scanned {} of {found} dumps{} in {secs:.1} s ({:.1} dumps/s); {resumed} already in the output, {skipped} other files skipped\n",
-            self.scanned,
-            if in_shard != found { format!(" ({in_shard} in this shard)") } else { String::new() },
-            self.scanned as f64 / secs.max(1e-9)
-        );
-        let table = |title: &str, rows: &mut Vec<(&String, &u64)>, out: &mut String| {
-            if rows.is_empty() {
-                return;
-            }
-            rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-            *out += &format!("{title}\n");
-            let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-            for (k, v) in rows.iter().take(10) {
-                *out += &format!("  {k:<w$}  {v:>6}\n");
-            }
-        };
-        table(
-            "dumps by verdict:",
-            &mut self.verdicts.iter().collect(),
-            &mut s,
-        );
-        table("flags by dumps:", &mut self.flags.iter().collect(), &mut s);
-        table(
-            "modules tainting the most dumps:",
-            &mut self.modules.iter().collect(),
-            &mut s,
-        );
-        if !self.unexplained.is_empty() {
-            s += &format!("dumps with unexplained flags: {}\n", self.unexplained.len());
-            for u in self.unexplained.iter().take(10) {
-                s += &format!("  {u}\n");
-            }
-        }
-        for e in &self.error_samples {
-            s += &format!("error: {e}\n");
-        }
-        eprint!("{s}");
-    }
-}
-
 /// One row per dump: the summary columns a spreadsheet wants.
-fn write_csv(path: &Path, lines: &[Map<String, Value>]) -> std::io::Result<()> {
+fn write_csv(path: &Path, rows: &[String]) -> std::io::Result<()> {
     let mut f = std::io::BufWriter::new(File::create(path)?);
-    writeln!(f, "path,verdict,tainted_mask,taint_string,flags,tainting_modules,unexplained_flags,release,error")?;
-    let esc = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    for l in lines {
-        let letters = |key: &str| -> String {
-            l.get(key)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f["letter"].as_str())
-                .collect()
-        };
-        let mods: Vec<String> = l
-            .get("modules")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter(|m| m["taints"].as_str().is_some_and(|t| !t.is_empty()))
-            .map(|m| {
-                format!(
-                    "{}({})",
-                    m["name"].as_str().unwrap_or("?"),
-                    m["taints"].as_str().unwrap_or("")
-                )
-            })
-            .collect();
-        writeln!(
-            f,
-            "{},{},{},{},{},{},{},{},{}",
-            esc(l["path"].as_str().unwrap_or("")),
-            verdict(l),
-            l.get("tainted_mask")
-                .and_then(Value::as_u64)
-                .map_or(String::new(), |m| m.to_string()),
-            esc(l.get("taint_string").and_then(Value::as_str).unwrap_or("")),
-            letters("flags"),
-            esc(&mods.join(" ")),
-            letters("unexplained_flags"),
-            esc(l
-                .get("dump")
-                .and_then(|d| d.get("release"))
-                .and_then(Value::as_str)
-                .unwrap_or("")),
-            esc(l.get("error").and_then(Value::as_str).unwrap_or("")),
-        )?;
+    writeln!(f, "{}", render::summary::CSV_HEADER)?;
+    for r in rows {
+        writeln!(f, "{r}")?;
     }
-    f.flush()
+    f.flush()?;
+    f.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
 #[cfg(test)]

@@ -89,9 +89,8 @@ pub fn dump_kallsyms(dump: &Vmcore) -> Result<DumpKallsyms, String> {
     let vi = dump
         .vmcoreinfo()
         .ok_or("the dump has no VMCOREINFO to locate kallsyms")?;
-    let read = |addr: u64, buf: &mut [u8]| dump.read_virt(addr, buf).map_err(|e| e.to_string());
     let described = match KallsymsTables::from_lookup(|n| vi.symbol(n)) {
-        Some(tables) => match Kallsyms::read(&tables, &read) {
+        Some(tables) => match Kallsyms::read(&tables, dump) {
             Ok(kallsyms) => {
                 return Ok(DumpKallsyms {
                     kallsyms,
@@ -110,7 +109,7 @@ pub fn dump_kallsyms(dump: &Vmcore) -> Result<DumpKallsyms, String> {
         .ok_or_else(|| format!("kallsyms: {described}, and without SYMBOL(_stext) no scan"))?;
     let stext = vi.stext.expect("image_window needs _stext");
     let started = std::time::Instant::now();
-    match image_scan::find_kallsyms(&read, window, stext) {
+    match image_scan::find_kallsyms(dump, window, stext) {
         Ok(found) => Ok(DumpKallsyms {
             how: format!(
                 "kallsyms: {described}; found by scan at {:#x} (names {:#x}, {} symbols, {} \
@@ -153,14 +152,13 @@ fn dump_btf(
         .vmcoreinfo()
         .and_then(image_window)
         .ok_or_else(|| format!("BTF: {by_symbol}, and without SYMBOL(_stext) no scan"))?;
-    let read = |addr: u64, buf: &mut [u8]| dump.read_virt(addr, buf).map_err(|e| e.to_string());
     let started = std::time::Instant::now();
     let narrow = after
         .filter(|&a| a > window.start && a < window.end)
         .map(|start| ScanWindow { start, ..window });
-    let found = match narrow.map(|w| image_scan::find_btf(&read, w)) {
+    let found = match narrow.map(|w| image_scan::find_btf(dump, w)) {
         Some(Ok(found)) => Ok(found),
-        _ => image_scan::find_btf(&read, window),
+        _ => image_scan::find_btf(dump, window),
     };
     match found {
         Ok(found) => Ok(InDump {

@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use analyzers::target::{Member, TypeRef};
-use serde::Serialize;
 use symbols::Vmlinux;
 use vmcore::Vmcore;
 
@@ -40,6 +39,29 @@ pub(crate) fn member_of(m: &symbols::Member) -> Member {
     }
 }
 
+/// Types best found through a variable of that type: DWARF has no index of type names, and looking up the
+/// variable first (through the symbol table's unit hint) puts the type's compile unit at hand instead of a
+/// search of every unit. The source keeps this knowledge so that analyzers ask only what they mean.
+const UNIT_HINTS: &[(&str, &str)] = &[
+    ("taint_flag", "taint_flags"),
+    ("printk_info", "prb"),
+    ("printk_ringbuffer", "prb"),
+    ("prb_desc_ring", "prb"),
+    ("prb_desc", "prb"),
+    ("prb_data_ring", "prb"),
+    ("printk_log", "log_buf"),
+];
+
+impl DwarfSource {
+    fn layout(&self, name: &str) -> Option<Arc<symbols::Layout>> {
+        if let Some((_, var)) = UNIT_HINTS.iter().find(|(ty, _)| *ty == name) {
+            // Resolved once and cached by the vmlinux: later calls are lookups.
+            let _ = self.vmlinux.variable_type(var);
+        }
+        self.vmlinux.layout(name).ok()
+    }
+}
+
 impl SymbolSource for DwarfSource {
     fn kind(&self) -> &'static str {
         "dwarf"
@@ -58,20 +80,16 @@ impl SymbolSource for DwarfSource {
 
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {
         match ty {
-            TypeRef::Struct(n) | TypeRef::Union(n) => self.vmlinux.layout(n).ok().map(|l| l.size),
+            TypeRef::Struct(n) | TypeRef::Union(n) => self.layout(n).map(|l| l.size),
             TypeRef::TypeOf(v) => self.vmlinux.variable_type(v).ok()?.size(),
         }
     }
 
     fn member(&self, ty: TypeRef<'_>, path: &str) -> Option<Member> {
         match ty {
-            TypeRef::Struct(n) | TypeRef::Union(n) => self
-                .vmlinux
-                .layout(n)
-                .ok()?
-                .member(path)
-                .ok()
-                .map(|m| member_of(&m)),
+            TypeRef::Struct(n) | TypeRef::Union(n) => {
+                self.layout(n)?.member(path).ok().map(|m| member_of(&m))
+            }
             TypeRef::TypeOf(v) => {
                 let t = self.vmlinux.variable_type(v).ok()?;
                 t.as_layout()?.member(path).ok().map(|m| member_of(&m))
@@ -98,24 +116,7 @@ pub struct DebuginfoOptions {
     pub no_debuginfo: bool,
 }
 
-/// One rung of the ladder and what happened there.
-#[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
-    pub source: &'static str,
-    pub outcome: String,
-}
-
-/// Which source a report used, and why the better ones were not.
-#[derive(Debug, Clone, Serialize)]
-pub struct SourceReport {
-    /// `dwarf`, `btf` or `vmcoreinfo` (the kernel log alone).
-    pub kind: &'static str,
-    /// The vmlinux path, or `dump`.
-    pub origin: String,
-    /// How the vmlinux was matched to the dump: `build-id`, `release+banner`, `ignored` (--ignore-build-id).
-    pub matched_by: Option<String>,
-    pub tried: Vec<Attempt>,
-}
+pub use analyzers::document::{Attempt, SourceReport};
 
 /// An error that stops the report (exit status 2): the user named a vmlinux that does not fit the dump.
 #[derive(Debug, thiserror::Error)]

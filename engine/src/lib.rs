@@ -17,5 +17,6 @@ pub mod debuginfo;
 pub mod report;
 pub mod target;
 
+pub use analyzers::document::{DumpSummary, FullReport};
 pub use debuginfo::{DebuginfoOptions, Refused, SourceReport, VmlinuxCache};
-pub use report::{make_report, make_report_cached, DumpSummary, FullReport};
+pub use report::{make_report, make_report_cached, report_file, Error};

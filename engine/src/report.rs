@@ -1,34 +1,12 @@
 //! One dump in, one typed report out: the ladder picks the symbol source, the dump becomes a
 //! [`DumpTarget`], the analyzers run, and the report records which source answered and which dump it is.
 
-use analyzers::report::{analyze, Report};
-use serde::Serialize;
+use analyzers::document::{Attempt, DumpSummary, FullReport, SourceReport};
+use analyzers::report::analyze;
 use vmcore::Vmcore;
 
-use crate::debuginfo::{
-    choose_source, Attempt, Chosen, DebuginfoOptions, Refused, SourceReport, VmlinuxCache,
-};
-use crate::target::{DumpTarget, SymbolSource, VmcoreInfoOnly};
-
-/// Which dump the report is about.
-#[derive(Debug, Clone, Serialize)]
-pub struct DumpSummary {
-    pub path: String,
-    pub format: vmcore::Format,
-    pub release: Option<String>,
-    pub build_id: Option<String>,
-    pub crash_time_utc: Option<String>,
-}
-
-/// The report as `vmtaint report --json` prints it: the analyzers' report, plus where its symbols came from
-/// and which dump it describes.
-#[derive(Debug, Clone, Serialize)]
-pub struct FullReport {
-    #[serde(flatten)]
-    pub report: Report,
-    pub source: SourceReport,
-    pub dump: DumpSummary,
-}
+use crate::debuginfo::{choose_source, Chosen, DebuginfoOptions, Refused, VmlinuxCache};
+use crate::target::{Chain, DumpTarget, SymbolSource, VmcoreInfoOnly};
 
 /// Make the report of an opened dump. Fails only when the user's explicit `--vmlinux` does not fit.
 ///
@@ -63,8 +41,22 @@ pub fn make_report_cached(
             (&vmcoreinfo_only, None)
         }
     };
-    let target = DumpTarget { dump, symbols };
+    // VMCOREINFO stands behind the chosen source for what it lacks (unless it is the chosen source).
+    let rungs: Vec<&dyn SymbolSource> = match chosen {
+        Chosen::VmcoreInfoOnly => vec![symbols],
+        _ => vec![symbols, &vmcoreinfo_only],
+    };
+    let chain = Chain::new(rungs);
+    let target = DumpTarget {
+        dump,
+        symbols: &chain,
+    };
     let report = analyze(&target);
+    let answers = chain
+        .answers()
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), n))
+        .collect();
     let info = dump.info();
     Ok(FullReport {
         report,
@@ -73,13 +65,80 @@ pub fn make_report_cached(
             origin: symbols.origin(),
             matched_by,
             tried,
+            answers,
         },
         dump: DumpSummary {
             path: info.path,
-            format: info.format,
+            format: info.format.name().to_string(),
             release: info.release,
             build_id: info.build_id,
             crash_time_utc: info.crash_time_utc,
         },
+    })
+}
+
+/// Why a file got no report.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file is not a dump we can read (names the file, offset and what was expected).
+    #[error(transparent)]
+    Open(#[from] vmcore::Error),
+    /// The user's explicit `--vmlinux` does not fit the dump.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    /// Neither a dump nor a kernel log: both readers' reasons.
+    #[error("{dump}; and as a kernel log: {log}")]
+    Neither {
+        dump: vmcore::Error,
+        log: analyzers::text_log::TextLogError,
+    },
+}
+
+/// The report of `path`: a crash dump (recognised by content), else a text kernel log (`vmcore-dmesg.txt`,
+/// `dmesg`, `journalctl -k`, syslog), whose report has what a log can give and names the rest unknown.
+pub fn report_file(
+    path: &std::path::Path,
+    opts: &DebuginfoOptions,
+    cache: &VmlinuxCache,
+) -> Result<FullReport, Error> {
+    match Vmcore::open(path) {
+        Ok(dump) => Ok(make_report_cached(&dump, opts, cache)?),
+        // Only a file that is no dump format at all may be a log: a damaged dump stays a damaged dump.
+        Err(e @ vmcore::Error::UnknownFormat { .. }) => {
+            report_log_file(path).map_err(|log| Error::Neither { dump: e, log })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The report of a text kernel log alone (streamed: memory stays bounded on huge files).
+pub fn report_log_file(
+    path: &std::path::Path,
+) -> Result<FullReport, analyzers::text_log::TextLogError> {
+    let name = path.display().to_string();
+    let file =
+        std::fs::File::open(path).map_err(|source| analyzers::text_log::TextLogError::Io {
+            file: name.clone(),
+            offset: 0,
+            source,
+        })?;
+    let log = analyzers::text_log::read_text_log(std::io::BufReader::new(file), &name)?;
+    let report = analyzers::log_report::report_from_log(&log);
+    Ok(FullReport {
+        source: SourceReport {
+            kind: analyzers::log_report::SOURCE_KIND,
+            origin: name.clone(),
+            matched_by: None,
+            tried: Vec::new(),
+            answers: Default::default(),
+        },
+        dump: DumpSummary {
+            path: name,
+            format: "log".into(),
+            release: report.log_only.as_ref().and_then(|l| l.release.clone()),
+            build_id: None,
+            crash_time_utc: None,
+        },
+        report,
     })
 }

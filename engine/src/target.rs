@@ -50,22 +50,7 @@ fn traced<T: std::fmt::Debug>(what: std::fmt::Arguments<'_>, f: impl FnOnce() ->
 
 impl Target for DumpTarget<'_> {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
-        self.dump.read_virt(addr, buf).map_err(|e| match e {
-            // Without a translator every address reads as unmapped; say why instead (e.g. the dump is cut
-            // before the page tables), or a damaged dump looks like a kernel with nothing mapped.
-            vmcore::ReadError::Unmapped { vaddr, .. } => match self.dump.translator() {
-                Err(why) => ReadError::Other {
-                    addr,
-                    detail: why.to_string(),
-                },
-                Ok(_) => ReadError::Unmapped { addr: vaddr },
-            },
-            vmcore::ReadError::Excluded { .. } => ReadError::Excluded { addr },
-            other => ReadError::Other {
-                addr,
-                detail: other.to_string(),
-            },
-        })
+        self.dump.read_virt(addr, buf)
     }
 
     fn symbol(&self, name: &str) -> Option<u64> {
@@ -102,6 +87,107 @@ impl Target for DumpTarget<'_> {
 
     fn vmcoreinfo(&self, key: &str) -> Option<String> {
         self.dump.vmcoreinfo()?.get(key).map(str::to_string)
+    }
+}
+
+/// Symbol and type questions put to several sources in turn, per question: the first that knows answers.
+///
+/// The ladder picks the best source for the whole dump (DWARF, or BTF with kallsyms); the dump's own
+/// VMCOREINFO stands behind it for what that source lacks (e.g. `SYMBOL(prb)` on kernels whose kallsyms has no
+/// data symbols). A member is taken from a later source only when no earlier one knows its type at all, so a
+/// layout is never stitched together from two sources. How many answers each source gave is reported.
+///
+/// ```
+/// use analyzers::target::TypeRef;
+/// use engine::target::{Chain, SymbolSource, VmcoreInfoOnly};
+/// let vi = vmcore::VmcoreInfo::parse("SYMBOL(prb)=ffffffff82b5c6a8\nOFFSET(printk_info.seq)=0\n");
+/// let only = VmcoreInfoOnly(&vi);
+/// let chain = Chain::new(vec![&only]);
+/// assert_eq!(chain.symbol("prb"), Some(0xffff_ffff_82b5_c6a8));
+/// assert_eq!(chain.member(TypeRef::Struct("printk_info"), "seq").map(|m| m.offset), Some(0));
+/// assert_eq!(chain.answers(), vec![("vmcoreinfo", 2)]);
+/// ```
+pub struct Chain<'a> {
+    rungs: Vec<&'a dyn SymbolSource>,
+    answers: Vec<std::sync::atomic::AtomicU32>,
+}
+
+impl<'a> Chain<'a> {
+    /// The sources, best first. Panics on an empty list (a chain answers through at least one source).
+    pub fn new(rungs: Vec<&'a dyn SymbolSource>) -> Self {
+        assert!(!rungs.is_empty(), "a Chain needs at least one source");
+        let answers = rungs.iter().map(|_| Default::default()).collect();
+        Chain { rungs, answers }
+    }
+
+    /// How many questions each source answered, in chain order (sources that answered none left out).
+    pub fn answers(&self) -> Vec<(&'static str, u32)> {
+        self.rungs
+            .iter()
+            .zip(&self.answers)
+            .map(|(r, n)| (r.kind(), n.load(std::sync::atomic::Ordering::Relaxed)))
+            .filter(|&(_, n)| n > 0)
+            .collect()
+    }
+
+    fn first<T>(&self, mut ask: impl FnMut(&dyn SymbolSource) -> Option<T>) -> Option<T> {
+        self.rungs.iter().zip(&self.answers).find_map(|(r, n)| {
+            let v = ask(*r)?;
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Some(v)
+        })
+    }
+}
+
+impl SymbolSource for Chain<'_> {
+    fn kind(&self) -> &'static str {
+        self.rungs[0].kind()
+    }
+
+    fn origin(&self) -> String {
+        self.rungs[0].origin()
+    }
+
+    fn symbol(&self, name: &str) -> Option<u64> {
+        self.first(|r| r.symbol(name))
+    }
+
+    /// From the source that knows the symbol (an extent is only meaningful next to its own address).
+    fn symbol_extent(&self, name: &str) -> Option<u64> {
+        let (r, n) = self
+            .rungs
+            .iter()
+            .zip(&self.answers)
+            .find(|(r, _)| r.symbol(name).is_some())?;
+        let extent = r.symbol_extent(name)?;
+        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(extent)
+    }
+
+    fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {
+        self.first(|r| r.size_of(ty))
+    }
+
+    fn member(&self, ty: TypeRef<'_>, path: &str) -> Option<Member> {
+        for (r, n) in self.rungs.iter().zip(&self.answers) {
+            if let Some(m) = r.member(ty, path) {
+                n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Some(m);
+            }
+            // This source knows the type: its answer (no such member) stands.
+            if r.size_of(ty).is_some() {
+                return None;
+            }
+        }
+        None
+    }
+
+    fn enumerator(&self, name: &str) -> Option<i64> {
+        self.first(|r| r.enumerator(name))
+    }
+
+    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
+        self.first(|r| r.enumerator_in(enumeration, name))
     }
 }
 

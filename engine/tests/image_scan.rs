@@ -75,10 +75,9 @@ fn the_scan_finds_the_tables(line: &str) {
             let slide = vi.kernel_offset.expect("KERNELOFFSET");
             let stext = vi.stext.expect("SYMBOL(_stext)");
             let window = image_window(vi).expect("a window");
-            let read =
-                |addr: u64, buf: &mut [u8]| dump.read_virt(addr, buf).map_err(|e| e.to_string());
+            let read = &dump;
             let started = Instant::now();
-            let found = find_kallsyms(&read, window, stext)
+            let found = find_kallsyms(read, window, stext)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let kallsyms_ms = started.elapsed().as_secs_f64() * 1e3;
             assert_eq!(
@@ -95,7 +94,7 @@ fn the_scan_finds_the_tables(line: &str) {
             );
             let k = &found.kallsyms;
             if let Some(described) = KallsymsTables::from_lookup(|n| vi.symbol(n)) {
-                let reference = Kallsyms::read(&described, &read).unwrap();
+                let reference = Kallsyms::read(&described, read).unwrap();
                 assert_eq!(k.len(), reference.len());
                 assert!(k.iter().eq(reference.iter()), "{}", path.display());
             }
@@ -109,8 +108,8 @@ fn the_scan_finds_the_tables(line: &str) {
                 start: found.tables.token_index + 512,
                 end: window.end,
             };
-            let btf = find_btf(&read, after)
-                .or_else(|_| find_btf(&read, window))
+            let btf = find_btf(read, after)
+                .or_else(|_| find_btf(read, window))
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let btf_ms = started.elapsed().as_secs_f64() * 1e3;
             let start = v.symbol("__start_BTF").unwrap().address + slide;

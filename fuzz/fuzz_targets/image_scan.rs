@@ -12,12 +12,16 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     }
     let stext = BASE + u64::from(u16::from_le_bytes([data[0], data[1]]));
     let memory = &data[8..];
-    let read = |addr: u64, buf: &mut [u8]| -> Result<(), String> {
-        let start = addr.checked_sub(BASE).ok_or("below the image")? as usize;
+    let read = |addr: u64, buf: &mut [u8]| -> Result<(), kmem::ReadError> {
+        let unmapped = kmem::ReadError::Unmapped {
+            vaddr: addr,
+            detail: "outside the fuzzed image",
+        };
+        let start = addr.checked_sub(BASE).ok_or(unmapped.clone())? as usize;
         let src = start
             .checked_add(buf.len())
             .and_then(|end| memory.get(start..end))
-            .ok_or("unmapped")?;
+            .ok_or(unmapped)?;
         buf.copy_from_slice(src);
         Ok(())
     };

@@ -20,12 +20,14 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         stext: Some(u64::from_le_bytes(data[16..24].try_into().unwrap())),
     };
     let memory = &data[64..];
-    let read = |addr: u64, buf: &mut [u8]| -> Result<(), String> {
-        let start = usize::try_from(addr).map_err(|e| e.to_string())?;
-        let src = start
-            .checked_add(buf.len())
-            .and_then(|end| memory.get(start..end))
-            .ok_or("unmapped")?;
+    let read = |addr: u64, buf: &mut [u8]| -> Result<(), kmem::ReadError> {
+        let src = usize::try_from(addr)
+            .ok()
+            .and_then(|start| memory.get(start..start.checked_add(buf.len())?))
+            .ok_or(kmem::ReadError::Unmapped {
+                vaddr: addr,
+                detail: "beyond the fuzz input",
+            })?;
         buf.copy_from_slice(src);
         Ok(())
     };

@@ -252,16 +252,18 @@ impl CrashTarget {
 impl Target for CrashTarget {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         if !self.on_owner_thread() {
-            return Err(ReadError::Other {
+            return Err(ReadError::Host {
                 addr,
-                detail: "crash can only be read from its own thread".into(),
+                host: "crash",
+                detail: "crash can only be read from its own thread",
             });
         }
         if let Ok(guard) = &self.kvtop {
             if !guard.can_read(addr, buf.len()) {
-                return Err(ReadError::Other {
+                return Err(ReadError::Host {
                     addr,
-                    detail: "a page table for this address is missing from the dump".into(),
+                    host: "crash",
+                    detail: "a page table for this address is missing from the dump",
                 });
             }
         }
@@ -272,10 +274,10 @@ impl Target for CrashTarget {
         if ok {
             Ok(())
         } else {
-            Err(ReadError::Other {
+            Err(ReadError::Host {
                 addr,
-                detail: "crash readmem failed (unmapped, excluded from the dump, or unreadable)"
-                    .into(),
+                host: "crash",
+                detail: "readmem failed (unmapped, excluded from the dump, or unreadable)",
             })
         }
     }

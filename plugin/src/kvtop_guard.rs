@@ -5,27 +5,43 @@
 //! with `FAULT_ON_ERROR`: a table page missing from the dump (excluded as a zero page, or pointed at by
 //! a corrupt entry) jumps back to crash's prompt across our frames. Before such a read we walk the same
 //! tables ourselves with `PHYSADDR` reads, which cannot fault, and refuse the read if crash's walk could.
-//! The entry arithmetic mirrors crash's: physical mask of 46 bits (52 with 5-level paging) minus the
-//! SME encryption bit, `_PAGE_PRESENT` 0x1, `_PAGE_PSE` 0x80 on the PUD and PMD levels.
+//! The walk is vmtaint's own x86-64 walker (`vmcore::x86_64::PageTableWalker`, the one the dump reader
+//! uses), set up with crash's entry arithmetic: physical mask of 46 bits (52 with 5-level paging) minus the
+//! SME encryption bit; `_PAGE_PRESENT` and `_PAGE_PSE` on the PUD and PMD levels are the kernel's own.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use vmcore::x86_64::{PageTableWalker, PhysicalMemory};
+use vmcore::ReadError;
+
 use crate::ffi;
 
 const PAGE_SIZE: u64 = 4096;
-const PRESENT: u64 = 0x1;
-const PSE: u64 = 0x80;
 /// Where the kernel image is mapped (`__START_KERNEL_map`): crash translates it by arithmetic.
-const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
+const START_KERNEL_MAP: u64 = vmcore::x86_64::START_KERNEL_MAP;
+
+/// Physical memory through crash's `readmem(PHYSADDR, RETURN_ON_ERROR)`, which cannot fault.
+struct CrashPhysical;
+
+impl PhysicalMemory for CrashPhysical {
+    fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        if ffi::read_physaddr(paddr, buf) {
+            Ok(())
+        } else {
+            Err(ReadError::Host {
+                addr: paddr,
+                host: "crash",
+                detail: "readmem(PHYSADDR) failed",
+            })
+        }
+    }
+}
 
 /// See the module documentation.
 pub struct KvtopGuard {
-    /// Kernel virtual address of the top-level table (`init_top_pgt`).
-    top: u64,
-    five_level: bool,
-    /// Mask giving a table's physical address from an entry.
-    phys_mask: u64,
+    /// vmtaint's own x86-64 walker, set up as crash walks: same root, same address bits, SME bit stripped.
+    walker: PageTableWalker,
     /// Addresses crash translates without a walk: the direct map and the kernel image.
     direct_map: std::ops::Range<u64>,
     image: std::ops::Range<u64>,
@@ -36,11 +52,6 @@ pub struct KvtopGuard {
 fn read_kv_u64(addr: u64) -> Option<u64> {
     let mut b = [0u8; 8];
     ffi::read_kvaddr(addr, &mut b).then(|| u64::from_le_bytes(b))
-}
-
-fn read_phys_u64(paddr: u64) -> Option<u64> {
-    let mut b = [0u8; 8];
-    ffi::read_physaddr(paddr, &mut b).then(|| u64::from_le_bytes(b))
 }
 
 impl KvtopGuard {
@@ -64,8 +75,15 @@ impl KvtopGuard {
             })
             .unwrap_or(false);
         let sme = read_var("sme_me_mask").unwrap_or(0);
-        let shift = if five_level { 52 } else { 46 };
-        let phys_mask = ((1u64 << shift) - 1) & !(PAGE_SIZE - 1) & !sme;
+        // The top table is in the kernel image, which crash reads at `vaddr - __START_KERNEL_map +
+        // phys_base`: the same physical page the walker reads.
+        let phys_base = read_var("phys_base").ok_or("phys_base unreadable")?;
+        let root = top.wrapping_sub(START_KERNEL_MAP).wrapping_add(phys_base);
+        let walker = PageTableWalker::new(root, five_level, sme).with_address_bits(if five_level {
+            52
+        } else {
+            46
+        });
         let page_offset = read_var("page_offset_base").unwrap_or(0xffff_8880_0000_0000);
         let direct_len = 1u64 << if five_level { 52 } else { 46 };
         let image = match (ffi::symbol_value("_text"), ffi::symbol_value("_end")) {
@@ -73,9 +91,7 @@ impl KvtopGuard {
             _ => 0..0,
         };
         Ok(Self {
-            top,
-            five_level,
-            phys_mask,
+            walker,
             direct_map: page_offset..page_offset.saturating_add(direct_len),
             image,
             checked: Mutex::default(),
@@ -107,33 +123,13 @@ impl KvtopGuard {
         *checked.entry(page).or_insert_with(|| self.walk_ok(page))
     }
 
-    /// Walk like crash's x86_64_kvtop: `true` when every table page crash would read is readable
-    /// (a non-present entry stops crash's walk, so it is fine too).
+    /// Walk as crash's x86_64_kvtop walks: `true` when every table page crash would read is readable. A
+    /// non-present entry, a non-canonical address or a 1 GiB / 2 MiB page ends crash's walk without a
+    /// fault, so they are fine too; only an unreadable table is not.
     fn walk_ok(&self, vaddr: u64) -> bool {
-        let index = |shift: u32| (vaddr >> shift) & 0x1ff;
-        let top_shift = if self.five_level { 48 } else { 39 };
-        let Some(mut entry) = read_kv_u64(self.top + 8 * index(top_shift)) else {
-            return false;
-        };
-        let levels: &[u32] = if self.five_level {
-            &[39, 30, 21, 12]
-        } else {
-            &[30, 21, 12]
-        };
-        for &shift in levels {
-            if entry & PRESENT == 0 {
-                return true;
-            }
-            let table = entry & self.phys_mask;
-            match read_phys_u64(table + 8 * index(shift)) {
-                Some(e) => entry = e,
-                None => return false,
-            }
-            // 1 GiB (PUD) and 2 MiB (PMD) pages end crash's walk.
-            if (shift == 30 || shift == 21) && entry & PRESENT != 0 && entry & PSE != 0 {
-                return true;
-            }
-        }
-        true
+        !matches!(
+            self.walker.translate(&CrashPhysical, vaddr),
+            Err(ReadError::PageTable { .. })
+        )
     }
 }

@@ -16,6 +16,10 @@
 //! Unit tests cover the parts that do not call crash (they are built without the crash symbols, which
 //! only exist inside the crash executable); `tests/crash_sessions.rs` runs the real thing in crash.
 
+// The extension is an FFI boundary with the crash executable: unsafe is its nature (see `ffi`).
+#![allow(unsafe_code)]
+
+mod document;
 mod gdb_text;
 mod options;
 

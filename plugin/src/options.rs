@@ -1,6 +1,7 @@
 //! The `taint` command's options and the text it prints for them (no crash calls: unit-tested).
 
-use analyzers::report::Report;
+use analyzers::document::FullReport;
+use render::text::{self, Section};
 
 /// What `taint` was asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,12 +38,14 @@ pub fn parse_options(args: &[String]) -> Result<Options, String> {
     Ok(o)
 }
 
-/// The text of the report for `o`.
-pub fn render(report: &Report, o: Options) -> Result<String, serde_json::Error> {
+/// The text of the report for `o`: the whole document or the sections asked for, each exactly as it reads
+/// in the whole report, followed by the problems of the analyzers behind it.
+pub fn render(doc: &FullReport, o: Options) -> Result<String, serde_json::Error> {
+    let report = &doc.report;
     let whole = !o.modules && !o.timeline;
     if o.json {
         let mut s = if whole {
-            serde_json::to_string_pretty(report)?
+            serde_json::to_string_pretty(doc)?
         } else {
             let mut part = serde_json::Map::new();
             if o.modules {
@@ -56,29 +59,24 @@ pub fn render(report: &Report, o: Options) -> Result<String, serde_json::Error> 
         s.push('\n');
         return Ok(s);
     }
-    let text = report.render_text(false);
     if whole {
-        return Ok(text);
+        return Ok(text::report(report, false));
     }
-    // The text report is paragraphs separated by blank lines, each opened by its heading; the
-    // sections asked for are picked by heading, so they read exactly as in the full report.
-    let mut out = String::new();
-    let mut wanted: Vec<(&str, &[&str])> = Vec::new();
+    let mut wanted = Vec::new();
     if o.modules {
-        wanted.push(("Modules (", &["modules"]));
+        wanted.push(Section::Modules);
     }
     if o.timeline {
-        wanted.push(("Timeline", &["timeline", "kernel_log"]));
+        wanted.push(Section::Timeline);
     }
-    for (heading, analyzers) in wanted {
-        if let Some(p) = text.split("\n\n").find(|p| p.starts_with(heading)) {
-            out.push_str(p.trim_end_matches('\n'));
-            out.push('\n');
-        }
+    let mut out = String::new();
+    for section in wanted {
+        // A section alone starts at its heading, not at the blank line that separates it in the whole report.
+        out.push_str(text::section(report, section, false).trim_start_matches('\n'));
         for pr in report
             .problems
             .iter()
-            .filter(|p| analyzers.contains(&p.analyzer.as_str()))
+            .filter(|p| section.analyzers().contains(&p.analyzer.name()))
         {
             out.push_str(&format!("  [{}] {}\n", pr.analyzer, pr.message));
         }
@@ -94,12 +92,15 @@ mod tests {
         v.iter().map(|s| s.to_string()).collect()
     }
 
-    fn report() -> Report {
+    fn report() -> FullReport {
         use analyzers::fake::FakeTarget;
         let mut t = FakeTarget::new();
         t.map(0x1000, 0x1001u64.to_le_bytes().to_vec()); // P and O
         t.add_symbol("tainted_mask", 0x1000);
-        analyzers::report::analyze(&t)
+        crate::document::document(
+            analyzers::report::analyze(&t),
+            crate::document::dump_summary(["crash".to_string()], None, None),
+        )
     }
 
     #[test]
@@ -107,7 +108,7 @@ mod tests {
         let r = report();
         let all = |o| render(&r, o).expect("renders");
         let full = all(Options::default());
-        assert_eq!(full, r.render_text(false));
+        assert_eq!(full, text::report(&r.report, false));
         let modules = all(Options {
             modules: true,
             ..Options::default()
@@ -136,6 +137,7 @@ mod tests {
         });
         assert_eq!(whole, serde_json::to_value(&r).expect("serializes"));
         assert_eq!(whole["tainted_mask"], 0x1001);
+        assert_eq!(whole["source"]["kind"], "crash");
         let part = json(Options {
             json: true,
             modules: true,

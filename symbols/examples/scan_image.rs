@@ -26,10 +26,13 @@ fn main() {
         .map(|s| s.0 + s.1.len() as u64)
         .max()
         .expect("sections");
-    let read = |addr: u64, buf: &mut [u8]| -> Result<(), String> {
-        let end = addr.checked_add(buf.len() as u64).ok_or("wraps")?;
+    let read = |addr: u64, buf: &mut [u8]| -> Result<(), kmem::ReadError> {
+        let end = addr.saturating_add(buf.len() as u64);
         if addr < lowest || end > highest {
-            return Err(format!("{addr:#x}+{} is outside the image", buf.len()));
+            return Err(kmem::ReadError::Unmapped {
+                vaddr: addr,
+                detail: "outside the vmlinux's sections",
+            });
         }
         buf.fill(0);
         for (start, bytes, _) in &sections {

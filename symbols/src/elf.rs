@@ -49,6 +49,7 @@ impl ElfImage {
         // SAFETY: the mapping is read-only and private to this process. A debug vmlinux is not
         // modified while we read it; if it were truncated underneath us, reads could fault, which
         // is the accepted trade-off of mmap for multi-hundred-MB inputs (every tool does this).
+        #[allow(unsafe_code)]
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
         let mut image = ElfImage {
             path: path.to_path_buf(),
@@ -212,6 +213,7 @@ pub(crate) fn release_slice(map: &Mmap, s: &[u8]) {
         // entries, and later reads fault the same file contents back in, so no live slice into
         // the mapping changes value.
         #[cfg(unix)]
+        #[allow(unsafe_code)]
         let _ = unsafe {
             map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
         };

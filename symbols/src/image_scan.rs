@@ -3,7 +3,7 @@
 //! unknown.
 //!
 //! Both searches read a window of kernel virtual memory (typically `_stext` up to the first data
-//! symbol VMCOREINFO names) a megabyte at a time through a [`ReadMemory`] closure; unreadable pages
+//! symbol VMCOREINFO names) a megabyte at a time through a [`ReadMemory`] (any [`kmem::KernelMemory`]); unreadable pages
 //! (excluded from a filtered dump, or outside it) are skipped. Every loop is bounded: the window
 //! ([`MAX_WINDOW`]), the candidates validated ([`MAX_CANDIDATES`]), the bytes searched before the token
 //! table and the name entries decoded over all candidates.
@@ -26,7 +26,9 @@
 //! ```no_run
 //! # fn main() -> Result<(), symbols::image_scan::ScanError> {
 //! use symbols::image_scan::{find_btf, find_kallsyms, ScanWindow};
-//! let read = |addr: u64, buf: &mut [u8]| -> Result<(), String> { Err("no memory".into()) };
+//! let read = |addr: u64, _: &mut [u8]| -> Result<(), kmem::ReadError> {
+//!     Err(kmem::ReadError::Unmapped { vaddr: addr, detail: "no memory" })
+//! };
 //! let stext = 0xffff_ffff_8100_0000; // VMCOREINFO's SYMBOL(_stext)
 //! let window = ScanWindow { start: stext, end: stext + (64 << 20) };
 //! let found = find_kallsyms(&read, window, stext)?;
@@ -180,7 +182,7 @@ impl Chunk {
             .par_chunks_mut(PAGE as usize)
             .enumerate()
             .map(|(i, page)| {
-                let ok = read(base + i as u64 * PAGE, page).is_ok();
+                let ok = read.read(base + i as u64 * PAGE, page).is_ok();
                 if !ok {
                     page.fill(0);
                 }
@@ -340,7 +342,7 @@ fn read_span(read: ReadMemory<'_>, addr: u64, len: u64) -> Result<Vec<u8>, Strin
     let mut buf = vec![0u8; len as usize];
     buf.par_chunks_mut(PARALLEL)
         .enumerate()
-        .try_for_each(|(i, c)| read(addr + (i * PARALLEL) as u64, c))
+        .try_for_each(|(i, c)| read.read(addr + (i * PARALLEL) as u64, c))
         .map_err(|e| format!("{len} bytes at {addr:#x} unreadable: {e}"))?;
     Ok(buf)
 }
@@ -402,7 +404,7 @@ fn read_down(read: ReadMemory<'_>, from: u64, to: u64) -> (Vec<u8>, u64, bool) {
         .map(|(i, &a)| {
             let end = starts.get(i + 1).copied().unwrap_or(to);
             let mut buf = vec![0u8; (end - a) as usize];
-            read(a, &mut buf).ok().map(|()| buf)
+            read.read(a, &mut buf).ok().map(|()| buf)
         })
         .collect();
     let first_kept = pieces
@@ -588,14 +590,14 @@ fn tables_at_token_index(
     let n64 = u64::from(n);
     // The table is read again by Kallsyms::read: serve what the search already read from memory.
     let span_end = span_start + span.len() as u64;
-    let cached = |addr: u64, buf: &mut [u8]| -> Result<(), String> {
+    let cached = |addr: u64, buf: &mut [u8]| -> Result<(), kmem::ReadError> {
         match addr.checked_add(buf.len() as u64) {
             Some(end) if addr >= span_start && end <= span_end => {
                 let off = (addr - span_start) as usize;
                 buf.copy_from_slice(&span[off..off + buf.len()]);
                 Ok(())
             }
-            _ => read(addr, buf),
+            _ => read.read(addr, buf),
         }
     };
     let base = KallsymsTables {

@@ -21,7 +21,9 @@
 //! use symbols::kallsyms::{Kallsyms, KallsymsTables};
 //! let vmcoreinfo = |name: &str| -> Option<u64> { None }; // SYMBOL(name) of the dump
 //! let tables = KallsymsTables::from_lookup(vmcoreinfo).expect("a 6.0+ kernel");
-//! let read = |addr: u64, buf: &mut [u8]| -> Result<(), String> { Err("no memory".into()) };
+//! let read = |addr: u64, _buf: &mut [u8]| -> Result<(), kmem::ReadError> {
+//!     Err(kmem::ReadError::Unmapped { vaddr: addr, detail: "no memory" })
+//! };
 //! let ksyms = Kallsyms::read(&tables, &read)?;
 //! let tainted_mask = ksyms.address("tainted_mask");
 //! # Ok(()) }
@@ -40,7 +42,7 @@ const NAMES_CHUNK: usize = 256 << 10;
 
 /// Reads `buf.len()` bytes of kernel virtual memory at an address. Called from several threads at
 /// once for the big tables.
-pub type ReadMemory<'a> = &'a (dyn Fn(u64, &mut [u8]) -> Result<(), String> + Sync);
+pub type ReadMemory<'a> = &'a dyn kmem::KernelMemory;
 
 /// Reads of this size or more are split into chunks read in parallel.
 const PARALLEL_CHUNK: usize = 64 << 10;
@@ -117,14 +119,14 @@ impl AddressEncoding {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KallsymsError {
     /// Memory the tables claim to occupy could not be read.
-    #[error("kallsyms: cannot read {what} at {addr:#x}: {detail}")]
+    #[error("kallsyms: cannot read {what} at {addr:#x}: {source}")]
     Read {
         /// Which table.
         what: &'static str,
         /// Where.
         addr: u64,
-        /// The reader's message.
-        detail: String,
+        /// Why the reader failed.
+        source: kmem::ReadError,
     },
     /// The tables do not hold together.
     #[error("kallsyms: {0}")]
@@ -180,10 +182,10 @@ fn read_exact(
         .enumerate()
         .try_for_each(|(i, chunk)| {
             let at = addr.wrapping_add((i * PARALLEL_CHUNK) as u64);
-            read(at, chunk).map_err(|detail| KallsymsError::Read {
+            read.read(at, chunk).map_err(|source| KallsymsError::Read {
                 what,
                 addr: at,
-                detail,
+                source,
             })
         })?;
     Ok(buf)
@@ -217,16 +219,18 @@ impl NamesStream<'_> {
             let chunk = NAMES_CHUNK.min((MAX_NAMES_BYTES - have) as usize);
             let start = self.buf.len();
             self.buf.resize(start + chunk, 0);
-            if let Err(detail) = (self.read)(addr, &mut self.buf[start..]) {
+            if let Err(source) = self.read.read(addr, &mut self.buf[start..]) {
                 // The table may end just before unreadable memory: fall back to page-sized steps.
                 self.buf.truncate(start);
                 let page = 4096 - (addr % 4096) as usize;
                 self.buf.resize(start + page, 0);
-                (self.read)(addr, &mut self.buf[start..]).map_err(|_| KallsymsError::Read {
-                    what: "kallsyms_names",
-                    addr,
-                    detail,
-                })?;
+                self.read
+                    .read(addr, &mut self.buf[start..])
+                    .map_err(|_| KallsymsError::Read {
+                        what: "kallsyms_names",
+                        addr,
+                        source,
+                    })?;
             }
         }
         Ok(())
@@ -548,16 +552,14 @@ mod tests {
     struct Memory(BTreeMap<u64, Vec<u8>>);
 
     impl Memory {
-        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), String> {
-            let (start, bytes) = self
-                .0
-                .range(..=addr)
-                .next_back()
-                .ok_or_else(|| format!("{addr:#x} unmapped"))?;
+        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), kmem::ReadError> {
+            let unmapped = kmem::ReadError::Unmapped {
+                vaddr: addr,
+                detail: "not in the test's memory",
+            };
+            let (start, bytes) = self.0.range(..=addr).next_back().ok_or(unmapped.clone())?;
             let off = (addr - start) as usize;
-            let src = bytes
-                .get(off..off + buf.len())
-                .ok_or_else(|| format!("{addr:#x}+{} unmapped", buf.len()))?;
+            let src = bytes.get(off..off + buf.len()).ok_or(unmapped)?;
             buf.copy_from_slice(src);
             Ok(())
         }

@@ -14,21 +14,12 @@ fn real_vmlinux() -> Option<PathBuf> {
     let path = std::env::var_os("VMTAINT_VMLINUX")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(format!("/usr/lib/debug/boot/vmlinux-{RELEASE}")));
-    if path.exists() {
-        return Some(path);
-    }
-    let msg = format!(
-        "\n\n*** real debug vmlinux {} is missing: install linux-image-{RELEASE}-dbg ***\n\n",
-        path.display()
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg}(CI=true: real tests must run)");
-    }
-    eprintln!("{msg}");
-    if std::env::var("VMTAINT_ALLOW_MISSING_REAL").as_deref() == Ok("1") {
-        return None;
-    }
-    panic!("{msg}set VMTAINT_ALLOW_MISSING_REAL=1 to skip");
+    testcores::real::require_input(
+        path.exists(),
+        &format!("the real debug vmlinux {}", path.display()),
+        &format!("apt-get install linux-image-{RELEASE}-dbg"),
+    )
+    .then_some(path)
 }
 
 /// One top-level member line of `pahole -C`: name, byte offset, size, bit position.

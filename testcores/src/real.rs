@@ -353,20 +353,17 @@ fn gate(all: Vec<Scenario>) -> Vec<Scenario> {
     if missing.is_empty() {
         return all;
     }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    let allow = std::env::var("VMTAINT_ALLOW_MISSING_REAL").is_ok_and(|v| v == "1");
-    let msg = format!(
-        "real test dumps are missing ({} files, e.g. {}): run `bash testcores/make-real-cores.sh` first",
+    let what = format!(
+        "real test dumps ({} files, e.g. {})",
         missing.len(),
         missing[0].display()
     );
-    if allow && !ci {
-        eprintln!(
-            "WARNING: {msg}; VMTAINT_ALLOW_MISSING_REAL=1 so tests on real dumps are NOT RUN"
-        );
-        return Vec::new();
-    }
-    panic!("{msg}");
+    require_input(
+        false,
+        &what,
+        "run `bash testcores/make-real-cores.sh` first",
+    );
+    Vec::new()
 }
 
 /// Every scenario of the default kernel (Debian 6.1 x86-64), after checking that its dumps exist. Panics
@@ -453,6 +450,40 @@ pub fn readelf_build_id(file: &Path) -> String {
         .lines()
         .find_map(|l| l.trim().strip_prefix("Build ID: ").map(str::to_string))
         .unwrap_or_else(|| panic!("readelf: no build-id in {}", file.display()))
+}
+
+/// The one gate for what tests on real data need (dumps, a debug vmlinux, the crash utility, drgn): `true`
+/// when `present`. When not: under CI (`CI=true`) it always panics; elsewhere it panics too unless
+/// `VMTAINT_ALLOW_MISSING_REAL=1`, which makes it say loudly on stderr that the tests needing `what` are NOT
+/// RUN and return `false`. No test skips silently.
+///
+/// ```no_run
+/// let crash = std::path::Path::new("/usr/bin/crash");
+/// if !testcores::real::require_input(crash.exists(), "the crash utility", "apt-get install crash") {
+///     return;
+/// }
+/// ```
+pub fn require_input(present: bool, what: &str, how_to_get_it: &str) -> bool {
+    if present {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let allow = std::env::var("VMTAINT_ALLOW_MISSING_REAL").is_ok_and(|v| v == "1");
+    let msg = format!("{what} is missing ({how_to_get_it})");
+    if allow && !ci {
+        eprintln!(
+            "WARNING: {msg}; VMTAINT_ALLOW_MISSING_REAL=1 so the tests that need it are NOT RUN"
+        );
+        return false;
+    }
+    panic!(
+        "{msg}{}",
+        if ci {
+            " (CI=true: real tests must run)"
+        } else {
+            ""
+        }
+    );
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 //! dump never covered, and both differ from a corrupt one.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// An error opening or parsing a dump file.
 #[derive(Debug, thiserror::Error)]
@@ -54,34 +53,5 @@ impl Error {
     }
 }
 
-/// Why a read of dump memory failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReadError {
-    /// The physical address is outside everything the dump describes (not RAM, or beyond the dump).
-    #[error("physical address {paddr:#x} is not in the dump")]
-    NotInDump { paddr: u64 },
-    /// The page is RAM but was deliberately left out (makedumpfile `-d`, or an ELF `p_filesz < p_memsz` tail).
-    #[error("physical address {paddr:#x} is in a page excluded from the dump")]
-    Excluded { paddr: u64 },
-    /// The dump was cut short (incomplete) before this page was written.
-    #[error("physical address {paddr:#x} is in a page the incomplete dump never wrote")]
-    NotWritten { paddr: u64 },
-    /// The page's bytes in the file are damaged: bad descriptor, bad compressed stream, beyond the end.
-    #[error("{}: page at physical {paddr:#x} (file offset {file_offset:#x}): {detail}", file.display())]
-    Corrupt {
-        file: Arc<Path>,
-        paddr: u64,
-        file_offset: u64,
-        detail: String,
-    },
-    /// A virtual address has no mapping in the kernel page tables.
-    #[error("virtual address {vaddr:#x} is not mapped ({detail})")]
-    Unmapped { vaddr: u64, detail: &'static str },
-    /// A page table needed to translate `vaddr` could not be read.
-    #[error("virtual address {vaddr:#x}: page table unreadable: {source}")]
-    PageTable {
-        vaddr: u64,
-        #[source]
-        source: Box<ReadError>,
-    },
-}
+/// Why a read of dump memory failed: the one read error of every layer (see the `kmem` crate).
+pub use kmem::ReadError;

@@ -275,25 +275,33 @@ impl Vmcore {
 
     /// Translate a kernel virtual address to a physical one.
     pub fn translate(&self, vaddr: u64) -> Result<u64, ReadError> {
-        let t = self.translator().map_err(|_| ReadError::Unmapped {
-            vaddr,
-            detail: "no page tables known",
-        })?;
-        t.translate(self, vaddr)
+        self.translator_for(vaddr)?.translate(self, vaddr)
+    }
+
+    /// The translator, or the typed reason there is none (the same reason for every address).
+    fn translator_for(&self, vaddr: u64) -> Result<&Translator, ReadError> {
+        match self.translator.get_or_init(|| self.build_translator()) {
+            Ok(t) => Ok(t),
+            Err(why) => Err(ReadError::NoTranslation {
+                vaddr,
+                why: Arc::from(why.as_str()),
+            }),
+        }
     }
 
     /// Read kernel virtual memory, page by page.
     pub fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
-        let t = self.translator().map_err(|_| ReadError::Unmapped {
-            vaddr,
-            detail: "no page tables known",
-        })?;
+        let t = self.translator_for(vaddr)?;
         let mut done = 0usize;
         while done < buf.len() {
             let a = vaddr.wrapping_add(done as u64);
             let n = (4096 - (a & 4095) as usize).min(buf.len() - done);
             let p = t.translate(self, a)?;
-            self.read_phys(p, &mut buf[done..done + n])?;
+            self.read_phys(p, &mut buf[done..done + n])
+                .map_err(|e| ReadError::Page {
+                    vaddr: a,
+                    source: Box::new(e),
+                })?;
             done += n;
         }
         Ok(())
@@ -366,6 +374,13 @@ impl Vmcore {
     /// A summary of the dump for `vmtaint info`.
     pub fn info(&self) -> DumpInfo {
         info::summarize(self)
+    }
+}
+
+/// Kernel virtual memory, through the dump's address translation.
+impl kmem::KernelMemory for Vmcore {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        self.read_virt(addr, buf)
     }
 }
 

@@ -46,6 +46,7 @@ pub(crate) fn map_file(path: &Path) -> Result<Backing, Error> {
     // SAFETY: the map is read-only; a dump being modified while we read it (another process truncating or
     // rewriting it) is outside what we support, as for every mmap-based reader. All reads are bounds-checked
     // against the length at map time.
+    #[allow(unsafe_code)]
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
     #[cfg(unix)]
     {

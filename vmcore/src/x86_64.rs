@@ -62,6 +62,8 @@ pub struct PageTableWalker {
     pub five_level: bool,
     /// The AMD SME C-bit; cleared from every entry.
     pub sme_mask: u64,
+    /// Bits of an entry that hold the next table's (or the page's) physical address.
+    pub address_mask: u64,
 }
 
 impl PageTableWalker {
@@ -70,7 +72,15 @@ impl PageTableWalker {
             root: root & ADDR_MASK & !sme_mask,
             five_level,
             sme_mask,
+            address_mask: ADDR_MASK,
         }
+    }
+
+    /// Take only `bits` physical address bits from each entry (the kernel's own width is 52; the crash
+    /// utility's walk takes 46 on 4-level kernels, and a guard that must predict crash's reads walks alike).
+    pub fn with_address_bits(mut self, bits: u32) -> Self {
+        self.address_mask = ADDR_MASK & ((1u64 << bits.clamp(12, 52)) - 1);
+        self
     }
 
     fn canonical(&self, vaddr: u64) -> bool {
@@ -108,7 +118,7 @@ impl PageTableWalker {
                     detail: LEVEL_NAMES[level],
                 });
             }
-            let addr = entry & ADDR_MASK;
+            let addr = entry & self.address_mask;
             if level == 0 || ((level == 1 || level == 2) && entry & HUGE != 0) {
                 let size = 1u64 << shift;
                 // Large pages: bit 12 is PAT, not address; the frame is aligned to the page size.

@@ -38,16 +38,22 @@ impl Image {
             self.bytes.push(x as u8);
         }
     }
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), String> {
-        let end = addr.checked_add(buf.len() as u64).ok_or("wraps around")?;
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), kmem::ReadError> {
+        let unmapped = |detail| kmem::ReadError::Unmapped {
+            vaddr: addr,
+            detail,
+        };
+        let end = addr
+            .checked_add(buf.len() as u64)
+            .ok_or(unmapped("wraps around"))?;
         if self.holes.iter().any(|h| h.start < end && addr < h.end) {
-            return Err(format!("{addr:#x}: excluded page"));
+            return Err(kmem::ReadError::Excluded { paddr: addr });
         }
-        let off = addr.checked_sub(BASE).ok_or("below the image")? as usize;
+        let off = addr.checked_sub(BASE).ok_or(unmapped("below the image"))? as usize;
         let src = self
             .bytes
             .get(off..off + buf.len())
-            .ok_or_else(|| format!("{addr:#x}+{}: beyond the image", buf.len()))?;
+            .ok_or(unmapped("beyond the image"))?;
         buf.copy_from_slice(src);
         Ok(())
     }

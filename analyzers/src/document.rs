@@ -1,0 +1,57 @@
+//! The document every front end renders: the analyzers' [`Report`] plus where its symbols came from and which
+//! dump it describes. `vmtaint report --json`, a scan's JSON line, the crash extension's `taint -j` and the
+//! Python module's dict are all this one type, serialized; the human text, CSV and summaries are renderings of
+//! it (crate `render`).
+
+use serde::Serialize;
+
+use crate::report::Report;
+
+/// One rung of the symbol-source ladder and what happened there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    pub source: &'static str,
+    pub outcome: String,
+}
+
+/// Which source answered the symbol and type questions, and why the better ones did not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceReport {
+    /// `dwarf`, `btf`, `vmcoreinfo` (the kernel log alone) or `crash` (the crash utility's own API).
+    pub kind: &'static str,
+    /// The vmlinux path, `dump`, or `crash`.
+    pub origin: String,
+    /// How the vmlinux was matched to the dump: `build-id`, `release+banner`, `ignored (--ignore-build-id)`.
+    pub matched_by: Option<String>,
+    pub tried: Vec<Attempt>,
+    /// How many symbol and type questions each source answered (`{"dwarf": 57, "vmcoreinfo": 1}`): the
+    /// chosen source first, VMCOREINFO behind it for what it lacks.
+    pub answers: std::collections::BTreeMap<String, u32>,
+}
+
+/// Which dump the report is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DumpSummary {
+    pub path: String,
+    /// `elf`, `kdump`, `kdump-flattened`, `elf-flattened` (the container format).
+    pub format: String,
+    pub release: Option<String>,
+    pub build_id: Option<String>,
+    pub crash_time_utc: Option<String>,
+}
+
+/// The whole document (schema: docs/schema/report.schema.json).
+#[derive(Debug, Clone, Serialize)]
+pub struct FullReport {
+    #[serde(flatten)]
+    pub report: Report,
+    pub source: SourceReport,
+    pub dump: DumpSummary,
+}
+
+impl FullReport {
+    /// Is there a taint verdict? `false` when `tainted_mask` could not be read (exit status 3).
+    pub fn has_verdict(&self) -> bool {
+        self.report.tainted_mask.is_some()
+    }
+}

@@ -1,0 +1,186 @@
+//! What a scan prints about many dumps: each dump's verdict, its CSV row, and the closing summary table
+//! (dumps by verdict, flags by count, the modules that taint most dumps, dumps with unexplained flags).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use analyzers::document::FullReport;
+
+/// A dump's verdict: `not tainted`, `tainted`, `unknown` (no mask read) or `error` (no report).
+pub fn verdict(result: Result<&FullReport, &str>) -> &'static str {
+    match result {
+        Err(_) => "error",
+        Ok(r) => match r.report.tainted_mask {
+            Some(0) => "not tainted",
+            Some(_) => "tainted",
+            None => "unknown",
+        },
+    }
+}
+
+/// The closing table of a scan, added to one dump at a time.
+///
+/// ```
+/// let mut s = render::summary::Summary::default();
+/// s.add("/crash/a/vmcore", Err("not a crash dump"));
+/// assert_eq!(s.scanned, 1);
+/// assert!(s.render(&render::summary::Counts::default(), 1.0).contains("error: /crash/a/vmcore: not a crash dump"));
+/// ```
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub scanned: u64,
+    pub errors: u64,
+    verdicts: BTreeMap<&'static str, u64>,
+    flags: BTreeMap<String, u64>,
+    modules: BTreeMap<String, u64>,
+    unexplained: Vec<String>,
+    error_samples: Vec<String>,
+}
+
+/// How the dumps of a scan were found and chosen (for the summary's first line).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    /// Dumps found under the scan's paths.
+    pub found: usize,
+    /// Of those, in this process's shard.
+    pub in_shard: usize,
+    /// Already reported in the output file (resumed).
+    pub resumed: usize,
+    /// Other files seen and skipped.
+    pub skipped: usize,
+}
+
+impl Summary {
+    /// Count one dump's result.
+    pub fn add(&mut self, path: &str, result: Result<&FullReport, &str>) {
+        self.scanned += 1;
+        let v = verdict(result);
+        *self.verdicts.entry(v).or_default() += 1;
+        let r = match result {
+            Err(e) => {
+                self.errors += 1;
+                if self.error_samples.len() < 5 {
+                    self.error_samples.push(format!("{path}: {e}"));
+                }
+                return;
+            }
+            Ok(r) => &r.report,
+        };
+        for f in &r.flags {
+            *self
+                .flags
+                .entry(format!("{} {}", f.letter, f.name))
+                .or_default() += 1;
+        }
+        let tainting: BTreeSet<&str> = r
+            .modules
+            .iter()
+            .filter(|m| !m.taints.is_empty())
+            .map(|m| m.name.as_str())
+            .collect();
+        for m in tainting {
+            *self.modules.entry(m.to_string()).or_default() += 1;
+        }
+        if !r.unexplained_flags.is_empty() {
+            let letters: String = r.unexplained_flags.iter().map(|f| f.letter).collect();
+            self.unexplained.push(format!("{path} ({letters})"));
+        }
+    }
+
+    /// The table, as printed on stderr at the end of a scan.
+    pub fn render(&self, c: &Counts, secs: f64) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "scanned {} of {} dumps{} in {secs:.1} s ({:.1} dumps/s); {} already in the output, {} other files skipped",
+            self.scanned,
+            c.found,
+            if c.in_shard != c.found {
+                format!(" ({} in this shard)", c.in_shard)
+            } else {
+                String::new()
+            },
+            self.scanned as f64 / secs.max(1e-9),
+            c.resumed,
+            c.skipped,
+        );
+        fn table<K: AsRef<str> + Ord>(title: &str, counts: &BTreeMap<K, u64>, out: &mut String) {
+            if counts.is_empty() {
+                return;
+            }
+            let mut rows: Vec<(&str, u64)> = counts.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
+            rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            let _ = writeln!(out, "{title}");
+            let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+            for (k, v) in rows.iter().take(10) {
+                let _ = writeln!(out, "  {k:<w$}  {v:>6}");
+            }
+        }
+        table("dumps by verdict:", &self.verdicts, &mut s);
+        table("flags by dumps:", &self.flags, &mut s);
+        table("modules tainting the most dumps:", &self.modules, &mut s);
+        if !self.unexplained.is_empty() {
+            let _ = writeln!(
+                s,
+                "dumps with unexplained flags: {}",
+                self.unexplained.len()
+            );
+            for u in self.unexplained.iter().take(10) {
+                let _ = writeln!(s, "  {u}");
+            }
+        }
+        for e in &self.error_samples {
+            let _ = writeln!(s, "error: {e}");
+        }
+        s
+    }
+}
+
+/// The CSV header line (without newline).
+pub const CSV_HEADER: &str =
+    "path,verdict,tainted_mask,taint_string,flags,tainting_modules,unexplained_flags,release,error";
+
+/// One CSV row (without newline): the summary columns a spreadsheet wants.
+pub fn csv_row(path: &str, result: Result<&FullReport, &str>) -> String {
+    let esc = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let (mask, string, flags, mods, unexplained, release, error) = match result {
+        Err(_) => Default::default(),
+        Ok(d) => {
+            let r = &d.report;
+            let mods: Vec<String> = r
+                .modules
+                .iter()
+                .filter(|m| !m.taints.is_empty())
+                .map(|m| format!("{}({})", m.name, m.taints))
+                .collect();
+            (
+                r.tainted_mask.map_or(String::new(), |m| m.to_string()),
+                r.taint_string.clone().unwrap_or_default(),
+                r.flags.iter().map(|f| f.letter).collect::<String>(),
+                mods.join(" "),
+                r.unexplained_flags
+                    .iter()
+                    .map(|f| f.letter)
+                    .collect::<String>(),
+                d.dump.release.clone().unwrap_or_default(),
+                String::new(),
+            )
+        }
+    };
+    let error = match result {
+        Err(e) => e.to_string(),
+        Ok(_) => error,
+    };
+    format!(
+        "{},{},{},{},{},{},{},{},{}",
+        esc(path),
+        verdict(result),
+        mask,
+        esc(&string),
+        flags,
+        esc(&mods),
+        unexplained,
+        esc(&release),
+        esc(&error),
+    )
+}
