@@ -231,8 +231,8 @@ fn align8(x: u64) -> u64 {
     x.wrapping_add(7) & !7
 }
 
-fn u64_at(b: &[u8], off: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(off..off + 8)?.try_into().ok()?))
+fn align_up(x: u64, a: u64) -> u64 {
+    x.wrapping_add(a - 1) & !(a - 1)
 }
 
 /// Collects rejections and counts candidates against [`MAX_CANDIDATES`].
@@ -310,7 +310,8 @@ pub fn find_kallsyms(
         let len = (top - base + PAGE).min(hi - base);
         let chunk = Chunk::read(read, base, len, &mut v.stats);
         // Only token indexes that start inside the window.
-        let mut p = (top.min(window.end) - 1) & !7;
+        // 8-aligned up to 6.x (`.balign 8`), 4-aligned in 7.x.
+        let mut p = (top.min(window.end) - 1) & !3;
         while p >= base && p >= window.start {
             if let Some(index) = chunk.get(p, 512).and_then(token_index_shape) {
                 v.stats.candidates += 1;
@@ -329,7 +330,7 @@ pub fn find_kallsyms(
             if p < 8 {
                 break;
             }
-            p -= 8;
+            p -= 4;
         }
         top = base;
     }
@@ -425,6 +426,7 @@ fn read_down(read: ReadMemory<'_>, from: u64, to: u64) -> (Vec<u8>, u64, bool) {
 /// What [`names_before`] found, and the memory it read to find it.
 struct Names {
     num_syms: u64,
+    names: u64,
     count: u32,
     markers: u64,
     seqs_of_names: bool,
@@ -433,7 +435,9 @@ struct Names {
     span_start: u64,
 }
 
-/// `kallsyms_num_syms`, names and markers before the token table at `table`. `kallsyms_num_syms` is one 8-byte slot (a `.long`
+/// `kallsyms_num_syms`, names and markers before the token table at `table`. `kallsyms_num_syms` is a
+/// 4-byte count right before the names (7.x), or padded to 8 bytes (up to 6.x, and a pointer-sized word
+/// in old kernels). `kallsyms_num_syms` is one 8-byte slot (a `.long`
 /// then padding, or a pointer-sized word in old kernels) right before the names.
 fn names_before(read: ReadMemory<'_>, table: u64, floor: u64) -> Result<Names, String> {
     let limit = table.saturating_sub(MAX_NAMES_SPAN).max(floor);
@@ -443,7 +447,7 @@ fn names_before(read: ReadMemory<'_>, table: u64, floor: u64) -> Result<Names, S
     let mut cur = table;
     let mut exhausted = false;
     let mut budget = DECODE_BUDGET;
-    let Some(mut p) = table.checked_sub(10).map(|a| a & !7) else {
+    let Some(mut p) = table.checked_sub(6).map(|a| a & !3) else {
         return Err("token table at the bottom of memory".into());
     };
     loop {
@@ -465,16 +469,26 @@ fn names_before(read: ReadMemory<'_>, table: u64, floor: u64) -> Result<Names, S
             cur = kept_from;
             continue;
         }
-        let n = u64_at(&span, (p - cur) as usize).unwrap_or(0);
-        let names = p + 8;
-        if n >= 1 && n <= u64::from(MAX_SYMBOLS) && 2 * n <= table - names {
+        let word = |at: u64| -> u32 {
+            let off = (at - cur) as usize;
+            span.get(off..off + 4)
+                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let n = word(p);
+        let padded = p % 8 == 0 && p + 8 <= table && word(p + 4) == 0;
+        let starts = [Some(p + 4), padded.then_some(p + 8)];
+        for names in starts.into_iter().flatten() {
+            if n == 0 || n > MAX_SYMBOLS || 2 * u64::from(n) > table - names {
+                continue;
+            }
             let rel = (names - cur) as usize;
             if let Some((markers, seqs_of_names)) =
-                check_names(&span[rel..], names, n as u32, table, &mut budget)
+                check_names(&span[rel..], names, n, table, &mut budget)
             {
                 return Ok(Names {
                     num_syms: p,
-                    count: n as u32,
+                    names,
+                    count: n,
                     markers,
                     seqs_of_names,
                     span,
@@ -485,7 +499,7 @@ fn names_before(read: ReadMemory<'_>, table: u64, floor: u64) -> Result<Names, S
                 return Err("decode budget spent on kallsyms_num_syms candidates".into());
             }
         }
-        let Some(next) = p.checked_sub(8) else {
+        let Some(next) = p.checked_sub(4) else {
             return Err("reached address 0".into());
         };
         p = next;
@@ -529,45 +543,49 @@ fn check_names(
         }
     }
     let end = names + pos as u64;
-    let markers = align8(end);
-    if bytes
-        .get(pos..(markers - names) as usize)?
-        .iter()
-        .any(|&b| b != 0)
-    {
-        return None;
-    }
-    for width in [4usize, 8] {
-        let at = (markers - names) as usize;
-        let Some(raw) = bytes.get(at..at + m * width) else {
+    for align in [8u64, 4] {
+        let markers = align_up(end, align);
+        let Some(pad) = bytes.get(pos..(markers - names) as usize) else {
             continue;
         };
-        let same = raw.chunks_exact(width).zip(&marks).all(|(c, &want)| {
-            let mut w = [0u8; 8];
-            w[..width].copy_from_slice(c);
-            u64::from_le_bytes(w) == want
-        });
-        if !same {
+        if pad.iter().any(|&b| b != 0) {
             continue;
         }
-        let after = align8(markers + (m * width) as u64);
-        if after == table {
-            return Some((markers, false));
-        }
-        // 6.2+ (and stable backports such as Debian's 6.1): kallsyms_seqs_of_names, 3 bytes per
-        // symbol, each a big-endian symbol number.
-        let seqs_end = after + 3 * u64::from(n);
-        if align8(seqs_end) == table {
-            let s = bytes.get((after - names) as usize..(seqs_end - names) as usize)?;
-            let all_in_range = s
-                .chunks_exact(3)
-                .all(|t| u32::from_be_bytes([0, t[0], t[1], t[2]]) < n);
-            if all_in_range {
-                return Some((markers, true));
+        for width in [4usize, 8] {
+            let at = (markers - names) as usize;
+            let Some(raw) = bytes.get(at..at + m * width) else {
+                continue;
+            };
+            let same = raw.chunks_exact(width).zip(&marks).all(|(c, &want)| {
+                let mut w = [0u8; 8];
+                w[..width].copy_from_slice(c);
+                u64::from_le_bytes(w) == want
+            });
+            if !same {
+                continue;
+            }
+            let after = align_up(markers + (m * width) as u64, align);
+            if after == table {
+                return Some((markers, false));
+            }
+            // 6.2-6.x (and stable backports such as Debian's 6.1): kallsyms_seqs_of_names, 3 bytes
+            // per symbol, each a big-endian symbol number, between the markers and the token table.
+            let seqs_end = after + 3 * u64::from(n);
+            if align_up(seqs_end, align) == table {
+                let s = bytes.get((after - names) as usize..(seqs_end - names) as usize)?;
+                if seqs_in_range(s, n) {
+                    return Some((markers, true));
+                }
             }
         }
     }
     None
+}
+
+/// Every 3-byte big-endian entry of `kallsyms_seqs_of_names` is a symbol number below `n`.
+fn seqs_in_range(s: &[u8], n: u32) -> bool {
+    s.chunks_exact(3)
+        .all(|t| u32::from_be_bytes([0, t[0], t[1], t[2]]) < n)
 }
 
 /// Everything found from a token index at `p`.
@@ -581,6 +599,7 @@ fn tables_at_token_index(
     let table = token_table_before(read, p, index, window.start)?;
     let Names {
         num_syms,
+        names,
         count: n,
         markers,
         seqs_of_names: seqs,
@@ -601,7 +620,7 @@ fn tables_at_token_index(
         }
     };
     let base = KallsymsTables {
-        names: num_syms + 8,
+        names,
         num_syms,
         token_table: table,
         token_index: p,
@@ -612,7 +631,8 @@ fn tables_at_token_index(
         stext: Some(stext),
     };
     // Up to 6.3 the address table ends right before kallsyms_num_syms (kallsyms_relative_base in
-    // between for the offsets); 6.4+ puts it after the token index.
+    // between for the offsets); 6.4+ puts it after the token index, and 7.x has no relative base
+    // (place-relative offsets) and kallsyms_seqs_of_names after the offsets.
     let after_index = p + 512;
     let layouts = [
         KallsymsTables {
@@ -630,18 +650,29 @@ fn tables_at_token_index(
             ..base.clone()
         },
         KallsymsTables {
+            offsets: Some(after_index),
+            ..base.clone()
+        },
+        KallsymsTables {
             addresses: Some(after_index),
             ..base.clone()
         },
     ];
     let mut why = Vec::new();
-    for t in layouts {
+    for mut t in layouts {
         if t.offsets.is_none() && t.addresses.is_none() {
             continue;
         }
         match Kallsyms::read(&t, &cached) {
             Ok(k) => match check_addresses(&k, stext) {
-                Ok(()) => return Ok((t, k, seqs)),
+                Ok(()) => {
+                    if k.encoding() == AddressEncoding::PlaceRelative {
+                        // Decoded without a base: whatever follows the offsets is not one.
+                        t.relative_base = None;
+                    }
+                    let seqs = seqs || seqs_after_offsets(read, &t, after_index, n);
+                    return Ok((t, k, seqs));
+                }
                 Err(e) => why.push(e),
             },
             Err(e) => why.push(e.to_string()),
@@ -652,6 +683,21 @@ fn tables_at_token_index(
         base.names,
         why.join("; ")
     ))
+}
+
+/// Whether `kallsyms_seqs_of_names` follows an address table that starts after the token index (7.x).
+fn seqs_after_offsets(read: ReadMemory<'_>, t: &KallsymsTables, after_index: u64, n: u32) -> bool {
+    let n64 = u64::from(n);
+    let end = match (t.offsets, t.relative_base, t.addresses) {
+        (Some(o), None, _) if o == after_index => o + 4 * n64,
+        (Some(o), Some(rb), _) if o == after_index => rb + 8,
+        (None, _, Some(a)) if a == after_index => a + 8 * n64,
+        _ => return false,
+    };
+    [4, 8].into_iter().any(|align| {
+        let at = align_up(end, align);
+        read_span(read, at, 3 * n64).is_ok_and(|s| seqs_in_range(&s, n))
+    })
 }
 
 /// Addresses sorted, and each inside the image around `_stext` or a per-CPU offset.
