@@ -114,6 +114,9 @@ enum Layout {
     AfterIndex,
     /// No CONFIG_KALLSYMS_BASE_RELATIVE: kallsyms_addresses (classic order).
     Absolute,
+    /// 7.x: 4-byte alignment, num_syms, names, markers, token table, index, place-relative offsets
+    /// (no base), seqs_of_names.
+    Modern,
 }
 
 /// (type letter + name, address): a per-CPU symbol, _text/_stext, many functions (several markers),
@@ -138,7 +141,8 @@ fn entries(n: usize) -> Vec<(String, u64)> {
 
 /// Lay out the kallsyms tables at the image's end, as `layout` does; the tables expected.
 fn put_kallsyms(img: &mut Image, layout: Layout, entries: &[(String, u64)]) -> KallsymsTables {
-    let percpu = layout != Layout::AfterIndex && layout != Layout::Absolute;
+    let percpu = matches!(layout, Layout::Classic | Layout::ClassicSeqs);
+    let al = if layout == Layout::Modern { 4 } else { 8 };
     let entries: Vec<&(String, u64)> = entries
         .iter()
         .filter(|(_, a)| *a >= BASE || percpu)
@@ -161,7 +165,17 @@ fn put_kallsyms(img: &mut Image, layout: Layout, entries: &[(String, u64)]) -> K
         names.extend(c);
     }
     let addresses = |img: &mut Image, t: &mut KallsymsTables| {
-        img.align(8);
+        img.align(al);
+        if layout == Layout::Modern {
+            let at = img.here();
+            let o: Vec<u8> = entries
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &&(_, a))| (a.wrapping_sub(at + 4 * i as u64) as i32).to_le_bytes())
+                .collect();
+            t.offsets = Some(img.put(&o));
+            return;
+        }
         if layout == Layout::Absolute {
             let a: Vec<u8> = entries.iter().flat_map(|(_, a)| a.to_le_bytes()).collect();
             t.addresses = Some(img.put(&a));
@@ -188,23 +202,27 @@ fn put_kallsyms(img: &mut Image, layout: Layout, entries: &[(String, u64)]) -> K
         stext: Some(STEXT),
         ..Default::default()
     };
-    if layout != Layout::AfterIndex {
+    let after_index = matches!(layout, Layout::AfterIndex | Layout::Modern);
+    if !after_index {
         addresses(img, &mut t);
     }
-    img.align(8);
+    img.align(al);
     t.num_syms = img.put(&(n as u32).to_le_bytes());
-    img.align(8);
+    img.align(al);
     t.names = img.put(&names);
-    img.align(8);
+    img.align(al);
     let m: Vec<u8> = marks.iter().flat_map(|m| m.to_le_bytes()).collect();
     t.markers = Some(img.put(&m));
-    if matches!(layout, Layout::ClassicSeqs | Layout::AfterIndex) {
-        img.align(8);
+    let seqs = |img: &mut Image| {
+        img.align(al);
         for i in (0..n as u32).rev() {
             img.put(&i.to_be_bytes()[1..]);
         }
+    };
+    if matches!(layout, Layout::ClassicSeqs | Layout::AfterIndex) {
+        seqs(img);
     }
-    img.align(8);
+    img.align(al);
     let mut table = Vec::new();
     let mut index = Vec::new();
     for tok in &toks {
@@ -213,10 +231,13 @@ fn put_kallsyms(img: &mut Image, layout: Layout, entries: &[(String, u64)]) -> K
         table.push(0);
     }
     t.token_table = img.put(&table);
-    img.align(8);
+    img.align(al);
     t.token_index = img.put(&index);
-    if layout == Layout::AfterIndex {
+    if after_index {
         addresses(img, &mut t);
+    }
+    if layout == Layout::Modern {
+        seqs(img);
     }
     t
 }
@@ -311,6 +332,7 @@ fn finds_every_layout_past_the_decoys() {
         Layout::ClassicSeqs,
         Layout::AfterIndex,
         Layout::Absolute,
+        Layout::Modern,
     ] {
         for n in [0, 300, 1000] {
             let (img, want, _) = image(layout, n);
@@ -318,7 +340,11 @@ fn finds_every_layout_past_the_decoys() {
             assert_eq!(found.tables, want, "{layout:?} {n}");
             assert_eq!(
                 found.seqs_of_names,
-                matches!(layout, Layout::ClassicSeqs | Layout::AfterIndex)
+                matches!(
+                    layout,
+                    Layout::ClassicSeqs | Layout::AfterIndex | Layout::Modern
+                ),
+                "{layout:?} {n}"
             );
             assert_same_symbols(&found, layout, n);
             assert!(found.stats.pages_unreadable >= 4, "the hole was skipped");
