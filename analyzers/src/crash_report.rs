@@ -408,6 +408,13 @@ pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
                     continue;
                 }
                 Line::Rip { .. } => {
+                    // arm64 show_regs(): `pc : func+0x1c/0x30 [mod]` (the timeline classifies it as the RIP).
+                    if let Some(pc) = line.strip_prefix("pc : ") {
+                        if r.location.is_none() {
+                            r.location = parse_location(pc);
+                        }
+                        continue;
+                    }
                     // The first kernel-mode RIP (`0010:`); user-space ones (`0033:`) end a trace's task part.
                     if let Some(rest) = line.strip_prefix("RIP: ") {
                         let (cs, at) = rest.split_once(':').unwrap_or(("", rest));
@@ -442,13 +449,7 @@ pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
                 }
                 continue;
             }
-            // arm64 show_regs(): `pc : func+0x1c/0x30 [mod]`, `lr : ...`.
-            if let Some(pc) = line.strip_prefix("pc : ") {
-                if r.location.is_none() {
-                    r.location = parse_location(pc);
-                }
-                continue;
-            }
+            // arm64 show_regs() `lr : ...` (its `pc : ...` is a Line::Rip, above).
             if let Some(lr) = line.strip_prefix("lr : ") {
                 if r.link_register.is_none() {
                     r.link_register = parse_location(lr);

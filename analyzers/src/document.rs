@@ -52,6 +52,8 @@ pub struct FullReport {
 impl FullReport {
     /// Is there a taint verdict? `false` when `tainted_mask` could not be read (exit status 3).
     pub fn has_verdict(&self) -> bool {
+        // A mask rebuilt from the kernel log (the variable out of reach) is shown, but is not a verdict.
         self.report.tainted_mask.is_some()
+            && self.report.tainted_mask_source != Some(crate::report::MaskSource::KernelLog)
     }
 }

@@ -1,5 +1,10 @@
 //! Analyzers of kernel taint over a [`Target`]: taint flags, modules, signatures, unloaded modules, kernel log,
-//! taint timeline and panic. Each returns plain serde data and its own errors.
+//! taint timeline, panic, crash reports and the crash-site verdict, module load failures. Each returns plain
+//! serde data and its own errors.
+//!
+//! A kernel log saved as text needs no dump: [`text_log::read_text_log`] reads it (streaming) into the same
+//! records the in-memory readers yield, and [`log_report::report_from_log`] makes the report a log can give.
+//! Human text lives in the `render` crate.
 
 pub mod crash_report;
 pub mod crash_site;

@@ -255,6 +255,14 @@ pub fn report_from_log(text: &TextLog) -> Report {
             why: "the kernel keeps this list in memory only".into(),
         },
     ];
+    if last_unloaded.is_none() {
+        unknown.push(UnknownFact {
+            what: "last_unloaded_module".into(),
+            why: "no Modules linked in: list of the log names one (`[last unloaded: ...]`); only memory \
+                  keeps it"
+                .into(),
+        });
+    }
     if mask_basis == MaskBasis::TaintedLine {
         unknown.push(UnknownFact {
             what: "tainted_mask".into(),
@@ -285,6 +293,7 @@ pub fn report_from_log(text: &TextLog) -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         tainted_mask: mask,
+        tainted_mask_source: mask.map(|_| crate::report::MaskSource::KernelLog),
         taint_string: described.as_ref().map(|d| d.taint_string.clone()),
         flags: described.map(|d| d.flags).unwrap_or_default(),
         taint_source: table.source,

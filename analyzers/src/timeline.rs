@@ -354,7 +354,7 @@ pub(crate) enum Line {
     },
     Sysrq,
     Header(Header),
-    /// `RIP: 0010:func+0x15/0x30 [module]` (module if any).
+    /// `RIP: 0010:func+0x15/0x30 [module]`, arm64 `pc : func+0x14/0x1000 [module]` (module if any).
     Rip {
         module: Option<String>,
     },
@@ -478,7 +478,11 @@ pub(crate) fn classify(line: &str) -> Line {
     if let Some(w) = parse_warn(line) {
         return Line::Warn { module: w.module };
     }
-    if let Some(rest) = line.strip_prefix("RIP: ") {
+    // x86-64 `RIP: 0010:func+off/size [mod]`; arm64 `pc : func+off/size [mod]` (arch/arm64/kernel/process.c).
+    if let Some(rest) = line
+        .strip_prefix("RIP: ")
+        .or_else(|| line.strip_prefix("pc : "))
+    {
         return Line::Rip {
             module: trailing_module(rest),
         };

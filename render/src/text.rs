@@ -93,6 +93,19 @@ pub fn report(r: &Report, color: bool) -> String {
 pub fn section(r: &Report, which: Section, color: bool) -> String {
     let p = Paint(color);
     let mut o = String::new();
+    // A log alone: its module list, and what only memory knows, instead of empty sections read as facts.
+    if let Some(l) = &r.log_only {
+        match which {
+            Section::Modules => {
+                for x in crate::log::log_only_module_lines(l, r.last_unloaded_module.as_ref()) {
+                    let _ = writeln!(o, "{x}");
+                }
+                return o;
+            }
+            Section::Signatures | Section::Unloaded => return o,
+            _ => {}
+        }
+    }
     match which {
         Section::Verdict => verdict(r, &p, &mut o),
         Section::Flags => flags(r, &p, &mut o),
@@ -149,15 +162,16 @@ fn verdict(r: &Report, p: &Paint, o: &mut String) {
             );
         }
     }
+    // A report from a log alone says so first.
+    if let Some(l) = &r.log_only {
+        for x in crate::log::log_only_lines(l) {
+            let _ = writeln!(o, "{x}");
+        }
+    }
     // Where it crashed and whether a tainting module is involved: the support engineer's next question.
     if let Some(c) = &r.crash_site {
         for l in crate::crash::crash_site_lines(c) {
             let _ = writeln!(o, "{l}");
-        }
-    }
-    if let Some(l) = &r.log_only {
-        for x in crate::log::log_only_lines(l) {
-            let _ = writeln!(o, "{x}");
         }
     }
     if let Some(s) = &r.taint_string {

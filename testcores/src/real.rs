@@ -84,6 +84,12 @@ impl Kernel {
         (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
     }
 
+    /// The directory to give vmtaint's debuginfo search (`--debuginfo-dir`, `VMTAINT_DEBUGINFO_PATH`): it
+    /// holds `vmlinux`, the kernel's debug vmlinux (only the host's 6.1 one is in `/usr/lib/debug`).
+    pub fn debuginfo_dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Every scenario of this kernel, after checking that its dumps exist (see [`all_scenarios`] for the
     /// rules when they are missing).
     pub fn scenarios(&self) -> Vec<Scenario> {
@@ -364,6 +370,42 @@ fn gate(all: Vec<Scenario>) -> Vec<Scenario> {
         "run `bash testcores/make-real-cores.sh` first",
     );
     Vec::new()
+}
+
+/// Runs `check` on every item, then panics naming every item that failed and why: one kernel's failure
+/// neither hides another's nor stops the rest from being checked. `name` labels an item in the summary.
+///
+/// ```no_run
+/// use testcores::real;
+/// real::check_each(real::all_scenarios(), |s| s.id(), |s| assert!(s.tainted() < 1 << 20));
+/// ```
+pub fn check_each<T>(
+    items: impl IntoIterator<Item = T>,
+    name: impl Fn(&T) -> String,
+    check: impl Fn(&T),
+) {
+    let mut failed = Vec::new();
+    let mut count = 0;
+    for item in items {
+        count += 1;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&item)));
+        if let Err(e) = result {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "(no message)".into());
+            let first = msg.lines().next().unwrap_or("").to_string();
+            failed.push(format!("{}: {first}", name(&item)));
+        }
+    }
+    assert!(count > 0, "nothing to check");
+    assert!(
+        failed.is_empty(),
+        "{} of {count} failed:\n  {}",
+        failed.len(),
+        failed.join("\n  ")
+    );
 }
 
 /// Every scenario of the default kernel (Debian 6.1 x86-64), after checking that its dumps exist. Panics
