@@ -27,6 +27,7 @@ pub struct FakeTarget {
     /// Address ranges that read as [`ReadError::Excluded`].
     excluded: Vec<std::ops::Range<u64>>,
     symbols: HashMap<String, u64>,
+    extents: HashMap<String, u64>,
     sizes: HashMap<String, u64>,
     members: HashMap<(String, String), Member>,
     enumerators: HashMap<String, i64>,
@@ -118,6 +119,11 @@ impl FakeTarget {
         self.enumerators.insert(name.to_string(), value);
     }
 
+    /// Answer [`Target::symbol_extent`] for `name` (a source without symbol sizes, like kallsyms).
+    pub fn set_symbol_extent(&mut self, name: &str, extent: u64) {
+        self.extents.insert(name.to_string(), extent);
+    }
+
     pub fn set_vmcoreinfo(&mut self, key: &str, value: &str) {
         self.vmcoreinfo.insert(key.to_string(), value.to_string());
     }
@@ -186,6 +192,10 @@ impl Target for FakeTarget {
 
     fn symbol(&self, name: &str) -> Option<u64> {
         self.symbols.get(name).copied()
+    }
+
+    fn symbol_extent(&self, name: &str) -> Option<u64> {
+        self.extents.get(name).copied()
     }
 
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {

@@ -440,6 +440,32 @@ fn array_len(t: &dyn Target, var: &str, stride: u64) -> Result<u64, AnalyzerErro
     Ok(count)
 }
 
+/// `TAINT_FLAGS_COUNT` when the source knows where `taint_flags` ends only as the next symbol's address
+/// (kallsyms, before 6.0 where `last_unloaded_module.taints` does not give it): between the two there is
+/// only the table and alignment padding (zeros in `.rodata`), and the table's last entry is a flag with a
+/// letter (the count is one past the last defined flag), so the table ends after the last entry whose
+/// `c_true` is set.
+fn count_up_to(
+    t: &dyn Target,
+    addr: u64,
+    stride: u64,
+    c_true_off: usize,
+    extent: u64,
+) -> Result<u64, AnalyzerError> {
+    let slots = (extent / stride).min(MAX_FLAGS);
+    let raw = read_table_bytes(t, "taint_flags", addr, slots * stride)?;
+    let count = raw
+        .chunks_exact(stride as usize)
+        .rposition(|e| e[c_true_off] != 0)
+        .map_or(0, |last| last as u64 + 1);
+    if count == 0 {
+        return Err(AnalyzerError::Invalid(format!(
+            "taint_flags holds no flag letter in the {extent} bytes up to the next symbol"
+        )));
+    }
+    Ok(count)
+}
+
 fn check_chars(var: &str, i: u64, c_true: u8, c_false: u8) -> Result<(), AnalyzerError> {
     let hole = c_true == 0 && c_false == 0;
     if hole || (c_true.is_ascii_graphic() && (c_false == b' ' || c_false.is_ascii_graphic())) {
@@ -509,7 +535,14 @@ fn read_taint_flags(t: &dyn Target, addr: u64) -> Result<TaintTable, AnalyzerErr
             "struct taint_flag.desc overruns the struct".into(),
         ));
     }
-    let count = array_len(t, "taint_flags", stride)?;
+    let count = match array_len(t, "taint_flags", stride) {
+        Ok(n) => n,
+        Err(AnalyzerError::MissingType(why)) => match t.symbol_extent("taint_flags") {
+            Some(extent) => count_up_to(t, addr, stride, c_true_off, extent)?,
+            None => return Err(AnalyzerError::MissingType(why)),
+        },
+        Err(e) => return Err(e),
+    };
     let raw = read_table_bytes(t, "taint_flags", addr, count * stride)?;
     let mut problems = Vec::new();
     let mut entries = Vec::with_capacity(count as usize);

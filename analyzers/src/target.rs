@@ -65,6 +65,14 @@ pub trait Target: Sync {
     /// The run-time address of a kernel symbol (KASLR already applied).
     fn symbol(&self, name: &str) -> Option<u64>;
 
+    /// Bytes from a symbol to the next one, when the source knows symbols but not their sizes (kallsyms):
+    /// an upper bound of the object's size that includes alignment padding. `None` from sources with
+    /// sizes (ask [`Target::size_of`] of `TypeOf(name)` there).
+    fn symbol_extent(&self, name: &str) -> Option<u64> {
+        let _ = name;
+        None
+    }
+
     /// Size in bytes of a type, e.g. `size_of(TypeRef::Struct("module"))`.
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64>;
 

@@ -62,6 +62,28 @@ fn four_seventeen_table_has_eighteen_columns() {
     assert_eq!(r.source, TaintSource::TaintFlags);
 }
 
+/// 5.10 without debuginfo: BTF has no length for `taint_flags` and kallsyms no size; the table ends at
+/// its last lettered entry before the next symbol (Debian 5.10: 54 bytes, next symbol at +64).
+#[test]
+fn five_ten_table_length_from_the_next_symbol() {
+    let mut k = Kit::bare();
+    k.taint_flags_3byte_sizeless(&Kit::mainline_3byte(18), 64);
+    k.mask(0x3201);
+    let r = analyze_taint(&k.t).unwrap();
+    assert_eq!(r.source, TaintSource::TaintFlags);
+    assert_eq!(r.taint_string, "Tainted: P        W  OE    ");
+    // Nothing but padding up to the next symbol: no table, the built-in one is used and said so.
+    let mut k = Kit::bare();
+    k.taint_flags_3byte_sizeless(&[], 64);
+    let table = read_taint_table(&k.t);
+    assert_ne!(table.source, TaintSource::TaintFlags);
+    assert!(
+        table.problems.iter().any(|p| p.contains("no flag letter")),
+        "{:?}",
+        table.problems
+    );
+}
+
 #[test]
 fn six_eleven_desc_names_come_from_the_dump() {
     let mut k = Kit::bare();

@@ -260,7 +260,7 @@ fn kallsyms_addresses_equal_vmlinux_symbols() {
     real::check_each(real::all_scenarios(), real::Scenario::id, |s| {
         let v = vmlinux(&s.kernel);
         let dump = Vmcore::open(s.dir.join("vmcore.lzo")).unwrap();
-        let k = dump_kallsyms(&dump).unwrap();
+        let k = dump_kallsyms(&dump).unwrap().kallsyms;
         let slide = slide(&dump);
         assert!(k.len() > 50_000, "{} symbols", k.len());
         for name in SYMBOLS {
@@ -307,7 +307,8 @@ fn kallsyms_addresses_equal_vmlinux_symbols() {
     });
 }
 
-/// A corrupt BTF blob in the dump fails its rung, and the report falls back to the kernel log alone.
+/// VMCOREINFO pointing at garbage: the scan finds the real tables and says so; with a wrong `_stext` as
+/// well, nothing validates, and the report falls back to the kernel log alone.
 #[test]
 fn damaged_tables_fail_their_rung_only() {
     // Kernels whose VMCOREINFO describes kallsyms (6.0+); 5.x's has no such lines to damage.
@@ -336,31 +337,56 @@ fn damaged_tables_fail_their_rung_only_on(s: &real::Scenario) {
     let path = s.dir.join("vmcore.lzo");
     let bytes = std::fs::read(&path).unwrap();
     let dump = Vmcore::from_bytes(Path::new("mixed"), bytes.clone()).unwrap();
-    let k = dump_kallsyms(&dump).unwrap();
+    let good = engine::make_report(&dump, &opts(true)).unwrap();
+    let k = dump_kallsyms(&dump).unwrap().kallsyms;
     let start = k.address("__start_BTF").unwrap();
-    // Point VMCOREINFO's kallsyms_num_syms (text, in every copy the file holds) at the BTF blob: its first
-    // word (0x0001eb9f = 125855) is a plausible count, and the decode then runs into garbage or finds no
-    // _stext: an error, not a panic.
-    let needle = b"SYMBOL(kallsyms_num_syms)=";
-    let hex = format!("{start:016x}");
+    let stext = k.address("_stext").unwrap();
+    // Replace a VMCOREINFO value (text, in every copy the file holds).
+    let replace = |bytes: &mut Vec<u8>, key: &[u8], value: u64| {
+        let hex = format!("{value:016x}");
+        let mut copies = 0;
+        let mut from = 0;
+        while let Some(p) = bytes[from..].windows(key.len()).position(|w| w == key) {
+            let at = from + p + key.len();
+            bytes[at..at + 16].copy_from_slice(hex.as_bytes());
+            copies += 1;
+            from = at;
+        }
+        assert!(
+            copies > 0,
+            "VMCOREINFO has {}",
+            String::from_utf8_lossy(key)
+        );
+    };
+    // Point kallsyms_num_syms at the BTF blob: its first word (0x0001eb9f = 125855) is a plausible
+    // count, and the decode then runs into garbage or finds no _stext.
     let mut damaged = bytes;
-    let mut copies = 0;
-    let mut from = 0;
-    while let Some(p) = damaged[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-    {
-        let at = from + p + needle.len();
-        damaged[at..at + 16].copy_from_slice(hex.as_bytes());
-        copies += 1;
-        from = at;
-    }
-    assert!(copies > 0, "VMCOREINFO names kallsyms_num_syms");
-    let dump = Vmcore::from_bytes(Path::new("damaged"), damaged).unwrap();
+    replace(&mut damaged, b"SYMBOL(kallsyms_num_syms)=", start);
+    let dump = Vmcore::from_bytes(Path::new("damaged"), damaged.clone()).unwrap();
+    let found = dump_kallsyms(&dump).expect("found by scan");
     assert!(
-        dump_kallsyms(&dump).is_err(),
-        "a wrong kallsyms_num_syms is noticed"
+        found.how.contains("unreadable") && found.how.contains("found by scan"),
+        "{}",
+        found.how
     );
+    assert_eq!(
+        found.kallsyms.address("tainted_mask"),
+        k.address("tainted_mask")
+    );
+    let r = engine::make_report(&dump, &opts(true)).unwrap();
+    assert_eq!(r.source.kind, "btf");
+    assert_eq!(
+        serde_json::to_value(&r.report).unwrap(),
+        serde_json::to_value(&good.report).unwrap(),
+        "the scan's tables give the same report"
+    );
+
+    replace(&mut damaged, b"SYMBOL(_stext)=", stext + 0x40);
+    let dump = Vmcore::from_bytes(Path::new("damaged"), damaged).unwrap();
+    let err = dump_kallsyms(&dump)
+        .err()
+        .expect("a wrong _stext fits no table");
+    assert!(err.contains("_stext"), "{err}");
     let r = engine::make_report(&dump, &opts(true)).unwrap();
     assert_eq!(r.source.kind, "vmcoreinfo", "{:?}", r.source.tried);
     let rung = r
@@ -370,4 +396,74 @@ fn damaged_tables_fail_their_rung_only_on(s: &real::Scenario) {
         .find(|a| a.source == "btf-dump")
         .unwrap();
     assert!(rung.outcome.contains("kallsyms"), "{}", rung.outcome);
+}
+
+/// Kernels before 6.0 (Debian 5.10): VMCOREINFO does not describe kallsyms, so the tables are found by
+/// scanning the kernel image, and BTF at `__start_BTF` from them. `vmtaint report --no-debuginfo` on every
+/// scenario and format gives the DWARF report (apart from `source`), and `source.tried` says how the
+/// tables were found.
+#[test]
+fn kernels_before_6_0_report_the_same_without_debuginfo() {
+    let old: Vec<real::Kernel> = real::kernels()
+        .into_iter()
+        .filter(|k| k.version() < (6, 0))
+        .collect();
+    assert!(
+        !old.is_empty(),
+        "the real-dump script makes a kernel before 6.0"
+    );
+    let mut checked = 0;
+    for k in &old {
+        let vmlinux = k.vmlinux();
+        for s in k.scenarios() {
+            for path in s.dumps() {
+                let run = |extra: &[&str]| -> Value {
+                    let out = Command::new(BIN)
+                        .args(["report", path.to_str().unwrap(), "--json"])
+                        .args(extra)
+                        .stdin(Stdio::null())
+                        .output()
+                        .expect("run vmtaint");
+                    assert_eq!(
+                        out.status.code(),
+                        Some(0),
+                        "{}: {}",
+                        path.display(),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    serde_json::from_slice(&out.stdout).expect("JSON")
+                };
+                let dwarf = run(&["--vmlinux", vmlinux.to_str().unwrap()]);
+                assert_eq!(dwarf["source"]["kind"], "dwarf", "{}", path.display());
+                let btf = run(&["--no-debuginfo"]);
+                assert_eq!(btf["source"]["kind"], "btf", "{}", path.display());
+                let rung = btf["source"]["tried"]
+                    .as_array()
+                    .unwrap()
+                    .last()
+                    .unwrap()
+                    .clone();
+                assert_eq!(rung["source"], "btf-dump");
+                let outcome = rung["outcome"].as_str().unwrap();
+                assert!(
+                    outcome.contains("VMCOREINFO does not describe them")
+                        && outcome.contains("found by scan at"),
+                    "{}: {outcome}",
+                    path.display()
+                );
+                assert!(btf["tainted_mask"].is_u64(), "{}", path.display());
+                assert_eq!(
+                    without_source(dwarf),
+                    without_source(btf),
+                    "{}: the report without debuginfo differs from the DWARF one",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(
+        checked,
+        old.len() * real::SCENARIOS.len() * real::KDUMP_FILES.len()
+    );
 }

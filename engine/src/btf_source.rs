@@ -1,16 +1,17 @@
 //! Symbols and types without DWARF: the kernel's BTF, from a vmlinux's `.BTF` section or from the dump's
 //! own memory (`__start_BTF`..`__stop_BTF`), with addresses from the vmlinux's `.symtab` or from the dump's
-//! kallsyms (located through VMCOREINFO, 6.0+).
+//! kallsyms (located through VMCOREINFO on 6.0+, found by scanning the kernel image before that).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use analyzers::target::{Member, TypeRef};
 use symbols::btf::Btf;
+use symbols::image_scan::{self, ScanWindow};
 use symbols::kallsyms::{Kallsyms, KallsymsTables};
 use symbols::proc_kallsyms::ProcKallsyms;
 use symbols::{TypeDesc, Vmlinux};
-use vmcore::Vmcore;
+use vmcore::{Vmcore, VmcoreInfo};
 
 use crate::debuginfo::member_of;
 use crate::target::SymbolSource;
@@ -33,23 +34,152 @@ pub struct BtfSource {
     btf: Btf,
     addresses: Addresses,
     origin: String,
+    /// How the dump's kallsyms and BTF were found.
+    how: String,
     variables: Mutex<HashMap<String, Option<Arc<TypeDesc>>>>,
 }
 
-/// The dump's kallsyms, located through VMCOREINFO.
-pub fn dump_kallsyms(dump: &Vmcore) -> Result<Kallsyms, String> {
+/// The dump's kallsyms, where they are and how they were found (for `source.tried`).
+pub struct DumpKallsyms {
+    /// The table.
+    pub kallsyms: Kallsyms,
+    /// Where its parts are.
+    pub tables: KallsymsTables,
+    /// How they were found: `kallsyms: described by VMCOREINFO ...` or `...; found by scan at ...`.
+    pub how: String,
+}
+
+/// Something else the dump holds about itself, and how it was found.
+struct InDump<T> {
+    value: T,
+    how: String,
+}
+
+/// VMCOREINFO symbols that live in `.data` or `.bss` (every kernel since 2.6 exports some of them).
+const DATA_SYMBOLS: [&str; 12] = [
+    "init_uts_ns",
+    "node_online_map",
+    "swapper_pg_dir",
+    "init_top_pgt",
+    "vmap_area_list",
+    "prb",
+    "printk_rb_static",
+    "clear_seq",
+    "log_buf",
+    "log_buf_len",
+    "log_first_idx",
+    "contig_page_data",
+];
+
+/// The part of kernel memory searched for kallsyms and BTF when VMCOREINFO does not place them: from
+/// `_stext` up to the lowest data symbol VMCOREINFO names above it (`.data` follows `.rodata` and
+/// `.BTF` in every kernel image), at most [`image_scan::MAX_WINDOW`]. `None` without `SYMBOL(_stext)`.
+pub fn image_window(vi: &VmcoreInfo) -> Option<ScanWindow> {
+    let stext = vi.stext?;
+    let limit = stext.checked_add(image_scan::MAX_WINDOW)?;
+    let end = DATA_SYMBOLS
+        .iter()
+        .filter_map(|n| vi.symbol(n))
+        .filter(|&a| a > stext && a < limit)
+        .min()
+        .unwrap_or(limit);
+    Some(ScanWindow { start: stext, end })
+}
+
+/// The dump's kallsyms: where VMCOREINFO describes them (6.0+), else found by scanning the kernel
+/// image ([`image_scan::find_kallsyms`]).
+pub fn dump_kallsyms(dump: &Vmcore) -> Result<DumpKallsyms, String> {
     let vi = dump
         .vmcoreinfo()
         .ok_or("the dump has no VMCOREINFO to locate kallsyms")?;
-    let tables = KallsymsTables::from_lookup(|n| vi.symbol(n))
-        .ok_or("VMCOREINFO names no kallsyms tables (kernels before 6.0 do not export them)")?;
-    Kallsyms::read(&tables, dump).map_err(|e| e.to_string())
+    let described = match KallsymsTables::from_lookup(|n| vi.symbol(n)) {
+        Some(tables) => match Kallsyms::read(&tables, dump) {
+            Ok(kallsyms) => {
+                return Ok(DumpKallsyms {
+                    kallsyms,
+                    how: format!(
+                        "kallsyms: described by VMCOREINFO (kallsyms_names at {:#x})",
+                        tables.names
+                    ),
+                    tables,
+                })
+            }
+            Err(e) => format!("the tables VMCOREINFO describes are unreadable ({e})"),
+        },
+        None => "VMCOREINFO does not describe them (kernels before 6.0)".to_string(),
+    };
+    let window = image_window(vi)
+        .ok_or_else(|| format!("kallsyms: {described}, and without SYMBOL(_stext) no scan"))?;
+    let stext = vi.stext.expect("image_window needs _stext");
+    let started = std::time::Instant::now();
+    match image_scan::find_kallsyms(dump, window, stext) {
+        Ok(found) => Ok(DumpKallsyms {
+            how: format!(
+                "kallsyms: {described}; found by scan at {:#x} (names {:#x}, {} symbols, {} \
+                 addresses; {} pages read in {:.1} ms)",
+                found.tables.token_table,
+                found.tables.names,
+                found.kallsyms.len(),
+                found.kallsyms.encoding().name(),
+                found.stats.pages_read,
+                started.elapsed().as_secs_f64() * 1e3
+            ),
+            kallsyms: found.kallsyms,
+            tables: found.tables,
+        }),
+        Err(e) => Err(format!("kallsyms: {described}; {e}")),
+    }
 }
 
-/// The BTF blob in the dump's memory, between `__start_BTF` and `__stop_BTF`.
-fn dump_btf(dump: &Vmcore, symbol: impl Fn(&str) -> Option<u64>) -> Result<Btf, String> {
-    let start = symbol("__start_BTF").ok_or("no __start_BTF symbol (kernel built without BTF?)")?;
-    let stop = symbol("__stop_BTF").ok_or("no __stop_BTF symbol")?;
+/// The BTF blob in the dump's memory: between `__start_BTF` and `__stop_BTF` when `symbol` knows them,
+/// else found by its header ([`image_scan::find_btf`]) from `after` (the end of the kallsyms tables:
+/// `.BTF` follows `.rodata`) to the end of the image window, then in the whole window.
+fn dump_btf(
+    dump: &Vmcore,
+    symbol: impl Fn(&str) -> Option<u64>,
+    after: Option<u64>,
+) -> Result<InDump<Btf>, String> {
+    let by_symbol = match (symbol("__start_BTF"), symbol("__stop_BTF")) {
+        (Some(start), Some(stop)) => match btf_between(dump, start, stop) {
+            Ok(btf) => {
+                return Ok(InDump {
+                    value: btf,
+                    how: format!("BTF: at __start_BTF {start:#x}"),
+                })
+            }
+            Err(e) => e,
+        },
+        _ => "no __start_BTF/__stop_BTF symbols".to_string(),
+    };
+    let window = dump
+        .vmcoreinfo()
+        .and_then(image_window)
+        .ok_or_else(|| format!("BTF: {by_symbol}, and without SYMBOL(_stext) no scan"))?;
+    let started = std::time::Instant::now();
+    let narrow = after
+        .filter(|&a| a > window.start && a < window.end)
+        .map(|start| ScanWindow { start, ..window });
+    let found = match narrow.map(|w| image_scan::find_btf(dump, w)) {
+        Some(Ok(found)) => Ok(found),
+        _ => image_scan::find_btf(dump, window),
+    };
+    match found {
+        Ok(found) => Ok(InDump {
+            how: format!(
+                "BTF: {by_symbol}; found by scan at {:#x} ({} bytes; {} pages read in {:.1} ms)",
+                found.start,
+                found.len,
+                found.stats.pages_read,
+                started.elapsed().as_secs_f64() * 1e3
+            ),
+            value: found.btf,
+        }),
+        Err(e) => Err(format!("BTF: {by_symbol}; {e}")),
+    }
+}
+
+/// The blob between `__start_BTF` and `__stop_BTF`.
+fn btf_between(dump: &Vmcore, start: u64, stop: u64) -> Result<Btf, String> {
     let len = stop
         .checked_sub(start)
         .filter(|&l| l > 0 && l <= MAX_BTF_BYTES)
@@ -72,13 +202,23 @@ impl BtfSource {
     /// BTF and kallsyms from the dump alone.
     pub fn from_dump(dump: &Vmcore) -> Result<BtfSource, String> {
         let ksyms = dump_kallsyms(dump)?;
-        let btf = dump_btf(dump, |n| ksyms.address(n))?;
+        let k = &ksyms.kallsyms;
+        // `.BTF` follows `.rodata`, where the kallsyms tables end with the token index.
+        let after = Some(ksyms.tables.token_index + 512);
+        let btf =
+            dump_btf(dump, |n| k.address(n), after).map_err(|e| format!("{}; {e}", ksyms.how))?;
         Ok(BtfSource {
-            btf,
-            addresses: Addresses::Kallsyms(ksyms),
+            btf: btf.value,
+            addresses: Addresses::Kallsyms(ksyms.kallsyms),
             origin: "dump".into(),
+            how: format!("{}; {}", ksyms.how, btf.how),
             variables: Mutex::default(),
         })
+    }
+
+    /// How the dump's kallsyms and BTF were found (empty for a vmlinux's).
+    pub fn how(&self) -> &str {
+        &self.how
     }
 
     /// The `.BTF` section of a vmlinux (e.g. a stripped one), with its `.symtab` (plus `slide`) for
@@ -94,17 +234,19 @@ impl BtfSource {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{path}: no .BTF section"))?;
         let btf = Btf::parse(section.to_vec()).map_err(|e| format!("{path}: .BTF: {e}"))?;
+        let mut how = String::new();
         let addresses = if vmlinux.has_symbols() {
             Addresses::Vmlinux { vmlinux, slide }
         } else {
-            Addresses::Kallsyms(
-                dump_kallsyms(dump).map_err(|e| format!("{path} has no .symtab, and {e}"))?,
-            )
+            let k = dump_kallsyms(dump).map_err(|e| format!("{path} has no .symtab, and {e}"))?;
+            how = k.how;
+            Addresses::Kallsyms(k.kallsyms)
         };
         Ok(BtfSource {
             btf,
             addresses,
             origin: path,
+            how,
             variables: Mutex::default(),
         })
     }
@@ -120,6 +262,7 @@ impl BtfSource {
         Ok(BtfSource {
             btf,
             addresses: Addresses::Proc(kallsyms),
+            how: format!("the running kernel's own: {origin}"),
             origin,
             variables: Mutex::default(),
         })
@@ -171,6 +314,14 @@ impl SymbolSource for BtfSource {
                 .symbol(name)
                 .ok()
                 .map(|s| s.address.wrapping_add(*slide)),
+        }
+    }
+
+    fn symbol_extent(&self, name: &str) -> Option<u64> {
+        match &self.addresses {
+            Addresses::Kallsyms(k) => k.extent(name),
+            // /proc/kallsyms could say it too; `.symtab` sizes answer through `symbol_size` instead.
+            Addresses::Vmlinux { .. } | Addresses::Proc(_) => None,
         }
     }
 

@@ -4,7 +4,8 @@
 //! 2. `btf-vmlinux`: the `.BTF` section of that vmlinux when it has no DWARF (a stripped vmlinux), or of an
 //!    explicit `--vmlinux` under `--no-debuginfo`, with its `.symtab` for addresses;
 //! 3. `btf-sysfs` (a running kernel only): its own BTF (`/sys/kernel/btf/vmlinux`) with `/proc/kallsyms`;
-//!    then `btf-dump`: the BTF blob and the kallsyms table inside the dump (6.0+ kernels);
+//!    then `btf-dump`: the BTF blob and the kallsyms table inside the dump (placed by VMCOREINFO on 6.0+
+//!    kernels, found by scanning the kernel image on older ones; the outcome says which);
 //! 4. `vmcoreinfo`: the kernel log alone (the dump's VMCOREINFO).
 //!
 //! Every step tried is recorded for the report; a corrupt BTF blob or kallsyms table fails its rung only.
@@ -401,7 +402,7 @@ pub fn choose_source_for(
         Ok(src) => {
             tried.push(Attempt {
                 source: "btf-dump".into(),
-                outcome: "used the dump's BTF and kallsyms".into(),
+                outcome: format!("used the dump's BTF and kallsyms ({})", src.how()),
             });
             Ok(Chosen::Btf(Box::new(src), None))
         }

@@ -12,6 +12,11 @@ pub trait SymbolSource: Send + Sync {
     fn origin(&self) -> String;
     /// Run-time address of a symbol (the KASLR slide already applied).
     fn symbol(&self, name: &str) -> Option<u64>;
+    /// See [`Target::symbol_extent`].
+    fn symbol_extent(&self, name: &str) -> Option<u64> {
+        let _ = name;
+        None
+    }
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64>;
     fn member(&self, ty: TypeRef<'_>, path: &str) -> Option<Member>;
     fn enumerator(&self, name: &str) -> Option<i64>;
@@ -50,6 +55,12 @@ impl Target for DumpTarget<'_> {
 
     fn symbol(&self, name: &str) -> Option<u64> {
         traced(format_args!("symbol {name}"), || self.symbols.symbol(name))
+    }
+
+    fn symbol_extent(&self, name: &str) -> Option<u64> {
+        traced(format_args!("symbol_extent {name}"), || {
+            self.symbols.symbol_extent(name)
+        })
     }
 
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {
@@ -139,6 +150,18 @@ impl SymbolSource for Chain<'_> {
 
     fn symbol(&self, name: &str) -> Option<u64> {
         self.first(|r| r.symbol(name))
+    }
+
+    /// From the source that knows the symbol (an extent is only meaningful next to its own address).
+    fn symbol_extent(&self, name: &str) -> Option<u64> {
+        let (r, n) = self
+            .rungs
+            .iter()
+            .zip(&self.answers)
+            .find(|(r, _)| r.symbol(name).is_some())?;
+        let extent = r.symbol_extent(name)?;
+        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(extent)
     }
 
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {

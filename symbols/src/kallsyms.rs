@@ -428,6 +428,11 @@ impl Kallsyms {
         self.entries.is_empty()
     }
 
+    /// Every address, in table order.
+    pub(crate) fn addresses(&self) -> &[u64] {
+        &self.addresses
+    }
+
     /// How the addresses were encoded.
     pub fn encoding(&self) -> AddressEncoding {
         self.encoding
@@ -472,6 +477,14 @@ impl Kallsyms {
             .position(|s| s.kind.is_ascii_uppercase())
             .unwrap_or(0);
         all.into_iter().nth(pick)
+    }
+
+    /// Bytes from [`Kallsyms::symbol`] to the next higher address in the table: an upper bound of the
+    /// object's size (kallsyms keeps no sizes; the gap includes alignment padding).
+    pub fn extent(&self, name: &str) -> Option<u64> {
+        let at = self.address(name)?;
+        let next = self.addresses.partition_point(|&a| a <= at);
+        Some(self.addresses.get(next)? - at)
     }
 
     /// The address of [`Kallsyms::symbol`].

@@ -27,6 +27,7 @@ mod discovery;
 mod dwarf;
 mod elf;
 mod error;
+pub mod image_scan;
 pub mod kallsyms;
 mod name_index;
 pub mod proc_kallsyms;

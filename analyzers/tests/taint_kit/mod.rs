@@ -207,6 +207,21 @@ impl Kit {
             .add_type(TypeRef::TypeOf("taint_flags"), bytes.len() as u64, &[]);
     }
 
+    /// The 3-byte table as kallsyms + BTF on 5.x see it: no size for `typeof(taint_flags)`, only the
+    /// distance to the next symbol (`extent`), the gap filled with zeros as in `.rodata`.
+    pub fn taint_flags_3byte_sizeless(&mut self, bytes: &[u8], extent: u64) {
+        let mut padded = bytes.to_vec();
+        padded.resize(extent as usize, 0);
+        self.t.map(TAINT_FLAGS, padded);
+        self.t.add_symbol("taint_flags", TAINT_FLAGS);
+        self.t.set_symbol_extent("taint_flags", extent);
+        self.t.add_struct(
+            "taint_flag",
+            3,
+            &[("c_true", 0, 1), ("c_false", 1, 1), ("module", 2, 1)],
+        );
+    }
+
     /// Mainline table bytes for `count` flags in the 3-byte layout.
     pub fn mainline_3byte(count: usize) -> Vec<u8> {
         MAINLINE[..count]
