@@ -52,6 +52,8 @@ pub enum LogSource {
     PrintkRingbuffer,
     /// 3.5-5.9 `log_buf` of `struct printk_log` records.
     LogBuf,
+    /// A text file (`vmcore-dmesg.txt`, dmesg, journalctl -k, syslog), read by [`crate::text_log`].
+    Text,
 }
 
 /// One kernel log record.

@@ -59,8 +59,13 @@ fn panic_cpu(t: &dyn Target) -> Option<u32> {
 
 /// Analyze the crash from `log` (if any) and the `panic_cpu` variable.
 pub fn analyze(t: &dyn Target, log: Option<&KernelLog>) -> PanicInfo {
+    from_log(panic_cpu(t), log)
+}
+
+/// [`analyze`] without a dump: `cpu` is `panic_cpu` when known (a log alone has none).
+pub fn from_log(cpu: Option<u32>, log: Option<&KernelLog>) -> PanicInfo {
     let mut info = PanicInfo {
-        cpu: panic_cpu(t),
+        cpu,
         ..PanicInfo::default()
     };
     let Some(log) = log else { return info };

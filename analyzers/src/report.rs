@@ -85,6 +85,14 @@ pub struct Report {
     pub unexplained_flags: Vec<TaintFlag>,
     pub timeline: Vec<TimelineEvent>,
     pub panic: Option<PanicInfo>,
+    /// Every oops/BUG/WARNING/panic/sysrq/hung-task/soft-lockup report of the kernel log.
+    pub crash_reports: Vec<crate::crash_report::CrashReport>,
+    /// Where it crashed and whether a tainting module is involved (`None`: no crash in the log).
+    pub crash_site: Option<crate::crash_site::CrashSite>,
+    /// Module loads the kernel log shows failing, and why.
+    pub load_failures: Vec<crate::load_failures::LoadFailure>,
+    /// Set when the report was made from a kernel log alone ([`crate::log_report`]).
+    pub log_only: Option<crate::log_report::LogOnly>,
     /// `None` when no kernel log could be read (the reason is in `problems`).
     pub kernel_log: Option<LogSummary>,
     pub problems: Vec<Problem>,
@@ -127,14 +135,14 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
             None
         }
     };
-    let modules = match modules {
+    let (modules, modules_known) = match modules {
         Ok(Modules { modules, problems }) => {
             note("modules", &problems);
-            modules
+            (modules, true)
         }
         Err(e) => {
             note("modules", &[e.to_string()]);
-            Vec::new()
+            (Vec::new(), false)
         }
     };
     note("unloaded", &unloaded.problems);
@@ -172,6 +180,27 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
     let panic = Some(crate::panic::analyze(t, log.as_ref()))
         .filter(|p| p.message.is_some() || p.cpu.is_some() || p.pid.is_some());
 
+    let crash_reports = log
+        .as_ref()
+        .map(crate::crash_report::parse_reports)
+        .unwrap_or_default();
+    let crash_site = crate::crash_site::analyze(
+        &crash_reports,
+        timeline.as_ref().map_or(&[][..], |t| &t.events[..]),
+        &crate::crash_site::ModuleFacts {
+            loaded: modules_known.then(|| {
+                modules
+                    .iter()
+                    .map(|m| (m.name.clone(), m.taints.clone()))
+                    .collect()
+            }),
+            last_unloaded: unloaded
+                .last_unloaded_module
+                .as_ref()
+                .map(|l| (l.name.clone(), l.taints.clone().unwrap_or_default())),
+            tainted_mask: mask,
+        },
+    );
     let signatures = summarize(&sig_state, mask, &table, &modules);
     let attribution = mask.map(|m| attribute_flags(m, &table, &modules, &unloaded, &events));
     let described = mask.map(|m| table.describe(m));
@@ -192,6 +221,13 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
         unexplained_flags: attribution.map(|a| a.unexplained).unwrap_or_default(),
         timeline: timeline.map(|tl| tl.events).unwrap_or_default(),
         panic,
+        crash_reports,
+        crash_site,
+        load_failures: log
+            .as_ref()
+            .map(crate::load_failures::find)
+            .unwrap_or_default(),
+        log_only: None,
         kernel_log: log.as_ref().map(|l| LogSummary {
             source: l.source,
             records: l.records.len(),

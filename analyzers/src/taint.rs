@@ -360,7 +360,11 @@ enum Distro {
 
 /// (major, minor) and distribution guessed from VMCOREINFO's OSRELEASE.
 fn os_release(t: &dyn Target) -> (Option<(u32, u32)>, Distro) {
-    let Some(rel) = t.vmcoreinfo("OSRELEASE") else {
+    os_release_of(t.vmcoreinfo("OSRELEASE").as_deref())
+}
+
+fn os_release_of(rel: Option<&str>) -> (Option<(u32, u32)>, Distro) {
+    let Some(rel) = rel else {
         return (None, Distro::Mainline);
     };
     let mut nums = rel
@@ -594,8 +598,20 @@ fn read_tnts(t: &dyn Target, addr: u64) -> Result<TaintTable, AnalyzerError> {
 }
 
 /// The last resort: mainline flags the kernel version (from OSRELEASE) has, plus the distribution's.
-fn builtin_table(t: &dyn Target, mut problems: Vec<String>) -> TaintTable {
-    let (version, distro) = os_release(t);
+fn builtin_table(t: &dyn Target, problems: Vec<String>) -> TaintTable {
+    builtin_table_of(os_release(t), problems)
+}
+
+/// The built-in table for a kernel release string (`6.1.0-56-cloud-amd64`, `4.18.0-553.el8_10.x86_64`), for
+/// a kernel known only from its log. `None`: all mainline flags.
+pub fn builtin_table_for_release(release: Option<&str>) -> TaintTable {
+    builtin_table_of(os_release_of(release), Vec::new())
+}
+
+fn builtin_table_of(
+    (version, distro): (Option<(u32, u32)>, Distro),
+    mut problems: Vec<String>,
+) -> TaintTable {
     let has = |since: (u32, u32)| version.is_none_or(|v| v >= since);
     let mut entries: Vec<TableEntry> = MAINLINE
         .iter()

@@ -101,12 +101,14 @@ impl TaintSnapshot {
             .map(|&(b, _)| b)
     }
 
-    /// Columns of a `Tainted:` string: one per table entry (`TAINT_FLAGS_COUNT`).
-    fn columns(&self) -> usize {
-        match self.flags.iter().map(|&(b, _)| b).max() {
-            Some(m) => m as usize + 1,
-            None => UPSTREAM_LETTERS.len(),
-        }
+    /// Columns of a `Tainted:` string: one per table entry (`TAINT_FLAGS_COUNT`); `None` when the table is
+    /// unknown and the count is read off each line ([`columns_in`]).
+    fn columns(&self) -> Option<usize> {
+        self.flags
+            .iter()
+            .map(|&(b, _)| b)
+            .max()
+            .map(|m| m as usize + 1)
     }
 
     /// Decode the columns of a `Tainted:` string: column i shows bit i's letter when the bit is set.
@@ -116,7 +118,7 @@ impl TaintSnapshot {
             let set = match self.letter(i as u32) {
                 Some(l) => c == l,
                 // Unknown column: any letter but the 'G' that stands for "not P" in column 0.
-                None => !(c.is_whitespace() || (i == 0 && c == 'G')),
+                None => column_set(i, c),
             };
             if set {
                 mask |= 1u64 << i;
@@ -175,6 +177,11 @@ pub struct TimelineEvent {
     pub pending: bool,
     /// Why there is no better evidence, or what limits this one (print-once lines).
     pub reason: Option<String>,
+    /// The event is where its flag was first set as far as the log tells: no earlier event and no earlier
+    /// `Tainted:` header shows the flag. A line repeated for a flag already set (6.12+ print the license
+    /// line for every proprietary module) is kept with `false` and is never the flag's origin. `false` for
+    /// events without a flag and for `no_evidence`.
+    pub new_bit: bool,
 }
 
 /// The taint history of a dump.
@@ -215,6 +222,18 @@ fn leading_u32(s: &str) -> Option<u32> {
 }
 
 pub(crate) fn parse_header(line: &str) -> Option<Header> {
+    // 2.6.x (RHEL 6) `__show_regs()`: `Pid: 2335, comm: insmod Tainted: P ... 2.6.32-754.el6.x86_64 #1`.
+    if let Some(rest) = line.strip_prefix("Pid: ") {
+        let (pid, r) = rest.split_once(", comm: ")?;
+        let markers = [" Tainted: ", " Not tainted"];
+        let comm_end = markers.iter().filter_map(|m| r.find(m)).min()?;
+        return Some(Header {
+            cpu: None,
+            pid: pid.trim().parse().ok(),
+            comm: Some(r[..comm_end].to_string()),
+            tainted: tainted_part(r),
+        });
+    }
     let rest = line.strip_prefix("CPU: ")?;
     let pid_at = rest.find(" PID: ")?;
     let comm_at = rest.find(" Comm: ")?;
@@ -248,6 +267,65 @@ fn tainted_part(s: &str) -> Option<TaintedColumns> {
         return Some(TaintedColumns::NotTainted);
     }
     None
+}
+
+/// The taint columns at the start of `s` (the text after `Tainted: `), without knowing how many the kernel
+/// has (18 on 5.10, 19 on 6.x, 20 on 7.x, more on distribution kernels): `print_tainted()` writes one letter
+/// or blank per flag, then `dump_stack_print_info()` a blank and the release, which starts with a digit.
+/// Tokens of letters are columns; the first other token is the release (or a RHEL `---` marker).
+pub fn columns_in(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b' ' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i] != b' ' {
+            i += 1;
+        }
+        // RHEL prints `-` for its reserved bits (`P           OE  ------------ T 3.10.0-...`).
+        if !s[start..i]
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() || b == b'-')
+        {
+            // The blank before the release is not a column.
+            return &s[..start.saturating_sub(1)];
+        }
+    }
+    s.trim_end()
+}
+
+/// The second taint line of 6.11+ reports, `Tainted: [P]=PROPRIETARY_MODULE, [W]=WARN, [O]=OOT_MODULE`
+/// (`print_tainted_verbose()`): each set flag's letter and name, in table order.
+pub fn parse_tainted_verbose(line: &str) -> Option<Vec<(char, String)>> {
+    let rest = line.trim_end().strip_prefix("Tainted: [")?;
+    let mut out = Vec::new();
+    for part in format!("[{rest}").split(", ").take(64) {
+        let mut chars = part.chars();
+        let (Some('['), Some(letter), Some(']'), Some('=')) =
+            (chars.next(), chars.next(), chars.next(), chars.next())
+        else {
+            return None;
+        };
+        let name = chars.as_str();
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit())
+        {
+            return None;
+        }
+        out.push((letter, name.to_string()));
+    }
+    Some(out)
+}
+
+/// Whether column `i` of a `Tainted:` string shows its flag set, without knowing the flag's letter: any
+/// character but a blank, RHEL's `-` for reserved bits, and column 0's `G` (the `c_false` of P).
+pub fn column_set(i: usize, c: char) -> bool {
+    !(c.is_whitespace() || c == '-' || (i == 0 && c == 'G'))
 }
 
 /// What a log line is, for the timeline and the panic analyzer.
@@ -298,6 +376,64 @@ fn trailing_module(s: &str) -> Option<String> {
     is_module_name(name).then(|| name.to_string())
 }
 
+/// The location parts of a `WARNING:` headline (kernel/panic.c `__warn()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WarnLine {
+    pub cpu: Option<u32>,
+    pub pid: Option<u32>,
+    pub comm: Option<String>,
+    /// `FILE:LINE` when the WARN had one.
+    pub file_line: Option<String>,
+    /// `func+0xoff/0xsize [module]` as printed.
+    pub symbol: Option<String>,
+    pub module: Option<String>,
+}
+
+/// `WARNING: CPU: 0 PID: 103 at FILE:LINE func+0x11/0x1000 [mod]` (up to 6.x) or the 7.x form
+/// `WARNING: FILE:LINE at func+0x10/0xff0 [mod], CPU#1: insmod/142` (either may lack `FILE:LINE`).
+pub(crate) fn parse_warn(line: &str) -> Option<WarnLine> {
+    let rest = line.strip_prefix("WARNING: ")?;
+    if let Some(r) = rest.strip_prefix("CPU: ") {
+        let pid_at = r.find(" PID: ")?;
+        let at = r.find(" at ")?;
+        let loc = r[at + 4..].trim_end();
+        // `FILE:LINE SYMBOL` or just `SYMBOL`.
+        let (file_line, symbol) = match loc.split_once(' ') {
+            Some((f, s)) if f.contains(':') && !f.contains('+') => (Some(f), s),
+            _ => (None, loc),
+        };
+        return Some(WarnLine {
+            cpu: leading_u32(r),
+            pid: leading_u32(&r[pid_at + 6..]),
+            comm: None,
+            file_line: file_line.map(str::to_string),
+            symbol: Some(symbol.trim().to_string()).filter(|s| !s.is_empty()),
+            module: trailing_module(loc),
+        });
+    }
+    // 7.x: "...at SYMBOL, CPU#N: COMM/PID".
+    let cpu_at = rest.rfind(", CPU#")?;
+    let (head, tail) = (&rest[..cpu_at], &rest[cpu_at + 6..]);
+    let (cpu, task) = tail.split_once(": ")?;
+    let cpu: u32 = cpu.parse().ok()?;
+    let (comm, pid) = match task.trim_end().rsplit_once('/') {
+        Some((c, p)) => (Some(c.to_string()), p.parse().ok()),
+        None => (Some(task.trim_end().to_string()), None),
+    };
+    let (file_line, symbol) = match head.split_once(" at ") {
+        Some((f, s)) => (Some(f.to_string()), s),
+        None => (None, head.strip_prefix("at ").unwrap_or(head)),
+    };
+    Some(WarnLine {
+        cpu: Some(cpu),
+        pid,
+        comm,
+        file_line,
+        symbol: Some(symbol.trim().to_string()).filter(|s| !s.is_empty()),
+        module: trailing_module(symbol),
+    })
+}
+
 /// Split `NAME: rest` where NAME is a module name.
 fn module_prefix(line: &str) -> Option<(&str, &str)> {
     let (name, rest) = line.split_once(": ")?;
@@ -339,12 +475,8 @@ pub(crate) fn classify(line: &str) -> Line {
             message: msg.trim_end().to_string(),
         };
     }
-    if let Some(rest) = line.strip_prefix("WARNING: CPU: ") {
-        if rest.contains(" PID: ") && rest.contains(" at ") {
-            return Line::Warn {
-                module: trailing_module(rest),
-            };
-        }
+    if let Some(w) = parse_warn(line) {
+        return Line::Warn { module: w.module };
     }
     if let Some(rest) = line.strip_prefix("RIP: ") {
         return Line::Rip {
@@ -396,7 +528,10 @@ pub(crate) fn classify(line: &str) -> Line {
     }
     // RHEL kernel/rh_taint.c mark_tech_preview(): "TECH PREVIEW: %s may not be fully supported." with the
     // driver or module name; bit 29 on RHEL 6-8, TAINT_AUX (16) from RHEL 9.
-    if let Some(rest) = line.strip_prefix("TECH PREVIEW: ") {
+    if let Some(rest) = line
+        .strip_prefix("TECH PREVIEW: ")
+        .or_else(|| line.strip_prefix("TECH_PREVIEW: "))
+    {
         if let Some(what) = rest.strip_suffix(" may not be fully supported.") {
             let module = is_module_name(what).then_some(what);
             return taint(vec![BIT_RHEL_TECH_PREVIEW, BIT_X], module, false);
@@ -491,7 +626,13 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
         match t {
             TaintedColumns::NotTainted => (0, "Not tainted".to_string()),
             TaintedColumns::Columns(c) => {
-                let cols: String = c.chars().take(columns).collect();
+                // The table's width, unless the line itself has fewer columns (a table built for a newer
+                // kernel than the one that printed the line).
+                let inferred = columns_in(c);
+                let cols: String = match columns {
+                    Some(n) => c.chars().take(n.min(inferred.chars().count())).collect(),
+                    None => inferred.to_string(),
+                };
                 (taint.decode(&cols), cols.trim_end().to_string())
             }
         }
@@ -511,6 +652,7 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                 tainted: None,
                 pending: pending_of(bit),
                 reason: None,
+                new_bit: false,
             };
             let report_open =
                 |ev: &mut Vec<TimelineEvent>, e: TimelineEvent| -> (usize, u64, bool, bool) {
@@ -556,7 +698,14 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                     // Part of the oops its cause line opened, or an oops of its own (gpf, invalid opcode).
                     let joins = matches!(open, Some((i, s, false, _))
                         if events[i].kind == EventKind::Oops && rec.seq.saturating_sub(s) <= REPORT_WINDOW);
-                    if !joins {
+                    if joins {
+                        // oops_end() adds TAINT_DIE after this header's report: the event takes its time,
+                        // and keeps the cause line (`BUG: ...`) as its text.
+                        if let Some((i, ..)) = open {
+                            events[i].seq = Some(rec.seq);
+                            events[i].ts_ns = Some(rec.ts_ns);
+                        }
+                    } else {
                         let e = event(EventKind::Oops, Some(BIT_D), None);
                         open = Some(report_open(&mut events, e));
                     }
@@ -645,11 +794,18 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                 text: Some(s.line.clone()),
                 tainted: Some(s.shown.clone()),
                 pending: false,
-                reason: Some(
-                    "no line sets this flag; this is the first Tainted: header showing it, so it was set \
-                     at or before this time"
-                        .to_string(),
-                ),
+                reason: Some({
+                    let mut r =
+                        "no line sets this flag; this is the first Tainted: header showing it, so \
+                                 it was set at or before this time"
+                            .to_string();
+                    if matches!(bit, 3 | 6 | 16) || bit >= 19 {
+                        r += "; ";
+                        r += &no_line_reason(bit);
+                    }
+                    r
+                }),
+                new_bit: false,
             });
         } else {
             let reason = if log.dropped > 0 {
@@ -658,7 +814,7 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                     log.dropped
                 )
             } else {
-                "set before the log begins or without a log line".to_string()
+                no_line_reason(bit)
             };
             missing.push(TimelineEvent {
                 seq: None,
@@ -671,14 +827,64 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                 tainted: None,
                 pending: false,
                 reason: Some(reason),
+                new_bit: false,
             });
         }
     }
     // first_seen entries go to their place in log order; the sort is stable for same-record events.
     events.sort_by_key(|e| e.seq);
+    mark_new_bits(&mut events, &seen);
     events.extend(missing);
     Timeline { events }
 }
+
+/// Why a flag of the mask has no line, and where else to look.
+fn no_line_reason(bit: u32) -> String {
+    match bit {
+        // U (TAINT_USER) and R (TAINT_FORCED_RMMOD) never print a line.
+        6 => "set without a log line: TAINT_USER is set from userspace (writing /proc/sys/kernel/tainted, \
+              or a tool that pokes kernel memory)"
+            .to_string(),
+        3 => "set without a log line: a forced module unload (rmmod -f) prints nothing".to_string(),
+        16 => "no log line explains the auxiliary bit (TAINT_AUX: distribution use, e.g. RHEL 8.6+ tech \
+               preview, or written to /proc/sys/kernel/tainted): look for `TECH PREVIEW:` lines in older \
+               logs, /sys/module/*/taint of loaded modules, or the vendor driver's own messages"
+            .to_string(),
+        b if b >= 19 => "no log line explains this distribution bit: look for `TECH PREVIEW:` or vendor \
+                         support lines in older logs, /sys/module/*/taint, and the distribution's \
+                         documentation of its taint flags"
+            .to_string(),
+        _ => "set before the log begins or without a log line".to_string(),
+    }
+}
+
+/// Set [`TimelineEvent::new_bit`]: a flag is new at an event when no earlier event set it and no `Tainted:`
+/// header printed before the event's record shows it (a report's own header shows the mask before the
+/// report's flag, so it never hides the report's event).
+fn mark_new_bits(events: &mut [TimelineEvent], seen: &[Seen]) {
+    let mut known = 0u64;
+    let mut next_seen = 0;
+    for e in events.iter_mut() {
+        let Some(seq) = e.seq else { continue };
+        while next_seen < seen.len() && seen[next_seen].seq < seq {
+            known |= seen[next_seen].mask;
+            next_seen += 1;
+        }
+        let Some(bit) = e.bit.filter(|&b| b < 64) else {
+            continue;
+        };
+        let m = 1u64 << bit;
+        e.new_bit = known & m == 0;
+        if !e.new_bit && e.kind == EventKind::Taint {
+            e.reason = Some(REPEATED.to_string());
+        }
+        known |= m;
+    }
+}
+
+const REPEATED: &str =
+    "the flag was already set before this line (an earlier line or Tainted: header \
+                        shows it): this module has the flag too, but did not set it first";
 
 #[cfg(test)]
 mod tests {

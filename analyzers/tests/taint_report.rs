@@ -28,9 +28,13 @@ fn json_keys_are_the_contract() {
     assert_eq!(
         keys,
         [
+            "crash_reports",
+            "crash_site",
             "flags",
             "kernel_log",
             "last_unloaded_module",
+            "load_failures",
+            "log_only",
             "modules",
             "panic",
             "problems",

@@ -601,7 +601,15 @@ fn timeline_matches_the_dumps_log() {
             assert_eq!(s(&o["module"]), "oot_oops", "{ctx}");
             assert_eq!(o["pending"], true, "{ctx}: D set after the dump");
             assert_eq!(s(&o["letter"]), "D", "{ctx}");
-            assert_eq!(u(&o["ts_ns"]) / 1000, *crash_us, "{ctx}: oops time");
+            // oops_end() adds D after the die() header's report: the event takes the `Oops:` line's time
+            // and keeps the `BUG:` headline as its text.
+            let oops_us = log[crash_at..]
+                .iter()
+                .find(|(_, t)| t.starts_with("Oops: "))
+                .map(|(us, _)| *us)
+                .expect("an Oops: line after the BUG: line");
+            assert_eq!(u(&o["ts_ns"]) / 1000, oops_us, "{ctx}: oops time");
+            assert_eq!(s(&o["text"]), crash_text.as_str(), "{ctx}: oops text");
             assert_eq!(
                 comm, "insmod",
                 "{ctx}: the oops hit in insmod's init_module"

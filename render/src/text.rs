@@ -42,19 +42,22 @@ pub enum Section {
     Unloaded,
     /// The taint timeline from the kernel log.
     Timeline,
+    /// Module loads the kernel log shows failing, and why.
+    LoadFailures,
     /// What could not be read.
     Problems,
 }
 
 impl Section {
     /// Every section, in print order.
-    pub const ALL: [Section; 7] = [
+    pub const ALL: [Section; 8] = [
         Section::Verdict,
         Section::Flags,
         Section::Modules,
         Section::Signatures,
         Section::Unloaded,
         Section::Timeline,
+        Section::LoadFailures,
         Section::Problems,
     ];
 
@@ -66,6 +69,7 @@ impl Section {
             Section::Signatures => &["signatures"],
             Section::Unloaded => &["unloaded"],
             Section::Timeline => &["timeline", "kernel_log"],
+            Section::LoadFailures => &["load_failures"],
             Section::Problems => &[],
         }
     }
@@ -96,6 +100,11 @@ pub fn section(r: &Report, which: Section, color: bool) -> String {
         Section::Signatures => signatures(r, &mut o),
         Section::Unloaded => unloaded(r, &p, &mut o),
         Section::Timeline => timeline(r, &p, &mut o),
+        Section::LoadFailures => {
+            for x in analyzers::render_log::load_failure_lines(&r.load_failures) {
+                let _ = writeln!(o, "{x}");
+            }
+        }
         Section::Problems => problems(r, &p, &mut o),
     }
     o
@@ -138,6 +147,16 @@ fn verdict(r: &Report, p: &Paint, o: &mut String) {
                 "{}",
                 p.on(YELLOW, "Taint state unknown (tainted_mask unreadable)")
             );
+        }
+    }
+    if let Some(c) = &r.crash_site {
+        for l in analyzers::render_crash::crash_site_lines(c) {
+            let _ = writeln!(o, "{l}");
+        }
+    }
+    if let Some(l) = &r.log_only {
+        for x in analyzers::render_log::log_only_lines(l) {
+            let _ = writeln!(o, "{x}");
         }
     }
     if let Some(s) = &r.taint_string {
@@ -236,7 +255,9 @@ fn culprits(r: &Report, p: &Paint, o: &mut String) {
         for e in r
             .timeline
             .iter()
-            .filter(|e| e.bit == Some(f.bit) && e.kind != analyzers::timeline::EventKind::Taint)
+            .filter(|e| {
+                e.bit == Some(f.bit) && e.kind != analyzers::timeline::EventKind::Taint && e.new_bit
+            })
         {
             if let Some(m) = &e.module {
                 add(m, format!("{} in kernel log", event_name(e.kind)));

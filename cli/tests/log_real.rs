@@ -1,0 +1,286 @@
+//! The kernel log on the real dumps: the crash-site verdict of the `oops` and `mixed` scenarios, and the
+//! report a log alone gives (`vmcore-dmesg.txt`, the guest's own `dmesg`) against the dump's report.
+
+mod common;
+
+use analyzers::log_report::{report_from_log, MaskBasis};
+use analyzers::text_log::read_text_log;
+use serde_json::Value;
+use testcores::real;
+
+fn report_json(dump: &std::path::Path) -> Value {
+    let (code, out, err) = common::vmtaint(&["report", dump.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "vmtaint report {}: {err}", dump.display());
+    serde_json::from_str(&out).unwrap()
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {v}"))
+}
+
+/// An oops inside the out-of-tree module's own function: the module is at the crash site.
+#[test]
+fn oops_scenario_crash_site_is_the_module() {
+    let sc = real::scenario("oops").expect("oops scenario");
+    let r = report_json(&sc.dir.join("vmcore.lzo"));
+    let c = &r["crash_site"];
+    assert_eq!(s(&c["how"]), "oops");
+    assert_eq!(s(&c["site"]["symbol"]), "oot_oops_poke");
+    assert_eq!(c["site"]["offset"], 5);
+    assert_eq!(s(&c["owner"]), "module");
+    assert_eq!(s(&c["owner_module"]), "oot_oops");
+    assert_eq!(s(&c["verdict"]), "at_site");
+    // The guest loaded oot_gpl (OE) before; oot_oops (OE+) was loading.
+    let mods: Vec<(&str, &str)> = c["tainting_modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (s(&m["name"]), s(&m["relation"])))
+        .collect();
+    assert!(mods.contains(&("oot_oops", "at_site")), "{mods:?}");
+    assert!(mods.contains(&("oot_gpl", "absent")), "{mods:?}");
+    let before: Vec<&str> = c["flags_before"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| s(&f["letter"]))
+        .collect();
+    assert_eq!(before, ["O", "E"]);
+    let by = &c["flags_by_crash"][0];
+    assert_eq!(
+        (s(&by["letter"]), &by["pending"]),
+        ("D", &Value::Bool(true))
+    );
+    // The guest's truth: the mask has no D (kdump ran before oops_end's add_taint).
+    assert_eq!(sc.tainted() & (1 << 7), 0);
+    let report = &r["crash_reports"][c["report"].as_u64().unwrap() as usize];
+    assert_eq!(s(&report["comm"]), "insmod");
+    assert!(report["call_trace"].as_array().unwrap().len() >= 5);
+
+    let (code, text, _) = common::vmtaint(&["report", sc.dir.join("vmcore.lzo").to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let second = text.lines().nth(1).unwrap();
+    assert!(
+        second.starts_with("Crash in oot_oops_poke+0x5 [oot_oops] (module oot_oops; oops: BUG: kernel NULL pointer dereference"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("Tainting module at the crash site: oot_oops(OE)"),
+        "{text}"
+    );
+}
+
+/// A sysrq panic with a proprietary module loaded that is nowhere on the trace.
+#[test]
+fn mixed_scenario_tainting_modules_are_absent() {
+    let sc = real::scenario("mixed").expect("mixed scenario");
+    let r = report_json(&sc.dir.join("vmcore.lzo"));
+    let c = &r["crash_site"];
+    assert_eq!(s(&c["how"]), "sysrq");
+    assert_eq!(s(&c["site"]["symbol"]), "sysrq_handle_crash");
+    assert_eq!(s(&c["site_from"]), "call_trace");
+    assert_eq!(s(&c["owner"]), "kernel_proper");
+    assert_eq!(s(&c["verdict"]), "absent");
+    let truth = sc.modules();
+    for m in c["tainting_modules"].as_array().unwrap() {
+        assert_eq!(s(&m["relation"]), "absent", "{m}");
+        let name = s(&m["name"]);
+        // Every loaded tainting module, with the guest's own letters; oot_gone is the last unloaded one.
+        match truth.get(name) {
+            Some(letters) => {
+                assert_eq!(s(&m["letters"]), letters, "{name}");
+                assert_eq!(m["still_loaded"], true, "{name}");
+            }
+            None => assert_eq!(
+                (name, &m["still_loaded"]),
+                ("oot_gone", &Value::Bool(false))
+            ),
+        }
+    }
+    let tainting_in_truth = truth.values().filter(|l| !l.is_empty()).count();
+    assert_eq!(
+        c["tainting_modules"].as_array().unwrap().len(),
+        tainting_in_truth + 1
+    );
+    let p = c["flags_before"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["letter"] == "P")
+        .unwrap();
+    assert_eq!(s(&p["set_by"]), "oot_prop");
+    assert!(c["flags_by_crash"].as_array().unwrap().is_empty());
+    let (_, text, _) = common::vmtaint(&["report", sc.dir.join("vmcore.lzo").to_str().unwrap()]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[1].starts_with("Crash in sysrq_handle_crash+0x16 (kernel proper; sysrq crash"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("No tainting module on the call trace ("),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("P was set ")
+            && l.contains(" by oot_prop (loaded 00:00:02, still loaded)")),
+        "{text}"
+    );
+}
+
+/// `ts_ns` and `set_ns` in microseconds, as a text log prints them.
+fn micro(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| match (k.as_str(), x.as_u64()) {
+                    ("ts_ns" | "set_ns", Some(n)) => (k.clone(), Value::from(n / 1000)),
+                    _ => (k.clone(), micro(x)),
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(micro).collect()),
+        _ => v.clone(),
+    }
+}
+
+/// The parts of a timeline event a log shows the same way as the dump (sequence numbers differ: a text
+/// file numbers lines; times are printed in microseconds).
+fn event_key(e: &Value) -> (String, Option<u64>, Value, Value, Value, Value, Value) {
+    (
+        s(&e["kind"]).to_string(),
+        e["ts_ns"].as_u64().map(|t| t / 1000),
+        e["letter"].clone(),
+        e["module"].clone(),
+        e["text"].clone(),
+        e["pending"].clone(),
+        e["new_bit"].clone(),
+    )
+}
+
+/// `vmcore-dmesg.txt` alone gives the dump's mask, timeline, crash site and last unloaded module.
+#[test]
+fn vmcore_dmesg_alone_gives_the_dumps_mask_and_timeline() {
+    for sc in real::scenarios() {
+        let dump = report_json(&sc.dir.join("vmcore.lzo"));
+        let path = sc.dir.join("vmcore-dmesg.txt");
+        let f = std::fs::File::open(&path).unwrap();
+        let t = read_text_log(std::io::BufReader::new(f), path.to_str().unwrap()).unwrap();
+        let r = serde_json::to_value(report_from_log(&t)).unwrap();
+        let ctx = sc.name;
+        assert_eq!(r["tainted_mask"], dump["tainted_mask"], "{ctx}: mask");
+        assert_eq!(
+            r["tainted_mask"].as_u64(),
+            Some(sc.tainted()),
+            "{ctx}: guest truth"
+        );
+        assert_eq!(
+            r["taint_string"], dump["taint_string"],
+            "{ctx}: taint string"
+        );
+        assert_eq!(s(&r["log_only"]["mask_basis"]), "tainted_line", "{ctx}");
+        let a: Vec<_> = r["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(event_key)
+            .collect();
+        let b: Vec<_> = dump["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(event_key)
+            .collect();
+        assert_eq!(a, b, "{ctx}: timeline");
+        let strip = |c: &Value| {
+            let mut c = micro(c);
+            if let Some(o) = c.as_object_mut() {
+                // seq/report index differ, and the dump knows loaded modules the log does not.
+                for k in ["seq", "report", "tainting_modules"] {
+                    o.remove(k);
+                }
+            }
+            c
+        };
+        assert_eq!(
+            strip(&r["crash_site"]),
+            strip(&dump["crash_site"]),
+            "{ctx}: crash site"
+        );
+        assert_eq!(
+            r["panic"]["message"], dump["panic"]["message"],
+            "{ctx}: panic message"
+        );
+        assert!(
+            r["modules"].as_array().unwrap().is_empty(),
+            "{ctx}: no modules claimed"
+        );
+        assert!(
+            r["log_only"]["unknown"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|u| u["what"] == "signatures"),
+            "{ctx}"
+        );
+        assert_eq!(s(&r["log_only"]["release"]), sc.release(), "{ctx}: release");
+    }
+}
+
+/// The guest's own `dmesg`, saved before the crash: its timeline is the dump's up to that moment, and its
+/// mask is the guest's own (or says why it cannot be known).
+#[test]
+fn guests_own_dmesg_gives_the_timeline_up_to_then() {
+    for sc in real::scenarios() {
+        let dump = report_json(&sc.dir.join("vmcore.lzo"));
+        let path = sc.dir.join("truth/dmesg.txt");
+        let t = read_text_log(std::fs::read(&path).unwrap().as_slice(), "dmesg.txt").unwrap();
+        let end_us = t.log.records.last().map(|r| r.ts_ns / 1000).unwrap_or(0);
+        let r = serde_json::to_value(report_from_log(&t)).unwrap();
+        let ctx = sc.name;
+        let taint_or_warn = |e: &&Value| e["kind"] == "taint" || e["kind"] == "warn";
+        let a: Vec<_> = r["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(taint_or_warn)
+            .map(event_key)
+            .collect();
+        let b: Vec<_> = dump["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(taint_or_warn)
+            .filter(|e| e["ts_ns"].as_u64().unwrap() / 1000 <= end_us)
+            .map(event_key)
+            .collect();
+        assert_eq!(a, b, "{ctx}: timeline up to the guest's dmesg");
+        match s(&r["log_only"]["mask_basis"]) {
+            // No Tainted: string before the crash: the taint lines give the mask (a lower bound).
+            "taint_lines_only" | "tainted_line" => {
+                assert_eq!(
+                    r["tainted_mask"].as_u64(),
+                    Some(sc.tainted()),
+                    "{ctx}: guest truth"
+                )
+            }
+            "none" => {
+                assert_eq!(
+                    sc.tainted(),
+                    0,
+                    "{ctx}: an untainted guest prints no taint line"
+                );
+                assert_eq!(
+                    r["tainted_mask"],
+                    Value::Null,
+                    "{ctx}: unknown, not guessed"
+                );
+            }
+            other => panic!("{ctx}: {other}"),
+        }
+    }
+    let _ = MaskBasis::None;
+}
