@@ -8,15 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-10}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/vmtaint
-dumps=${VMTAINT_TESTCORES_DIR:-$cache/testcores}
 release=${VMTAINT_KERNEL_RELEASE:-6.1.0-56-cloud-amd64}
+dumps=${VMTAINT_TESTCORES_DIR:-$cache/testcores}/$release
 vmlinux=/usr/lib/debug/boot/vmlinux-$release
 out=target/bench
 mkdir -p "$out"
 
 bash scripts/install-deps.sh
 command -v hyperfine >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null
-bash testcores/make-real-cores.sh
+bash testcores/make-real-cores.sh --kernel "$release"
 venv=$cache/drgn-venv
 if ! "$venv/bin/python3" -c 'import drgn' 2>/dev/null; then
   python3 -m venv "$venv" && "$venv/bin/pip" install -q drgn==0.3.0

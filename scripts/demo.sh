@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-bash testcores/make-real-cores.sh --scenario mixed
+bash testcores/make-real-cores.sh --kernel 6.1.0-56-cloud-amd64 --scenario mixed
 cargo build --release --locked -p vmtaint
-dump=${VMTAINT_TESTCORES_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vmtaint/testcores}/mixed/vmcore.lzo
+dump=${VMTAINT_TESTCORES_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vmtaint/testcores}/6.1.0-56-cloud-amd64/mixed/vmcore.lzo
 echo "+ vmtaint info $dump"
 ./target/release/vmtaint info "$dump"
 echo

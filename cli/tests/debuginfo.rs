@@ -9,7 +9,13 @@ use testcores::real;
 
 #[test]
 fn a_vmlinux_of_another_build_is_refused_naming_both_ids() {
-    let s = real::scenario("mixed").expect("mixed");
+    let mixed = real::all_scenarios()
+        .into_iter()
+        .filter(|s| s.name == "mixed");
+    real::check_each(mixed, real::Scenario::id, refused_naming_both_ids);
+}
+
+fn refused_naming_both_ids(s: &real::Scenario) {
     let dump = s.dir.join("vmcore.lzo");
     let dump_id = vmcore::Vmcore::open(&dump)
         .unwrap()
@@ -67,4 +73,34 @@ fn the_matching_vmlinux_is_found_by_build_id_and_named() {
     assert_eq!(r["source"]["matched_by"], "build-id");
     assert_eq!(r["source"]["origin"], real::vmlinux().to_str().unwrap());
     assert_eq!(r["taint_string"], "Not tainted");
+}
+
+/// Every kernel's vmlinux is found by build-id in a --debuginfo-dir laid out as `<release>/vmlinux` (the
+/// testcores directory), and the report names that file.
+#[test]
+fn every_kernels_vmlinux_is_found_in_a_debuginfo_dir() {
+    let dir = real::dir();
+    let clean = real::all_scenarios()
+        .into_iter()
+        .filter(|s| s.name == "clean");
+    real::check_each(clean, real::Scenario::id, |s| {
+        let (code, out, err) = vmtaint(&[
+            "report",
+            "--json",
+            "--debuginfo-dir",
+            dir.to_str().unwrap(),
+            s.dir.join("vmcore.zlib").to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let r: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(r["source"]["kind"], "dwarf");
+        assert_eq!(r["source"]["matched_by"], "build-id");
+        let origin = std::path::PathBuf::from(r["source"]["origin"].as_str().unwrap());
+        assert_eq!(
+            std::fs::canonicalize(&origin).unwrap(),
+            std::fs::canonicalize(s.kernel.vmlinux()).unwrap(),
+            "{origin:?}"
+        );
+        assert_eq!(r["taint_string"], "Not tainted");
+    });
 }

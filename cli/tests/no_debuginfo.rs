@@ -1,5 +1,5 @@
 //! Reports without debuginfo: BTF and kallsyms from the dump itself (or `.BTF` from a vmlinux) give the
-//! same report as DWARF, on every real dump (testcores/make-real-cores.sh).
+//! same report as DWARF, on every real dump of every kernel line (testcores/make-real-cores.sh).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -52,15 +52,25 @@ fn without_source(mut v: Value) -> Value {
     v
 }
 
+/// `real::dir()` holds `<release>/vmlinux` for every kernel: the debuginfo search finds each by build-id.
 fn opts(no_debuginfo: bool) -> DebuginfoOptions {
     DebuginfoOptions {
         no_debuginfo,
+        dirs: vec![real::dir()],
         ..Default::default()
     }
 }
 
-fn vmlinux() -> Arc<Vmlinux> {
-    Arc::new(Vmlinux::open(real::vmlinux()).expect("the debug vmlinux the dumps were made with"))
+fn vmlinux(k: &real::Kernel) -> Arc<Vmlinux> {
+    Arc::new(Vmlinux::open(k.vmlinux()).expect("the debug vmlinux the dumps were made with"))
+}
+
+/// The mixed scenario of every kernel line.
+fn each_mixed() -> Vec<real::Scenario> {
+    real::all_scenarios()
+        .into_iter()
+        .filter(|s| s.name == "mixed")
+        .collect()
 }
 
 fn slide(dump: &Vmcore) -> u64 {
@@ -71,17 +81,19 @@ fn slide(dump: &Vmcore) -> u64 {
 
 #[test]
 fn every_dump_reports_the_same_without_debuginfo() {
-    let scenarios = real::scenarios();
+    let scenarios = real::all_scenarios();
     assert_eq!(
         scenarios.len(),
-        real::SCENARIOS.len(),
-        "every scenario is present"
+        real::SCENARIOS.len() * real::kernels().len(),
+        "every scenario of every kernel is present"
     );
     let cache = VmlinuxCache::default();
-    let mut checked = 0;
-    for s in &scenarios {
-        for path in s.dumps() {
-            let dump = Vmcore::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let dumps: Vec<_> = scenarios.iter().flat_map(|s| s.dumps()).collect();
+    real::check_each(
+        dumps,
+        |p| p.display().to_string(),
+        |path| {
+            let dump = Vmcore::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let dwarf = make_report_cached(&dump, &opts(false), &cache).unwrap();
             assert_eq!(dwarf.source.kind, "dwarf", "{}", path.display());
             let btf = make_report_cached(&dump, &opts(true), &cache).unwrap();
@@ -104,22 +116,22 @@ fn every_dump_reports_the_same_without_debuginfo() {
                 "{}: the BTF report differs from the DWARF one",
                 path.display()
             );
-            checked += 1;
-        }
-    }
-    assert_eq!(checked, real::SCENARIOS.len() * real::KDUMP_FILES.len());
+        },
+    );
 }
 
 #[test]
 fn the_command_line_agrees() {
-    let dump = real::scenario("mixed")
-        .expect("the mixed scenario")
-        .dir
-        .join("vmcore.lzo");
+    real::check_each(each_mixed(), real::Scenario::id, the_command_line_agrees_on);
+}
+
+fn the_command_line_agrees_on(s: &real::Scenario) {
+    let dump = s.dir.join("vmcore.lzo");
     let run = |extra: &[&str]| -> Value {
         let out = Command::new(BIN)
             .args(["report", dump.to_str().unwrap(), "--json"])
             .args(extra)
+            .env("VMTAINT_DEBUGINFO_PATH", real::dir())
             .stdin(Stdio::null())
             .output()
             .expect("run vmtaint");
@@ -136,7 +148,7 @@ fn the_command_line_agrees() {
     assert_eq!(btf["source"]["kind"], "btf");
     assert_eq!(btf["source"]["origin"], "dump");
     // The middle rung: the vmlinux's .BTF (and .symtab) when DWARF is not to be used.
-    let vmlinux = real::vmlinux();
+    let vmlinux = s.kernel.vmlinux();
     let from_file = run(&["--no-debuginfo", "--vmlinux", vmlinux.to_str().unwrap()]);
     assert_eq!(from_file["source"]["kind"], "btf");
     assert_eq!(from_file["source"]["origin"], vmlinux.to_str().unwrap());
@@ -156,9 +168,17 @@ fn the_command_line_agrees() {
 /// names and bit fields) from the dump's BTF, from the vmlinux's .BTF and from DWARF.
 #[test]
 fn btf_layouts_equal_dwarf_layouts() {
-    let dump_path = real::scenario("mixed").unwrap().dir.join("vmcore.lzo");
+    real::check_each(
+        each_mixed(),
+        real::Scenario::id,
+        btf_layouts_equal_dwarf_layouts_on,
+    );
+}
+
+fn btf_layouts_equal_dwarf_layouts_on(s: &real::Scenario) {
+    let dump_path = s.dir.join("vmcore.lzo");
     let dump = Vmcore::open(&dump_path).unwrap();
-    let v = vmlinux();
+    let v = vmlinux(&s.kernel);
     let in_dump = BtfSource::from_dump(&dump).unwrap();
     let from_file = Btf::parse(v.btf_section().unwrap().expect(".BTF").to_vec()).unwrap();
     // The kernel's memory holds the very blob the vmlinux file carries.
@@ -200,30 +220,49 @@ fn btf_layouts_equal_dwarf_layouts() {
         assert_eq!(in_dump.size_of(ty), dwarf_src.size_of(ty), "size of {name}");
     }
     for (ty, member) in [
-        (TypeRef::TypeOf("last_unloaded_module"), "taints"),
         (TypeRef::TypeOf("panic_cpu"), "counter"),
         (TypeRef::Struct("module"), "mkobj.mod"),
-        (TypeRef::Struct("module"), "core_layout.size"),
         (TypeRef::Struct("printk_info"), "level"),
     ] {
         let want = dwarf_src.member(ty, member);
         assert!(want.is_some(), "{ty} {member}");
         assert_eq!(in_dump.member(ty, member), want, "{ty} {member}");
     }
+    // Members that come and go with the kernel version: BTF answers as DWARF does, present or absent.
+    // `last_unloaded_module.taints` (6.0+; 5.x has a bare name), module memory in `core_layout` (<= 6.3)
+    // or `mem[]` (6.4+).
+    for (ty, member) in [
+        (TypeRef::TypeOf("last_unloaded_module"), "taints"),
+        (TypeRef::Struct("module"), "core_layout.size"),
+        (TypeRef::Struct("module"), "mem"),
+    ] {
+        assert_eq!(
+            in_dump.member(ty, member),
+            dwarf_src.member(ty, member),
+            "{ty} {member}"
+        );
+    }
+    assert!(
+        dwarf_src
+            .member(TypeRef::Struct("module"), "core_layout.size")
+            .is_some()
+            != dwarf_src.member(TypeRef::Struct("module"), "mem").is_some(),
+        "struct module has exactly one of core_layout and mem[]"
+    );
 }
 
 /// kallsyms from the dump names the same addresses as the vmlinux's .symtab plus KERNELOFFSET.
 #[test]
 fn kallsyms_addresses_equal_vmlinux_symbols() {
-    let v = vmlinux();
-    for s in real::scenarios() {
+    real::check_each(real::all_scenarios(), real::Scenario::id, |s| {
+        let v = vmlinux(&s.kernel);
         let dump = Vmcore::open(s.dir.join("vmcore.lzo")).unwrap();
         let k = dump_kallsyms(&dump).unwrap();
         let slide = slide(&dump);
         assert!(k.len() > 50_000, "{} symbols", k.len());
         for name in SYMBOLS {
             let want = v.symbol(name).unwrap().address.wrapping_add(slide);
-            assert_eq!(k.address(name), Some(want), "{}: {name}", s.name);
+            assert_eq!(k.address(name), Some(want), "{}: {name}", s.id());
         }
         // A sample of 1000 entries spread over the table: each is a vmlinux symbol of that name at that
         // address (statics may share a name, so any same-named one may match). Per-CPU symbols are
@@ -244,7 +283,7 @@ fn kallsyms_addresses_equal_vmlinux_symbols() {
             assert!(
                 all.iter().any(|e| relocated(e.address) == sym.address),
                 "{}: kallsyms {} {:#x} not among vmlinux {:?}",
-                s.name,
+                s.id(),
                 sym.name,
                 sym.address,
                 all.iter().map(|e| relocated(e.address)).collect::<Vec<_>>()
@@ -256,13 +295,36 @@ fn kallsyms_addresses_equal_vmlinux_symbols() {
             (0..k.len()).any(|i| k.get(i).unwrap().address < percpu_end),
             "the sample's per-CPU rule is exercised"
         );
-    }
+    });
 }
 
 /// A corrupt BTF blob in the dump fails its rung, and the report falls back to the kernel log alone.
 #[test]
 fn damaged_tables_fail_their_rung_only() {
-    let path = real::scenario("mixed").unwrap().dir.join("vmcore.lzo");
+    // Kernels whose VMCOREINFO describes kallsyms (6.0+); 5.x's has no such lines to damage.
+    let with_kallsyms: Vec<real::Scenario> = each_mixed()
+        .into_iter()
+        .filter(|s| {
+            let dump = Vmcore::open(s.dir.join("vmcore.lzo")).unwrap();
+            dump.vmcoreinfo()
+                .is_some_and(|v| v.symbol("kallsyms_num_syms").is_some())
+        })
+        .collect();
+    assert!(
+        with_kallsyms
+            .iter()
+            .any(|s| s.kernel.release == real::DEFAULT_RELEASE),
+        "6.1's VMCOREINFO describes kallsyms"
+    );
+    real::check_each(
+        with_kallsyms,
+        real::Scenario::id,
+        damaged_tables_fail_their_rung_only_on,
+    );
+}
+
+fn damaged_tables_fail_their_rung_only_on(s: &real::Scenario) {
+    let path = s.dir.join("vmcore.lzo");
     let bytes = std::fs::read(&path).unwrap();
     let dump = Vmcore::from_bytes(Path::new("mixed"), bytes.clone()).unwrap();
     let k = dump_kallsyms(&dump).unwrap();

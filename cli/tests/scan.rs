@@ -22,8 +22,11 @@ fn lines(p: &Path) -> Vec<Value> {
 /// An archive-like tree: HOST-DATE/vmcore* links to every real dump, a dmesg beside each, junk, a damaged dump.
 fn archive(dir: &Path) -> (BTreeMap<PathBuf, u64>, PathBuf) {
     let mut want = BTreeMap::new();
-    for s in real::scenarios() {
-        let host = dir.join(format!("{}-2026-11-23-08:52:23", s.name));
+    for s in real::all_scenarios() {
+        let host = dir.join(format!(
+            "{}-{}-2026-11-23-08:52:23",
+            s.kernel.release, s.name
+        ));
         std::fs::create_dir_all(&host).unwrap();
         std::fs::copy(
             s.dir.join("vmcore-dmesg.txt"),
@@ -53,10 +56,14 @@ fn scan_gives_one_line_per_dump_resumes_and_shards() {
     std::fs::create_dir_all(&tmp).unwrap();
     let tree = tmp.join("crash");
     let (want, damaged) = archive(&tree);
+    // `<release>/vmlinux` for every kernel line: each dump's own, by build-id.
+    let debuginfo = real::dir();
     let jsonl = tmp.join("out.jsonl");
     let csv = tmp.join("out.csv");
     let (code, stdout, stderr) = vmtaint(&[
         "scan",
+        "--debuginfo-dir",
+        debuginfo.to_str().unwrap(),
         tree.to_str().unwrap(),
         "--jsonl",
         jsonl.to_str().unwrap(),
@@ -126,6 +133,8 @@ fn scan_gives_one_line_per_dump_resumes_and_shards() {
     // Resume: everything already reported is skipped; nothing new is appended.
     let (code, _, stderr) = vmtaint(&[
         "scan",
+        "--debuginfo-dir",
+        debuginfo.to_str().unwrap(),
         tree.to_str().unwrap(),
         "--jsonl",
         jsonl.to_str().unwrap(),
@@ -143,6 +152,8 @@ fn scan_gives_one_line_per_dump_resumes_and_shards() {
         let out = tmp.join(format!("shard{k}.jsonl"));
         let (code, _, stderr) = vmtaint(&[
             "scan",
+            "--debuginfo-dir",
+            debuginfo.to_str().unwrap(),
             tree.to_str().unwrap(),
             "--shard",
             &format!("{k}/3"),

@@ -25,7 +25,7 @@ fail() {
 
 echo "vmtaint: capture kernel $(uname -r)"
 [ -e /proc/vmcore ] || fail "no /proc/vmcore"
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+for m in $(cat /etc/vmtaint/virtio-modules); do
 	modprobe "$m" || fail "modprobe $m"
 done
 # The host names its disks by serial: "out" (ext4) and "elf" (raw).

@@ -32,7 +32,8 @@ done
 echo "vmtaint: first kernel $(uname -r), scenario '$scenario'"
 
 # The disk carries the truth files out; its driver stack is all modules.
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+# (/etc/vmtaint/virtio-modules: those this kernel has as modules)
+for m in $(cat /etc/vmtaint/virtio-modules); do
 	modprobe "$m" || fail "modprobe $m"
 done
 # The host names its disks by serial: "out" (ext4) and "elf" (raw).
@@ -53,15 +54,19 @@ until out_disk=$(disk out) && [ -b "$out_disk" ]; do
 done
 mount -t ext4 "$out_disk" /mnt || fail "mount $out_disk"
 mkdir -p /mnt/out/truth
+# The last module rmmod'ed and the taints it had just before ("" if none).
+: >/mnt/out/truth/last_unloaded.txt
 
 # Only this kernel needs kexec: it loads the capture kernel into the
 # crashkernel= reservation; the capture kernel boots its own initramfs.
 # -i (--no-checks) skips the purgatory's SHA-256 check of that reservation:
 # under TCG it costs about 8 s of CPU per dump and guards only against a
 # corrupted capture kernel, which would show up as a failed run anyway.
+# The host wrote how this arch's capture kernel is loaded (CAPTURE_KERNEL,
+# CAPTURE_APPEND).
 stamp "disk mounted"
-kexec -p -i /boot/vmlinuz --initrd=/boot/capture.cpio \
-	--append="console=ttyS0 nr_cpus=1 reset_devices irqpoll panic=1" ||
+. /etc/vmtaint/capture.env
+kexec -p -i "$CAPTURE_KERNEL" --initrd=/boot/capture.cpio --append="$CAPTURE_APPEND" ||
 	fail "kexec -p"
 [ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || fail "capture kernel not loaded"
 
@@ -90,6 +95,12 @@ release_disk() {
 	umount /mnt || fail "umount /mnt"
 }
 
+# rmmod, remembering the module's taints in truth/last_unloaded.txt.
+unload() {
+	echo "$1 $(cat "/sys/module/$1/taint")" >/mnt/out/truth/last_unloaded.txt
+	rmmod "$1" || fail "rmmod $1"
+}
+
 case $scenario in
 clean) ;;
 mixed)
@@ -100,11 +111,11 @@ mixed)
 	insmod /oot/oot_gpl.ko || fail "insmod oot_gpl"
 	insmod /oot/oot_warn.ko || fail "insmod oot_warn"
 	insmod /oot/oot_gone.ko || fail "insmod oot_gone"
-	rmmod oot_gone || fail "rmmod oot_gone"
+	unload oot_gone
 	;;
 unloaded)
 	insmod /oot/oot_gone.ko || fail "insmod oot_gone"
-	rmmod oot_gone || fail "rmmod oot_gone"
+	unload oot_gone
 	;;
 oops)
 	insmod /oot/oot_gpl.ko || fail "insmod oot_gpl"
@@ -118,7 +129,7 @@ oops)
 	fail "survived the oops"
 	;;
 many)
-	for m in $(grep -v '^#' /etc/vmtaint/many-modules.txt); do
+	for m in $(cat /etc/vmtaint/many-modules); do
 		modprobe "$m" || fail "modprobe $m"
 	done
 	insmod /oot/oot_gpl.ko || fail "insmod oot_gpl"

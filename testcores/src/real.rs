@@ -1,21 +1,37 @@
-//! The real dumps made by `testcores/make-real-cores.sh`, and what the guest said about itself before it
-//! crashed. Tests on real dumps get them from here, and fail (never skip silently) when they are missing.
+//! The real dumps made by `testcores/make-real-cores.sh`, and what the guest (and the peers drgn and crash)
+//! said about each. Tests on real dumps get them from here, and fail (never skip silently) when they are
+//! missing.
+//!
+//! Layout: `dir()/<release>/vmlinux` (the kernel's debug vmlinux) and `dir()/<release>/<scenario>/` with the
+//! dumps, `truth/` (the guest's own view before the crash), `oracle/` (drgn and crash on each dump) and
+//! `manifest.json`. The kernels are the rows of the script's `KERNELS` table, read from the script itself so
+//! the two cannot drift.
 //!
 //! ```no_run
-//! for s in testcores::real::scenarios() {
+//! // Every scenario of every kernel line:
+//! for s in testcores::real::all_scenarios() {
 //!     for dump in s.dumps() {
-//!         println!("{} {}", s.name, dump.display());
+//!         println!("{} {} {}", s.kernel.release, s.name, dump.display());
 //!     }
 //! }
+//! // Only the Debian 6.1 x86-64 kernel (the default):
+//! let vmlinux = testcores::real::vmlinux();
+//! let mixed = testcores::real::scenario("mixed").unwrap();
 //! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Scenario directories the script makes (see the script for what each one does).
+/// Scenario directories the script makes for every kernel (see the script for what each one does).
 pub const SCENARIOS: [&str; 5] = ["clean", "mixed", "unloaded", "oops", "many"];
 /// Dump files each scenario holds: makedumpfile lzo, zlib and flattened, and the raw `/proc/vmcore` copy.
 pub const KDUMP_FILES: [&str; 4] = ["vmcore.lzo", "vmcore.zlib", "vmcore.flat", "vmcore.elf"];
+/// The release of the default kernel: Debian bookworm's 6.1 cloud kernel on x86-64, whose packages are
+/// installed on the machine (`real::scenarios()` and `real::vmlinux()` mean this one).
+pub const DEFAULT_RELEASE: &str = "6.1.0-56-cloud-amd64";
+
+/// The script, whose `KERNELS` table lists the kernel lines.
+const SCRIPT: &str = include_str!("../make-real-cores.sh");
 
 /// Where real dumps live: `$VMTAINT_TESTCORES_DIR`, else `~/.cache/vmtaint/testcores` (the script's default:
 /// outside the repository, so fresh clones and CI reuse what an earlier run made).
@@ -30,21 +46,156 @@ pub fn dir() -> PathBuf {
     cache.join("vmtaint/testcores")
 }
 
-/// The debug vmlinux the dumps were made with.
-pub fn vmlinux() -> PathBuf {
-    let release =
-        std::env::var("VMTAINT_KERNEL_RELEASE").unwrap_or_else(|_| "6.1.0-56-cloud-amd64".into());
-    PathBuf::from(format!("/usr/lib/debug/boot/vmlinux-{release}"))
+/// One kernel line the script makes dumps of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kernel {
+    /// `uname -r` of the guest, e.g. `6.12.95+deb12-cloud-amd64`.
+    pub release: String,
+    /// The script's arch name, e.g. `x86_64`.
+    pub arch: String,
+    /// `dir()/<release>`.
+    pub dir: PathBuf,
 }
 
-/// One scenario's directory.
+impl Kernel {
+    /// The debug vmlinux the dumps were made with: the target of `<release>/vmlinux` (so paths in reports
+    /// name the real file), or that link itself when the script has not made it yet.
+    pub fn vmlinux(&self) -> PathBuf {
+        let link = self.dir.join("vmlinux");
+        match std::fs::read_link(&link) {
+            Ok(target) => self.dir.join(target),
+            Err(_) => link,
+        }
+    }
+
+    /// The kernel line, `major.minor` of the release (`5.10`, `6.12`).
+    pub fn line(&self) -> &str {
+        let mut dots = self.release.match_indices('.').map(|(i, _)| i);
+        let end = dots
+            .nth(1)
+            .or_else(|| self.release.find(['-', '+']))
+            .unwrap_or(self.release.len());
+        &self.release[..end]
+    }
+
+    /// `(major, minor)` of the release, for facts that depend on the kernel version.
+    pub fn version(&self) -> (u32, u32) {
+        let mut parts = self.line().split('.').map(|p| p.parse().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    }
+
+    /// The directory to give vmtaint's debuginfo search (`--debuginfo-dir`, `VMTAINT_DEBUGINFO_PATH`): it
+    /// holds `vmlinux`, the kernel's debug vmlinux (only the host's 6.1 one is in `/usr/lib/debug`).
+    pub fn debuginfo_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Every scenario of this kernel, after checking that its dumps exist (see [`all_scenarios`] for the
+    /// rules when they are missing).
+    pub fn scenarios(&self) -> Vec<Scenario> {
+        gate(self.scenarios_unchecked())
+    }
+
+    /// One scenario of this kernel by name (same rules as [`Kernel::scenarios`]).
+    pub fn scenario(&self, name: &str) -> Option<Scenario> {
+        self.scenarios().into_iter().find(|s| s.name == name)
+    }
+
+    fn scenarios_unchecked(&self) -> Vec<Scenario> {
+        SCENARIOS
+            .iter()
+            .map(|&name| Scenario {
+                name,
+                dir: self.dir.join(name),
+                kernel: self.clone(),
+            })
+            .collect()
+    }
+}
+
+/// The kernel lines of the script's `KERNELS` table, in its order (oldest first), whether or not their
+/// dumps exist yet.
+pub fn kernels() -> Vec<Kernel> {
+    let base = dir();
+    table_rows(SCRIPT)
+        .into_iter()
+        .map(|(release, arch)| Kernel {
+            dir: base.join(&release),
+            release,
+            arch,
+        })
+        .collect()
+}
+
+/// The default kernel: Debian 6.1 on x86-64 ([`DEFAULT_RELEASE`]).
+pub fn default_kernel() -> Kernel {
+    kernels()
+        .into_iter()
+        .find(|k| k.release == DEFAULT_RELEASE)
+        .expect("the script's KERNELS table has the default kernel")
+}
+
+/// `(release, arch)` of each row of `KERNELS=( ... )`: lines that start with a quote.
+fn table_rows(script: &str) -> Vec<(String, String)> {
+    let start = script
+        .find("\nKERNELS=(")
+        .expect("make-real-cores.sh has a KERNELS table");
+    script[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.trim() != ")")
+        .filter_map(|l| {
+            let row = l.trim().strip_prefix('"')?.trim_end_matches('"');
+            let mut fields = row.split_whitespace();
+            Some((fields.next()?.to_string(), fields.next()?.to_string()))
+        })
+        .collect()
+}
+
+/// The debug vmlinux of the default kernel (Debian 6.1 x86-64).
+pub fn vmlinux() -> PathBuf {
+    default_kernel().vmlinux()
+}
+
+/// One scenario's directory, of one kernel.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: &'static str,
     pub dir: PathBuf,
+    /// The kernel that ran it.
+    pub kernel: Kernel,
+}
+
+/// What drgn read from one dump (`oracle/drgn-<format>.json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrgnOracle {
+    /// The dump's utsname release.
+    pub release: String,
+    pub tainted_mask: u64,
+    /// The kernel's `taint_flags[]`: `(c_true, module)`; `module` is `None` where the member is gone (6.19+).
+    pub taint_flags: Vec<(char, Option<bool>)>,
+    /// Module name -> (its taint letters over the module-flag bits, `sig_ok` if the kernel has it).
+    pub modules: BTreeMap<String, (String, Option<bool>)>,
+    /// `last_unloaded_module`: the name, and its taints as the kernel keeps them (`(POE)`), or `None` where
+    /// the kernel keeps no taints (a bare `char[]`, before 6.0).
+    pub last_unloaded: (String, Option<String>),
+}
+
+/// What crash read from one dump (`oracle/crash-<format>.txt`: `sys -t`, `mod -t`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrashOracle {
+    /// `TAINTED_MASK:` of `sys -t`.
+    pub tainted_mask: u64,
+    /// `mod -t`: the tainted modules and their letters.
+    pub module_taints: BTreeMap<String, String>,
 }
 
 impl Scenario {
+    /// `<release>/<scenario>`, for messages.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.kernel.release, self.name)
+    }
+
     /// The kdump-made dump files of the scenario (all of them must exist).
     pub fn dumps(&self) -> Vec<PathBuf> {
         KDUMP_FILES.iter().map(|f| self.dir.join(f)).collect()
@@ -79,26 +230,130 @@ impl Scenario {
             .collect()
     }
 
+    /// The last module the guest rmmod'ed and the taint letters `/sys/module/NAME/taint` showed just before
+    /// (`truth/last_unloaded.txt`), or `None` when the scenario unloaded none.
+    pub fn last_unloaded(&self) -> Option<(String, String)> {
+        let text = self.truth("last_unloaded.txt");
+        let mut f = text.split_whitespace();
+        let name = f.next()?.to_string();
+        Some((name, f.next().unwrap_or("").to_string()))
+    }
+
     /// `uname -r` of the guest.
     pub fn release(&self) -> String {
         self.truth("uname.txt").trim().to_string()
     }
+
+    /// The scenario's `manifest.json`, as text (the script's record: kernel, arch, tool versions, files).
+    pub fn manifest(&self) -> String {
+        let p = self.dir.join("manifest.json");
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    /// The dump format's short name as the oracle files use it: `vmcore.lzo` -> `lzo`.
+    fn format_of(dump: &Path) -> &str {
+        let name = dump.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        name.strip_prefix("vmcore.").unwrap_or(name)
+    }
+
+    /// What drgn read from `dump` (one of [`Scenario::dumps`]). Panics when the oracle file is missing or
+    /// malformed: the script writes it for every dump.
+    pub fn drgn(&self, dump: &Path) -> DrgnOracle {
+        let p = self
+            .dir
+            .join("oracle")
+            .join(format!("drgn-{}.json", Self::format_of(dump)));
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        parse_drgn(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    /// What crash read from `dump`, where the script ran crash on this kernel (`None` where crash cannot
+    /// read it).
+    pub fn crash(&self, dump: &Path) -> Option<CrashOracle> {
+        let p = self
+            .dir
+            .join("oracle")
+            .join(format!("crash-{}.txt", Self::format_of(dump)));
+        let text = std::fs::read_to_string(&p).ok()?;
+        Some(parse_crash(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+    }
 }
 
-/// Every scenario, after checking that its dumps exist. Panics with what to run when they don't, unless
-/// `VMTAINT_ALLOW_MISSING_REAL=1` (never under `CI=true`), in which case it says so loudly and returns none.
-pub fn scenarios() -> Vec<Scenario> {
-    let base = dir();
-    let all: Vec<Scenario> = SCENARIOS
+fn parse_drgn(text: &str) -> Result<DrgnOracle, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let str_of = |v: &serde_json::Value, k: &str| -> Result<String, String> {
+        v[k].as_str()
+            .map(str::to_string)
+            .ok_or(format!("no string {k}"))
+    };
+    let taint_flags = v["taint_flags"]
+        .as_array()
+        .ok_or("no taint_flags")?
         .iter()
-        .map(|&name| Scenario {
-            name,
-            dir: base.join(name),
+        .map(|f| {
+            let c = str_of(f, "c_true")?.chars().next().ok_or("empty c_true")?;
+            Ok((c, f["module"].as_bool()))
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
+    let modules = v["modules"]
+        .as_array()
+        .ok_or("no modules")?
+        .iter()
+        .map(|m| {
+            Ok((
+                str_of(m, "name")?,
+                (str_of(m, "letters")?, m["sig_ok"].as_bool()),
+            ))
+        })
+        .collect::<Result<_, String>>()?;
+    let lum = &v["last_unloaded_module"];
+    Ok(DrgnOracle {
+        release: str_of(&v, "release")?,
+        tainted_mask: v["tainted_mask"].as_u64().ok_or("no tainted_mask")?,
+        taint_flags,
+        modules,
+        last_unloaded: (
+            str_of(lum, "name")?,
+            lum["taints"].as_str().map(str::to_string),
+        ),
+    })
+}
+
+fn parse_crash(text: &str) -> Result<CrashOracle, String> {
+    let mask = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("TAINTED_MASK:"))
+        .ok_or("no TAINTED_MASK line")?;
+    let hex = mask.split_whitespace().next().ok_or("empty TAINTED_MASK")?;
+    let tainted_mask =
+        u64::from_str_radix(hex, 16).map_err(|e| format!("TAINTED_MASK {hex}: {e}"))?;
+    // `mod -t`: a `NAME  TAINTS` header, then one row per tainted module, up to the next command's output.
+    let mut module_taints = BTreeMap::new();
+    let mut rows = false;
+    for l in text.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f == ["NAME", "TAINTS"] {
+            rows = true;
+        } else if rows && f.len() == 2 && f[1].chars().all(|c| c.is_ascii_uppercase()) {
+            module_taints.insert(f[0].to_string(), f[1].to_string());
+        } else {
+            rows = false;
+        }
+    }
+    Ok(CrashOracle {
+        tainted_mask,
+        module_taints,
+    })
+}
+
+/// Returns `all` after checking that every scenario's dumps exist. Panics with what to run when they don't,
+/// unless `VMTAINT_ALLOW_MISSING_REAL=1` (never under `CI=true`), in which case it says so loudly and
+/// returns none.
+fn gate(all: Vec<Scenario>) -> Vec<Scenario> {
     let missing: Vec<PathBuf> = all
         .iter()
         .flat_map(|s| s.dumps().into_iter().chain([s.dir.join("truth/tainted")]))
+        .chain(all.iter().map(|s| s.kernel.dir.join("vmlinux")))
         .filter(|p| !p.exists())
         .collect();
     if missing.is_empty() {
@@ -117,7 +372,60 @@ pub fn scenarios() -> Vec<Scenario> {
     Vec::new()
 }
 
-/// One scenario by name (same rules as [`scenarios`]).
+/// Runs `check` on every item, then panics naming every item that failed and why: one kernel's failure
+/// neither hides another's nor stops the rest from being checked. `name` labels an item in the summary.
+///
+/// ```no_run
+/// use testcores::real;
+/// real::check_each(real::all_scenarios(), |s| s.id(), |s| assert!(s.tainted() < 1 << 20));
+/// ```
+pub fn check_each<T>(
+    items: impl IntoIterator<Item = T>,
+    name: impl Fn(&T) -> String,
+    check: impl Fn(&T),
+) {
+    let mut failed = Vec::new();
+    let mut count = 0;
+    for item in items {
+        count += 1;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&item)));
+        if let Err(e) = result {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "(no message)".into());
+            let first = msg.lines().next().unwrap_or("").to_string();
+            failed.push(format!("{}: {first}", name(&item)));
+        }
+    }
+    assert!(count > 0, "nothing to check");
+    assert!(
+        failed.is_empty(),
+        "{} of {count} failed:\n  {}",
+        failed.len(),
+        failed.join("\n  ")
+    );
+}
+
+/// Every scenario of the default kernel (Debian 6.1 x86-64), after checking that its dumps exist. Panics
+/// with what to run when they don't, unless `VMTAINT_ALLOW_MISSING_REAL=1` (never under `CI=true`), in which
+/// case it says so loudly and returns none.
+pub fn scenarios() -> Vec<Scenario> {
+    default_kernel().scenarios()
+}
+
+/// Every scenario of every kernel line, oldest kernel first (same rules as [`scenarios`]).
+pub fn all_scenarios() -> Vec<Scenario> {
+    gate(
+        kernels()
+            .iter()
+            .flat_map(Kernel::scenarios_unchecked)
+            .collect(),
+    )
+}
+
+/// One scenario of the default kernel by name (same rules as [`scenarios`]).
 pub fn scenario(name: &str) -> Option<Scenario> {
     scenarios().into_iter().find(|s| s.name == name)
 }
@@ -218,4 +526,49 @@ pub fn require_input(present: bool, what: &str, how_to_get_it: &str) -> bool {
             ""
         }
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_table_lists_every_kernel_line_with_its_arch() {
+        let rows = table_rows(SCRIPT);
+        let releases: Vec<&str> = rows.iter().map(|(r, _)| r.as_str()).collect();
+        assert!(releases.contains(&DEFAULT_RELEASE), "{releases:?}");
+        assert!(rows.len() >= 4, "{rows:?}");
+        for (release, arch) in &rows {
+            assert!(
+                !release.starts_with('#') && !arch.is_empty(),
+                "{release} {arch}"
+            );
+        }
+        assert_eq!(default_kernel().arch, "x86_64");
+    }
+
+    #[test]
+    fn kernel_line_and_version() {
+        let k = |r: &str| Kernel {
+            release: r.into(),
+            arch: "x86_64".into(),
+            dir: PathBuf::new(),
+        };
+        assert_eq!(k("5.10.0-43-cloud-amd64").line(), "5.10");
+        assert_eq!(k("6.12.95+deb12-cloud-amd64").line(), "6.12");
+        assert_eq!(k("7.2.13+deb14-cloud-amd64").version(), (7, 2));
+        assert_eq!(k("6.1.0-56-cloud-amd64").version(), (6, 1));
+    }
+
+    #[test]
+    fn crash_output_is_parsed() {
+        let text =
+            "      TAINTED_MASK: 3201  PWOE\nNAME      TAINTS\noot_warn  OE\noot_prop  POE\n\
+                    last_unloaded_module = {\n";
+        let c = parse_crash(text).unwrap();
+        assert_eq!(c.tainted_mask, 0x3201);
+        assert_eq!(c.module_taints.len(), 2);
+        assert_eq!(c.module_taints["oot_prop"], "POE");
+        assert!(parse_crash("nothing").is_err());
+    }
 }

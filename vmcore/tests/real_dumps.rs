@@ -1,8 +1,8 @@
-//! Real dumps of the Debian 6.1 cloud kernel (made by testcores/make-real-cores.sh), every scenario and
+//! Real dumps of every Debian cloud kernel line (made by testcores/make-real-cores.sh), every scenario and
 //! format, checked against independent oracles: the guest's own view before the crash, `nm`, `pahole`
-//! and `readelf` on the debug vmlinux.
+//! and `readelf` on each kernel's debug vmlinux.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use testcores::real;
 use vmcore::{Compression, Format, Vmcore};
@@ -28,8 +28,8 @@ struct Oracle {
     release_in_uts: u64,
 }
 
-fn oracle() -> Oracle {
-    let vmlinux = real::vmlinux();
+fn oracle(kernel: &real::Kernel) -> Oracle {
+    let vmlinux = kernel.vmlinux();
     let (release_off, _) = real::pahole_member(&vmlinux, "new_utsname", "release");
     let (uts_name_off, _) = real::pahole_member(&vmlinux, "uts_namespace", "name");
     let (name_off, name_len) = real::pahole_member(&vmlinux, "module", "name");
@@ -112,9 +112,31 @@ fn check_dump(
 
 #[test]
 fn every_format_of_every_scenario_reads_right() {
-    let o = oracle();
-    for s in real::scenarios() {
+    let scenarios = real::all_scenarios();
+    let oracles: BTreeMap<String, Oracle> = real::kernels()
+        .iter()
+        .map(|k| (k.release.clone(), oracle(k)))
+        .collect();
+    real::check_each(scenarios, real::Scenario::id, |s| {
+        let o = &oracles[&s.kernel.release];
         let truth_release = s.release();
+        assert_eq!(
+            truth_release,
+            s.kernel.release,
+            "{}: the guest ran its kernel",
+            s.id()
+        );
+        let manifest = s.manifest();
+        for (key, want) in [
+            ("kernel_release", &s.kernel.release),
+            ("arch", &s.kernel.arch),
+        ] {
+            assert!(
+                manifest.contains(&format!("\"{key}\": \"{want}\"")),
+                "{}: manifest.json {key} is not {want}",
+                s.id()
+            );
+        }
         let mut truth_modules: BTreeSet<String> = s.modules().into_keys().collect();
         if s.name == "oops" {
             // The guest's view was saved before `insmod oot_oops`, whose init oopses and triggers the dump:
@@ -123,50 +145,55 @@ fn every_format_of_every_scenario_reads_right() {
         }
         for path in s.dumps() {
             let file = path.file_name().unwrap().to_str().unwrap();
-            let what = format!("{}/{file}", s.name);
+            let what = format!("{}/{file}", s.id());
             let d = Vmcore::open(&path).unwrap_or_else(|e| panic!("{what}: {e}"));
             assert_eq!(
                 (d.format(), d.compression()),
                 expected_format(file),
                 "{what}"
             );
-            check_dump(&o, &d, &what, &truth_release, &truth_modules);
+            check_dump(o, &d, &what, &truth_release, &truth_modules);
         }
-    }
+    });
 }
 
 /// QEMU's `dump-guest-memory` of the same guest state: ELF with physical addresses only, and the flattened
 /// kdump-zlib stream (which drgn 0.3.0 cannot open).
 #[test]
 fn qemu_dump_guest_memory_outputs_read_right() {
-    let o = oracle();
-    let s = real::scenario("mixed").expect("mixed scenario");
-    let truth_modules: BTreeSet<String> = s.modules().into_keys().collect();
-    for (file, format, compression) in [
-        ("qemu.elf", Format::Elf, Compression::None),
-        ("qemu-kdump.flat", Format::KdumpFlattened, Compression::Zlib),
-    ] {
-        let what = format!("mixed/{file}");
-        let d = Vmcore::open(s.dir.join(file)).unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert_eq!(
-            (d.format(), d.compression()),
-            (format, compression),
-            "{what}"
-        );
-        if format == Format::Elf {
-            // With paging off QEMU writes p_vaddr = p_paddr (not kernel addresses): the direct map must come
-            // from the page tables, not from these.
-            assert!(
-                d.elf_segments()
-                    .unwrap()
-                    .iter()
-                    .all(|seg| seg.vaddr == seg.paddr),
-                "{what}: identity p_vaddr"
+    let mixed: Vec<real::Scenario> = real::all_scenarios()
+        .into_iter()
+        .filter(|s| s.name == "mixed")
+        .collect();
+    real::check_each(mixed, real::Scenario::id, |s| {
+        let o = oracle(&s.kernel);
+        let truth_modules: BTreeSet<String> = s.modules().into_keys().collect();
+        for (file, format, compression) in [
+            ("qemu.elf", Format::Elf, Compression::None),
+            ("qemu-kdump.flat", Format::KdumpFlattened, Compression::Zlib),
+        ] {
+            let what = format!("{}/{file}", s.id());
+            let d = Vmcore::open(s.dir.join(file)).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(
+                (d.format(), d.compression()),
+                (format, compression),
+                "{what}"
             );
-            assert!(!d.notes().qemu_cpus.is_empty(), "{what}: QEMU CPU notes");
+            if format == Format::Elf {
+                // With paging off QEMU writes p_vaddr = p_paddr (not kernel addresses): the direct map must
+                // come from the page tables, not from these.
+                assert!(
+                    d.elf_segments()
+                        .unwrap()
+                        .iter()
+                        .all(|seg| seg.vaddr == seg.paddr),
+                    "{what}: identity p_vaddr"
+                );
+                assert!(!d.notes().qemu_cpus.is_empty(), "{what}: QEMU CPU notes");
+            }
+            check_dump(&o, &d, &what, &s.release(), &truth_modules);
         }
-        check_dump(&o, &d, &what, &s.release(), &truth_modules);
-    }
+    });
 }
 
 trait ReadU64 {
