@@ -180,11 +180,22 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
     let panic = Some(crate::panic::analyze(t, log.as_ref()))
         .filter(|p| p.message.is_some() || p.cpu.is_some() || p.pid.is_some());
 
-    let crash_reports = log
+    let mut crash_reports = log
         .as_ref()
         .map(crate::crash_report::parse_reports)
         .unwrap_or_default();
-    let crash_site = crate::crash_site::analyze(
+    // Bare addresses the kernel could not name, resolved from the dump's own symbols and module tables.
+    let (unowned, resolve_problems) = crate::resolve::resolve_reports(
+        t,
+        &modules,
+        unloaded
+            .last_unloaded_module
+            .as_ref()
+            .map(|l| l.name.clone()),
+        &mut crash_reports,
+    );
+    note("resolve", &resolve_problems);
+    let mut crash_site = crate::crash_site::analyze(
         &crash_reports,
         timeline.as_ref().map_or(&[][..], |t| &t.events[..]),
         &crate::crash_site::ModuleFacts {
@@ -201,6 +212,10 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
             tainted_mask: mask,
         },
     );
+    if let Some(c) = crash_site.as_mut() {
+        let at = c.site.as_ref().and_then(|l| l.address);
+        c.unowned = unowned.into_iter().find(|u| Some(u.address) == at);
+    }
     let signatures = summarize(&sig_state, mask, &table, &modules);
     let attribution = mask.map(|m| attribute_flags(m, &table, &modules, &unloaded, &events));
     let described = mask.map(|m| table.describe(m));

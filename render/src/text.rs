@@ -36,6 +36,8 @@ pub enum Section {
     Flags,
     /// The loaded modules table.
     Modules,
+    /// The parameters of the tainting modules (all modules: [`parameters`]).
+    Parameters,
     /// Signature enforcement, lockdown, unsigned modules.
     Signatures,
     /// `last_unloaded_module` and the tracked unloaded tainted modules.
@@ -50,10 +52,11 @@ pub enum Section {
 
 impl Section {
     /// Every section, in print order.
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Verdict,
         Section::Flags,
         Section::Modules,
+        Section::Parameters,
         Section::Signatures,
         Section::Unloaded,
         Section::Timeline,
@@ -65,7 +68,7 @@ impl Section {
     pub fn analyzers(self) -> &'static [&'static str] {
         match self {
             Section::Verdict | Section::Flags => &["taint"],
-            Section::Modules => &["modules"],
+            Section::Modules | Section::Parameters => &["modules"],
             Section::Signatures => &["signatures"],
             Section::Unloaded => &["unloaded"],
             Section::Timeline => &["timeline", "kernel_log"],
@@ -97,6 +100,7 @@ pub fn section(r: &Report, which: Section, color: bool) -> String {
         Section::Verdict => verdict(r, &p, &mut o),
         Section::Flags => flags(r, &p, &mut o),
         Section::Modules => modules(r, &p, &mut o),
+        Section::Parameters => params(r, &p, &mut o, false),
         Section::Signatures => signatures(r, &mut o),
         Section::Unloaded => unloaded(r, &p, &mut o),
         Section::Timeline => timeline(r, &p, &mut o),
@@ -129,6 +133,47 @@ pub fn full_report(d: &FullReport, color: bool) -> String {
             .unwrap_or_default()
     );
     s
+}
+
+/// The parameters of every module that has any (`taint -p`, `report -m`): one line per parameter,
+/// `  NAME = VALUE  (KIND)`, under a line per module.
+pub fn parameters(r: &Report, color: bool) -> String {
+    let mut o = String::new();
+    params(r, &Paint(color), &mut o, true);
+    o
+}
+
+fn params(r: &Report, p: &Paint, o: &mut String, all: bool) {
+    let shown: Vec<_> = r
+        .modules
+        .iter()
+        .filter(|m| all || m.taint_mask != 0)
+        .filter(|m| m.parameters.as_ref().is_some_and(|v| !v.is_empty()))
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    let title = if all {
+        "Parameters"
+    } else {
+        "Parameters (tainting modules)"
+    };
+    let _ = writeln!(o, "\n{}", p.on(BOLD, title));
+    for m in shown {
+        let _ = writeln!(o, "  {}", m.name);
+        for x in m.parameters.iter().flatten() {
+            let value = match (&x.value, x.kind.as_str()) {
+                (Some(v), _) => v.clone(),
+                (None, "unknown") => format!("? (unknown ops {:#x})", x.ops),
+                (None, _) => "?".to_string(),
+            };
+            let mut line = format!("    {} = {}  ({})", x.name, value, x.kind);
+            if let Some(why) = &x.problem {
+                line += &format!("  {}", p.on(YELLOW, why));
+            }
+            let _ = writeln!(o, "{line}");
+        }
+    }
 }
 
 fn verdict(r: &Report, p: &Paint, o: &mut String) {
@@ -252,13 +297,9 @@ fn culprits(r: &Report, p: &Paint, o: &mut String) {
                 add(&l.name, "last unloaded".to_string());
             }
         }
-        for e in r
-            .timeline
-            .iter()
-            .filter(|e| {
-                e.bit == Some(f.bit) && e.kind != analyzers::timeline::EventKind::Taint && e.new_bit
-            })
-        {
+        for e in r.timeline.iter().filter(|e| {
+            e.bit == Some(f.bit) && e.kind != analyzers::timeline::EventKind::Taint && e.new_bit
+        }) {
             if let Some(m) = &e.module {
                 add(m, format!("{} in kernel log", event_name(e.kind)));
             }

@@ -83,6 +83,10 @@ save_truth() {
 	done >$t/module_taints.txt
 	dmesg >$t/dmesg.txt
 	uname -r >$t/uname.txt
+	cat /proc/keys >$t/keys.txt
+	for f in /sys/module/oot_params/parameters/*; do
+		if [ -f "$f" ]; then echo "${f##*/}=$(cat "$f")"; fi
+	done >$t/params.txt
 	if [ -f /sys/module/module/parameters/sig_enforce ]; then
 		cat /sys/module/module/parameters/sig_enforce >$t/sig_enforce
 	fi
@@ -112,6 +116,9 @@ mixed)
 	insmod /oot/oot_warn.ko || fail "insmod oot_warn"
 	insmod /oot/oot_gone.ko || fail "insmod oot_gone"
 	unload oot_gone
+	insmod /oot/oot_params.ko p_int=-42 p_uint=4000000000 p_bool=1 \
+		p_invbool=1 p_charp=hello p_arr=1,-2,3 p_ushort=65535 \
+		p_long=-9000000000 p_str=world || fail "insmod oot_params"
 	;;
 unloaded)
 	insmod /oot/oot_gone.ko || fail "insmod oot_gone"

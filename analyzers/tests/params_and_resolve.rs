@@ -1,0 +1,359 @@
+//! Module parameters and address resolution over hostile memory (FakeTarget).
+
+use analyzers::crash_report::{CodeLocation, ResolvedBy};
+use analyzers::fake::FakeTarget;
+use analyzers::module_params::{read_params, ParamLayout, MAX_PARAMS};
+use analyzers::modules::ModuleInfo;
+use analyzers::resolve::{Resolution, Resolver};
+
+const KP: u64 = 40; // sizeof(struct kernel_param) in these tests
+const MODULE: u64 = 0x10_0000;
+const OPS: [(&str, u64); 6] = [
+    ("param_ops_int", 0x9000),
+    ("param_ops_uint", 0x9100),
+    ("param_ops_bool", 0x9200),
+    ("param_ops_charp", 0x9300),
+    ("param_array_ops", 0x9400),
+    ("param_ops_string", 0x9500),
+];
+
+fn ops(name: &str) -> u64 {
+    OPS.iter().find(|(n, _)| *n == name).unwrap().1
+}
+
+fn base_target() -> FakeTarget {
+    let mut t = FakeTarget::new();
+    t.add_struct(
+        "kernel_param",
+        KP,
+        &[
+            ("name", 0, 8),
+            ("ops", 16, 8),
+            ("perm", 24, 2),
+            ("arg", 32, 8),
+        ],
+    );
+    t.add_struct("module", 0x400, &[("kp", 0, 8), ("num_kp", 8, 4)]);
+    t.add_struct("kparam_string", 16, &[("maxlen", 0, 4), ("string", 8, 8)]);
+    t.add_struct(
+        "kparam_array",
+        32,
+        &[
+            ("max", 0, 4),
+            ("elemsize", 4, 4),
+            ("num", 8, 8),
+            ("ops", 16, 8),
+            ("elem", 24, 8),
+        ],
+    );
+    for (n, a) in OPS {
+        t.add_symbol(n, a);
+    }
+    t
+}
+
+fn kernel_param(name: u64, ops: u64, arg: u64) -> Vec<u8> {
+    let mut b = vec![0u8; KP as usize];
+    b[0..8].copy_from_slice(&name.to_le_bytes());
+    b[16..24].copy_from_slice(&ops.to_le_bytes());
+    b[24..26].copy_from_slice(&0o444u16.to_le_bytes());
+    b[32..40].copy_from_slice(&arg.to_le_bytes());
+    b
+}
+
+fn module_with(t: &mut FakeTarget, kp: u64, num: u32) {
+    let mut m = vec![0u8; 0x400];
+    m[0..8].copy_from_slice(&kp.to_le_bytes());
+    m[8..12].copy_from_slice(&num.to_le_bytes());
+    t.map(MODULE, m);
+}
+
+#[test]
+fn every_standard_kind_is_decoded_as_sysfs_prints_it() {
+    let mut t = base_target();
+    let names = [
+        "p_int", "p_uint", "p_bool", "p_charp", "p_arr", "p_str", "p_odd",
+    ];
+    let mut blob = Vec::new();
+    for n in names {
+        blob.extend_from_slice(n.as_bytes());
+        blob.push(0);
+    }
+    t.map(0x5000, blob);
+    let name_at = |i: usize| 0x5000 + names[..i].iter().map(|n| n.len() as u64 + 1).sum::<u64>();
+    // values
+    t.map(0x6000, (-42i32).to_le_bytes().to_vec());
+    t.map(0x6100, 4_000_000_000u32.to_le_bytes().to_vec());
+    t.map(0x6200, vec![1]);
+    t.map(0x6300, 0x6400u64.to_le_bytes().to_vec());
+    t.map(0x6400, b"hello\0".to_vec());
+    // array: max 6, elemsize 4, num -> 3, ops int, elem
+    let mut arr = vec![0u8; 32];
+    arr[0..4].copy_from_slice(&6u32.to_le_bytes());
+    arr[4..8].copy_from_slice(&4u32.to_le_bytes());
+    arr[8..16].copy_from_slice(&0x6600u64.to_le_bytes());
+    arr[16..24].copy_from_slice(&ops("param_ops_int").to_le_bytes());
+    arr[24..32].copy_from_slice(&0x6700u64.to_le_bytes());
+    t.map(0x6500, arr);
+    t.map(0x6600, 3u32.to_le_bytes().to_vec());
+    let elems: Vec<u8> = [1i32, -2, 3, 0, 0, 0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    t.map(0x6700, elems);
+    // string: maxlen 16, buffer
+    let mut ks = vec![0u8; 16];
+    ks[0..4].copy_from_slice(&16u32.to_le_bytes());
+    ks[8..16].copy_from_slice(&0x6900u64.to_le_bytes());
+    t.map(0x6800, ks);
+    t.map(0x6900, b"world\0\0\0\0\0\0\0\0\0\0\0".to_vec());
+    let table: Vec<u8> = [
+        kernel_param(name_at(0), ops("param_ops_int"), 0x6000),
+        kernel_param(name_at(1), ops("param_ops_uint"), 0x6100),
+        kernel_param(name_at(2), ops("param_ops_bool"), 0x6200),
+        kernel_param(name_at(3), ops("param_ops_charp"), 0x6300),
+        kernel_param(name_at(4), ops("param_array_ops"), 0x6500),
+        kernel_param(name_at(5), ops("param_ops_string"), 0x6800),
+        kernel_param(name_at(6), 0xdead_beef, 0x6000),
+    ]
+    .concat();
+    t.map(0x4000, table);
+    module_with(&mut t, 0x4000, 7);
+    let l = ParamLayout::learn(&t).unwrap();
+    let (p, problems) = read_params(&t, &l, MODULE);
+    assert!(problems.is_empty(), "{problems:?}");
+    let got: Vec<(&str, &str, Option<&str>)> = p
+        .iter()
+        .map(|x| (x.name.as_str(), x.kind.as_str(), x.value.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("p_int", "int", Some("-42")),
+            ("p_uint", "uint", Some("4000000000")),
+            ("p_bool", "bool", Some("Y")),
+            ("p_charp", "charp", Some("hello")),
+            ("p_arr", "array of int", Some("1,-2,3")),
+            ("p_str", "string", Some("world")),
+            ("p_odd", "unknown", None),
+        ]
+    );
+    assert_eq!(p[6].ops, 0xdead_beef);
+    assert_eq!(p[0].perm, Some(0o444));
+}
+
+#[test]
+fn hostile_tables_end_in_named_problems() {
+    // A huge num_kp over a table of one readable entry: capped, and stops at the first unreadable one.
+    let mut t = base_target();
+    t.map(0x5000, b"x\0".to_vec());
+    t.map(0x6000, 5i32.to_le_bytes().to_vec());
+    t.map(0x4000, kernel_param(0x5000, ops("param_ops_int"), 0x6000));
+    module_with(&mut t, 0x4000, u32::MAX);
+    let l = ParamLayout::learn(&t).unwrap();
+    let (p, problems) = read_params(&t, &l, MODULE);
+    assert_eq!(p.len(), 1);
+    assert!(
+        problems.iter().any(|w| w.contains(&MAX_PARAMS.to_string())),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|w| w.contains("stopped there")),
+        "{problems:?}"
+    );
+
+    // NULL kp with a count.
+    let mut t = base_target();
+    module_with(&mut t, 0, 3);
+    let (p, problems) = read_params(&t, &ParamLayout::learn(&t).unwrap(), MODULE);
+    assert!(p.is_empty() && problems[0].contains("NULL"), "{problems:?}");
+
+    // Wild name, wild value, array count above its max, charp NULL.
+    let mut t = base_target();
+    let mut arr = vec![0u8; 32];
+    arr[0..4].copy_from_slice(&2u32.to_le_bytes());
+    arr[4..8].copy_from_slice(&4u32.to_le_bytes());
+    arr[8..16].copy_from_slice(&0x6600u64.to_le_bytes());
+    arr[16..24].copy_from_slice(&ops("param_ops_int").to_le_bytes());
+    arr[24..32].copy_from_slice(&0x6700u64.to_le_bytes());
+    t.map(0x6500, arr);
+    t.map(0x6600, 1_000_000u32.to_le_bytes().to_vec());
+    t.map(0x6300, 0u64.to_le_bytes().to_vec());
+    t.map(0x5000, b"ok\0".to_vec());
+    let table: Vec<u8> = [
+        kernel_param(0xffff_dead_0000_0000, ops("param_ops_int"), 0x6000),
+        kernel_param(0x5000, ops("param_ops_uint"), 0xffff_dead_0000_0000),
+        kernel_param(0x5000, ops("param_array_ops"), 0x6500),
+        kernel_param(0x5000, ops("param_ops_charp"), 0x6300),
+    ]
+    .concat();
+    t.map(0x4000, table);
+    module_with(&mut t, 0x4000, 4);
+    let (p, problems) = read_params(&t, &ParamLayout::learn(&t).unwrap(), MODULE);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(
+        p[0].problem.as_deref().unwrap().contains("name at"),
+        "{p:?}"
+    );
+    assert!(p[1].value.is_none() && p[1].problem.as_deref().unwrap().contains("unreadable"));
+    assert!(
+        p[2].problem.as_deref().unwrap().contains("holds 2"),
+        "{:?}",
+        p[2]
+    );
+    assert_eq!(p[3].value.as_deref(), Some("(null)"));
+}
+
+// --- address resolution --------------------------------------------------------------------------------
+
+const CORE: u64 = 0xffff_ffff_c000_1000;
+const INIT: u64 = 0xffff_ffff_c000_9000;
+const KALLSYMS: u64 = 0x20_0000;
+const SYMTAB: u64 = 0x21_0000;
+const STRTAB: u64 = 0x22_0000;
+
+fn sym(name_off: u32, value: u64, size: u64) -> Vec<u8> {
+    let mut b = vec![0u8; 24];
+    b[0..4].copy_from_slice(&name_off.to_le_bytes());
+    b[4] = 0x12; // GLOBAL FUNC
+    b[6..8].copy_from_slice(&1u16.to_le_bytes());
+    b[8..16].copy_from_slice(&value.to_le_bytes());
+    b[16..24].copy_from_slice(&size.to_le_bytes());
+    b
+}
+
+/// One module `oot_oops` with core at CORE (0x2000 bytes), a cleared init layout, and a symbol table with
+/// `oot_oops_poke` at CORE+0x10 (0x20 bytes) and `helper` at CORE+0x100.
+fn module_target(num_symtab: u32) -> (FakeTarget, Vec<ModuleInfo>) {
+    let mut t = FakeTarget::new();
+    t.add_struct(
+        "module",
+        0x400,
+        &[
+            ("core_layout.base", 0x100, 8),
+            ("core_layout.size", 0x108, 4),
+            ("init_layout.base", 0x140, 8),
+            ("init_layout.size", 0x148, 4),
+            ("kallsyms", 0x180, 8),
+        ],
+    );
+    t.add_struct(
+        "mod_kallsyms",
+        32,
+        &[("symtab", 0, 8), ("num_symtab", 8, 4), ("strtab", 16, 8)],
+    );
+    let mut m = vec![0u8; 0x400];
+    m[0x100..0x108].copy_from_slice(&CORE.to_le_bytes());
+    m[0x108..0x10c].copy_from_slice(&0x2000u32.to_le_bytes());
+    m[0x180..0x188].copy_from_slice(&KALLSYMS.to_le_bytes());
+    t.map(MODULE, m);
+    let mut k = vec![0u8; 32];
+    k[0..8].copy_from_slice(&SYMTAB.to_le_bytes());
+    k[8..12].copy_from_slice(&num_symtab.to_le_bytes());
+    k[16..24].copy_from_slice(&STRTAB.to_le_bytes());
+    t.map(KALLSYMS, k);
+    t.map(
+        SYMTAB,
+        [
+            vec![0u8; 24],
+            sym(1, CORE + 0x10, 0x20),
+            sym(15, CORE + 0x100, 0),
+        ]
+        .concat(),
+    );
+    t.map(STRTAB, b"\0oot_oops_poke\0helper\0".to_vec());
+    let module = ModuleInfo {
+        name: "oot_oops".into(),
+        state: "LIVE".into(),
+        taints: "OE".into(),
+        signed: Some(false),
+        base: Some(CORE),
+        size: Some(0x2000),
+        version: None,
+        srcversion: None,
+        address: MODULE,
+        parameters: None,
+        taint_mask: 0x3000,
+    };
+    (t, vec![module])
+}
+
+#[test]
+fn module_addresses_resolve_through_the_modules_own_symbol_table() {
+    let (t, mods) = module_target(3);
+    let mut r = Resolver::new(&t, &mods, Some("oot_gone".into()));
+    assert_eq!(
+        r.resolve(CORE + 0x15),
+        Resolution::Module {
+            module: "oot_oops".into(),
+            symbol: Some("oot_oops_poke".into()),
+            offset: 5,
+            size: Some(0x20),
+            init: false
+        }
+    );
+    // After a sized symbol, the nearest below (unsized) one.
+    match r.resolve(CORE + 0x180) {
+        Resolution::Module { symbol, offset, .. } => {
+            assert_eq!((symbol.as_deref(), offset), (Some("helper"), 0x80))
+        }
+        other => panic!("{other:?}"),
+    }
+    // The freed init range (cleared to 0): in no loaded module, neighbours and last unloaded named.
+    match r.resolve(INIT) {
+        Resolution::Unowned(u) => {
+            assert_eq!(
+                u.nearest_below,
+                Some(("oot_oops".into(), INIT - CORE - 0x2000))
+            );
+            assert_eq!(u.nearest_above, None);
+            assert_eq!(u.last_unloaded.as_deref(), Some("oot_gone"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A kernel address with no symbol source: unknown, not guessed.
+    assert_eq!(r.resolve(0xffff_ffff_8100_0000), Resolution::Unknown);
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+
+    let mut loc = CodeLocation {
+        symbol: None,
+        offset: None,
+        size: None,
+        module: None,
+        address: Some(CORE + 0x12),
+        resolved_by: None,
+    };
+    assert!(r.fill(&mut loc).is_none());
+    assert_eq!(loc.symbol.as_deref(), Some("oot_oops_poke"));
+    assert_eq!(loc.module.as_deref(), Some("oot_oops"));
+    assert_eq!(loc.resolved_by, Some(ResolvedBy::ModuleSymtab));
+}
+
+#[test]
+fn hostile_module_symbol_tables_are_problems_not_guesses() {
+    // A num_symtab far beyond any module: refused, the module still owns the address.
+    let (t, mods) = module_target(u32::MAX);
+    let mut r = Resolver::new(&t, &mods, None);
+    match r.resolve(CORE + 0x15) {
+        Resolution::Module { module, symbol, .. } => {
+            assert_eq!((module.as_str(), symbol), ("oot_oops", None))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        r.problems.iter().any(|p| p.contains("num_symtab")),
+        "{:?}",
+        r.problems
+    );
+    // A table that runs into unmapped memory: named, not a panic.
+    let (t, mods) = module_target(1000);
+    let mut r = Resolver::new(&t, &mods, None);
+    assert!(matches!(
+        r.resolve(CORE + 0x15),
+        Resolution::Module { symbol: None, .. }
+    ));
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| p.contains("symbol table unreadable")));
+}
