@@ -14,6 +14,7 @@ pub mod document;
 pub mod fake;
 mod hex;
 pub mod kernel_log;
+pub mod keyrings;
 pub mod load_failures;
 pub mod log_report;
 mod memread;

@@ -95,6 +95,9 @@ pub struct Report {
     pub log_only: Option<crate::log_report::LogOnly>,
     /// `None` when no kernel log could be read (the reason is in `problems`).
     pub kernel_log: Option<LogSummary>,
+    /// The trusted keyrings (`.builtin_trusted_keys`, `.secondary_trusted_keys`, `.platform`, `.machine`)
+    /// the kernel has, with their keys.
+    pub keyrings: Vec<crate::keyrings::Keyring>,
     pub problems: Vec<Problem>,
 }
 
@@ -110,11 +113,21 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
     let t = target;
     // The table is a handful of small reads and every other analyzer decodes through it.
     let table = read_taint_table(t);
-    let (((mask, modules), (unloaded, sig_state)), log) = rayon::join(
+    let (((mask, modules), (unloaded, (sig_state, keyrings))), log) = rayon::join(
         || {
             rayon::join(
                 || rayon::join(|| read_tainted_mask(t), || analyze_modules(t, &table)),
-                || rayon::join(|| read_unloaded(t, &table), || read_signature_state(t)),
+                || {
+                    rayon::join(
+                        || read_unloaded(t, &table),
+                        || {
+                            rayon::join(
+                                || read_signature_state(t),
+                                || crate::keyrings::read_keyrings(t),
+                            )
+                        },
+                    )
+                },
             )
         },
         || crate::kernel_log::read_log(t),
@@ -147,6 +160,16 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
     };
     note("unloaded", &unloaded.problems);
     note("signatures", &sig_state.problems);
+    note("keyrings", &keyrings.problems);
+    for k in &keyrings.keyrings {
+        note(
+            "keyrings",
+            &k.problems
+                .iter()
+                .map(|p| format!("{}: {p}", k.name))
+                .collect::<Vec<_>>(),
+        );
+    }
     let log = match log {
         Ok(l) => {
             note("kernel_log", &l.problems);
@@ -243,6 +266,7 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
             .map(crate::load_failures::find)
             .unwrap_or_default(),
         log_only: None,
+        keyrings: keyrings.keyrings,
         kernel_log: log.as_ref().map(|l| LogSummary {
             source: l.source,
             records: l.records.len(),

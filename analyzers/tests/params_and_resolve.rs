@@ -357,3 +357,185 @@ fn hostile_module_symbol_tables_are_problems_not_guesses() {
         .iter()
         .any(|p| p.contains("symbol table unreadable")));
 }
+
+// --- keyrings --------------------------------------------------------------------------------------------
+
+use analyzers::keyrings::read_keyrings;
+
+const KEY_SIZE: u64 = 0x100;
+
+/// struct key: serial @4, type @0x10, description @0x20, expiry @0x28, keys.root @0x40,
+/// keys.nr_leaves_on_tree @0x48; key_type.name @0; node slots @16; shortcut next_node @16.
+fn keyring_target() -> FakeTarget {
+    let mut t = FakeTarget::new();
+    t.add_struct(
+        "key",
+        KEY_SIZE,
+        &[
+            ("serial", 4, 4),
+            ("type", 0x10, 8),
+            ("description", 0x20, 8),
+            ("expiry", 0x28, 8),
+            ("keys", 0x40, 16),
+        ],
+    );
+    t.add_struct(
+        "assoc_array",
+        16,
+        &[("root", 0, 8), ("nr_leaves_on_tree", 8, 8)],
+    );
+    t.add_struct("key_type", 64, &[("name", 0, 8)]);
+    t.map(0x7000, 0x7100u64.to_le_bytes().to_vec()); // key_type asymmetric
+    t.map(0x7100, b"asymmetric\0".to_vec());
+    t.map(0x7200, 0x7300u64.to_le_bytes().to_vec()); // key_type keyring
+    t.map(0x7300, b"keyring\0".to_vec());
+    t.add_symbol("builtin_trusted_keys", 0x8000);
+    t.map(0x8000, 0x1_0000u64.to_le_bytes().to_vec());
+    t
+}
+
+fn key(
+    t: &mut FakeTarget,
+    at: u64,
+    serial: u32,
+    ty: u64,
+    desc: &str,
+    expiry: u64,
+    root: u64,
+    n: u64,
+) {
+    let mut k = vec![0u8; KEY_SIZE as usize];
+    k[4..8].copy_from_slice(&serial.to_le_bytes());
+    k[0x10..0x18].copy_from_slice(&ty.to_le_bytes());
+    k[0x20..0x28].copy_from_slice(&(at + 0x80).to_le_bytes());
+    k[0x28..0x30].copy_from_slice(&expiry.to_le_bytes());
+    k[0x40..0x48].copy_from_slice(&root.to_le_bytes());
+    k[0x48..0x50].copy_from_slice(&n.to_le_bytes());
+    k[0x80..0x80 + desc.len()].copy_from_slice(desc.as_bytes());
+    t.map(at, k);
+}
+
+fn node(t: &mut FakeTarget, at: u64, slots: &[u64]) {
+    let mut b = vec![0u8; 16 + 16 * 8 + 8];
+    for (i, s) in slots.iter().enumerate() {
+        b[16 + i * 8..24 + i * 8].copy_from_slice(&s.to_le_bytes());
+    }
+    t.map(at, b);
+}
+
+#[test]
+fn keyring_walk_follows_nodes_and_shortcuts() {
+    let mut t = keyring_target();
+    // root -> node A (leaf k1, shortcut S -> node B (leaf k2, keyring-leaf k3))
+    key(
+        &mut t,
+        0x1_0000,
+        1,
+        0x7200,
+        ".builtin_trusted_keys",
+        0,
+        0x2_0001,
+        3,
+    );
+    node(&mut t, 0x2_0000, &[0x3_0000, 0x2_1003]);
+    let mut sc = vec![0u8; 32];
+    sc[16..24].copy_from_slice(&0x2_2001u64.to_le_bytes());
+    t.map(0x2_1000, sc);
+    node(&mut t, 0x2_2000, &[0, 0x3_1000, 0x3_2000 | 2]);
+    key(
+        &mut t,
+        0x3_0000,
+        10,
+        0x7000,
+        "Debian Secure Boot CA: 6ccece7e",
+        0,
+        0,
+        0,
+    );
+    key(
+        &mut t,
+        0x3_1000,
+        11,
+        0x7000,
+        "Debian Secure Boot Signer 2022 - linux: 14011249",
+        1_900_000_000,
+        0,
+        0,
+    );
+    key(&mut t, 0x3_2000, 12, 0x7200, "sub", 0, 0, 0);
+    let k = read_keyrings(&t);
+    assert!(k.problems.is_empty(), "{:?}", k.problems);
+    let r = &k.keyrings[0];
+    assert_eq!(r.name, ".builtin_trusted_keys");
+    assert_eq!(r.description.as_deref(), Some(".builtin_trusted_keys"));
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    let got: Vec<(Option<u32>, Option<&str>, Option<i64>)> = r
+        .keys
+        .iter()
+        .map(|k| (k.serial, k.key_type.as_deref(), k.expiry))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some(10), Some("asymmetric"), None),
+            (Some(11), Some("asymmetric"), Some(1_900_000_000)),
+            (Some(12), Some("keyring"), None),
+        ]
+    );
+}
+
+#[test]
+fn looping_and_wild_keyring_arrays_end_in_named_problems() {
+    // A node whose slot points back at itself.
+    let mut t = keyring_target();
+    key(
+        &mut t,
+        0x1_0000,
+        1,
+        0x7200,
+        ".builtin_trusted_keys",
+        0,
+        0x2_0001,
+        1,
+    );
+    node(&mut t, 0x2_0000, &[0x3_0000, 0x2_0001]);
+    key(&mut t, 0x3_0000, 10, 0x7000, "k", 0, 0, 0);
+    let r = &read_keyrings(&t).keyrings[0];
+    assert_eq!(r.keys.len(), 1);
+    assert!(
+        r.problems.iter().any(|p| p.contains("loops")),
+        "{:?}",
+        r.problems
+    );
+
+    // A wild node pointer and a wild leaf.
+    let mut t = keyring_target();
+    key(
+        &mut t,
+        0x1_0000,
+        1,
+        0x7200,
+        ".builtin_trusted_keys",
+        0,
+        0x2_0001,
+        2,
+    );
+    node(&mut t, 0x2_0000, &[0xdead_0000, 0xbeef_0001]);
+    let r = &read_keyrings(&t).keyrings[0];
+    assert!(
+        r.problems.iter().any(|p| p.contains("array node")),
+        "{:?}",
+        r.problems
+    );
+    assert!(
+        r.problems.iter().any(|p| p.contains("0xdead0000")),
+        "{:?}",
+        r.problems
+    );
+
+    // A keyring variable that points nowhere.
+    let mut t = keyring_target();
+    t.write_u64(0x8000, 0xffff_dead_0000_0000);
+    let k = read_keyrings(&t);
+    assert!(!k.keyrings[0].problems.is_empty());
+}

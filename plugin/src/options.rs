@@ -10,14 +10,16 @@ pub struct Options {
     pub modules: bool,
     pub timeline: bool,
     pub parameters: bool,
+    pub keys: bool,
 }
 
 pub const USAGE: &str = concat!(
-    "Usage: taint [-j] [-m] [-t] [-p]\n",
+    "Usage: taint [-j] [-m] [-t] [-p] [-k]\n",
     "  -j  JSON (the same document as `vmtaint report --json`)\n",
     "  -m  loaded modules only\n",
     "  -t  taint timeline only\n",
     "  -p  parameters of every module (values at crash time)\n",
+    "  -k  keys in the trusted keyrings\n",
     "Enter \"help taint\" for details.\n",
 );
 
@@ -34,6 +36,7 @@ pub fn parse_options(args: &[String]) -> Result<Options, String> {
                 'm' => o.modules = true,
                 't' => o.timeline = true,
                 'p' => o.parameters = true,
+                'k' => o.keys = true,
                 _ => return Err(a.clone()),
             }
         }
@@ -45,7 +48,7 @@ pub fn parse_options(args: &[String]) -> Result<Options, String> {
 /// in the whole report, followed by the problems of the analyzers behind it.
 pub fn render(doc: &FullReport, o: Options) -> Result<String, serde_json::Error> {
     let report = &doc.report;
-    let whole = !o.modules && !o.timeline && !o.parameters;
+    let whole = !o.modules && !o.timeline && !o.parameters && !o.keys;
     if o.json {
         let mut s = if whole {
             serde_json::to_string_pretty(doc)?
@@ -66,6 +69,9 @@ pub fn render(doc: &FullReport, o: Options) -> Result<String, serde_json::Error>
                     .collect::<Result<_, serde_json::Error>>()?;
                 part.insert("parameters".into(), params.into());
             }
+            if o.keys {
+                part.insert("keyrings".into(), serde_json::to_value(&report.keyrings)?);
+            }
             serde_json::to_string_pretty(&part)?
         };
         s.push('\n');
@@ -77,6 +83,9 @@ pub fn render(doc: &FullReport, o: Options) -> Result<String, serde_json::Error>
     let mut wanted = Vec::new();
     if o.modules {
         wanted.push(Section::Modules);
+    }
+    if o.keys {
+        wanted.push(Section::Keyrings);
     }
     if o.timeline {
         wanted.push(Section::Timeline);

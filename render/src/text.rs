@@ -40,6 +40,8 @@ pub enum Section {
     Parameters,
     /// Signature enforcement, lockdown, unsigned modules.
     Signatures,
+    /// The trusted keyrings and their keys.
+    Keyrings,
     /// `last_unloaded_module` and the tracked unloaded tainted modules.
     Unloaded,
     /// The taint timeline from the kernel log.
@@ -52,12 +54,13 @@ pub enum Section {
 
 impl Section {
     /// Every section, in print order.
-    pub const ALL: [Section; 9] = [
+    pub const ALL: [Section; 10] = [
         Section::Verdict,
         Section::Flags,
         Section::Modules,
         Section::Parameters,
         Section::Signatures,
+        Section::Keyrings,
         Section::Unloaded,
         Section::Timeline,
         Section::LoadFailures,
@@ -70,6 +73,7 @@ impl Section {
             Section::Verdict | Section::Flags => &["taint"],
             Section::Modules | Section::Parameters => &["modules"],
             Section::Signatures => &["signatures"],
+            Section::Keyrings => &["keyrings"],
             Section::Unloaded => &["unloaded"],
             Section::Timeline => &["timeline", "kernel_log"],
             Section::LoadFailures => &["load_failures"],
@@ -102,6 +106,7 @@ pub fn section(r: &Report, which: Section, color: bool) -> String {
         Section::Modules => modules(r, &p, &mut o),
         Section::Parameters => params(r, &p, &mut o, false),
         Section::Signatures => signatures(r, &mut o),
+        Section::Keyrings => keyrings(r, &p, &mut o),
         Section::Unloaded => unloaded(r, &p, &mut o),
         Section::Timeline => timeline(r, &p, &mut o),
         Section::LoadFailures => {
@@ -174,6 +179,50 @@ fn params(r: &Report, p: &Paint, o: &mut String, all: bool) {
             let _ = writeln!(o, "{line}");
         }
     }
+}
+
+/// One line per key under its keyring: `  [serial] TYPE  DESCRIPTION  (expires DATE)`.
+fn keyrings(r: &Report, p: &Paint, o: &mut String) {
+    if r.keyrings.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n{}", p.on(BOLD, "Trusted keys"));
+    for k in &r.keyrings {
+        let _ = writeln!(o, "  {} ({} keys)", k.name, k.keys.len());
+        for key in &k.keys {
+            let expiry = match key.expiry {
+                Some(s) => format!("  (expires {})", utc_date(s)),
+                None => String::new(),
+            };
+            let _ = writeln!(
+                o,
+                "    {}  {}{expiry}",
+                key.key_type.as_deref().unwrap_or("?"),
+                key.description.as_deref().unwrap_or("?"),
+            );
+        }
+    }
+    if r.signatures.module_sig_supported != Some(false) {
+        let _ = writeln!(
+            o,
+            "  Modules signed by a key not in these keyrings are rejected (sig_enforce) or taint E."
+        );
+    }
+}
+
+/// `YYYY-MM-DD` of seconds since the epoch (UTC), civil-from-days.
+fn utc_date(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 fn verdict(r: &Report, p: &Paint, o: &mut String) {

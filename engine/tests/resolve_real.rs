@@ -1,0 +1,120 @@
+//! Address resolution on real dumps: the oops scenario's faulting RIP, taken from the dump's own
+//! NT_PRSTATUS (the registers kdump saved), resolves through the module's in-memory symbol table to what the
+//! kernel printed (`RIP: 0010:oot_oops_poke+0x5/0x1000 [oot_oops]`); call-trace frames in vmlinux resolve
+//! through `.symtab` (DWARF rung) and the dump's kallsyms (no debuginfo) to the printed `func+off/size`.
+
+use analyzers::resolve::{Resolution, Resolver};
+use analyzers::target::Target;
+use engine::btf_source::BtfSource;
+use engine::debuginfo::{choose_source, Chosen, DebuginfoOptions, VmlinuxCache};
+use engine::target::DumpTarget;
+
+/// `func+0xoff/0xsize` and the optional `[module]` of a printed location.
+fn printed(text: &str) -> (String, u64, u64, Option<String>) {
+    let (loc, module) = match text.split_once(" [") {
+        Some((l, m)) => (l, Some(m.trim_end_matches(']').to_string())),
+        None => (text, None),
+    };
+    let (name, rest) = loc.rsplit_once('+').expect("func+off/size");
+    let (off, size) = rest.split_once('/').expect("off/size");
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+    (name.to_string(), hex(off), hex(size), module)
+}
+
+fn dmesg_lines(sc: &testcores::real::Scenario) -> Vec<String> {
+    std::fs::read_to_string(sc.dir.join("vmcore-dmesg.txt"))
+        .expect("vmcore-dmesg.txt")
+        .lines()
+        .map(|l| l.split_once("] ").map_or(l, |(_, t)| t).to_string())
+        .collect()
+}
+
+#[test]
+fn oops_rip_and_call_trace_resolve_to_what_the_kernel_printed() {
+    let kernel = testcores::real::default_kernel();
+    let Some(sc) = kernel.scenario("oops") else {
+        return;
+    };
+    let lines = dmesg_lines(&sc);
+    let rip_line = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("RIP: 0010:"))
+        .expect("a kernel-mode RIP line");
+    let (rip_sym, rip_off, _, rip_mod) = printed(rip_line);
+    let frame = lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("do_one_initcall+"))
+        .expect("do_one_initcall on the trace");
+    let (frame_sym, frame_off, frame_size, _) = printed(frame);
+
+    let dump = vmcore::Vmcore::open(sc.dir.join("vmcore.lzo")).expect("opens");
+    // The CPU that oopsed: the one whose saved RIP is a kernel address (the others sit in the NMI stop path).
+    let rips: Vec<u64> = dump
+        .notes()
+        .prstatus
+        .iter()
+        .filter_map(|p| p.reg("rip"))
+        .collect();
+    assert!(!rips.is_empty(), "no NT_PRSTATUS in the dump");
+
+    let opts = DebuginfoOptions {
+        vmlinux: Some(kernel.vmlinux()),
+        ..Default::default()
+    };
+    let chosen =
+        choose_source(&dump, &opts, &VmlinuxCache::default(), &mut Vec::new()).expect("source");
+    let Chosen::Dwarf(dwarf, _) = chosen else {
+        panic!("the debug vmlinux is not used")
+    };
+    let from_dump = BtfSource::from_dump(&dump).expect("kallsyms and BTF in the dump");
+    for (what, symbols) in [
+        ("dwarf", &dwarf as &dyn engine::target::SymbolSource),
+        ("kallsyms", &from_dump),
+    ] {
+        let t = DumpTarget {
+            dump: &dump,
+            symbols,
+        };
+        let table = analyzers::taint::read_taint_table(&t);
+        let modules = analyzers::modules::analyze_modules(&t, &table)
+            .expect("modules")
+            .modules;
+        let mut r = Resolver::new(&t, &modules, None);
+        let resolved: Vec<Resolution> = rips.iter().map(|&a| r.resolve(a)).collect();
+        assert!(
+            resolved.contains(&Resolution::Module {
+                module: rip_mod.clone().expect("[module] printed"),
+                symbol: Some(rip_sym.clone()),
+                offset: rip_off,
+                size: resolved.iter().find_map(|x| match x {
+                    Resolution::Module { size, .. } => *size,
+                    _ => None,
+                }),
+                init: false,
+            }),
+            "{what}: saved RIPs {rips:x?} resolve to {resolved:?}, the kernel printed {rip_line}"
+        );
+        assert!(r.problems.is_empty(), "{what}: {:?}", r.problems);
+
+        let at = t.symbol(&frame_sym).expect("symbol") + frame_off;
+        match r.resolve(at) {
+            Resolution::Vmlinux {
+                symbol,
+                offset,
+                size,
+            } => {
+                assert_eq!(
+                    (symbol.as_str(), offset),
+                    (frame_sym.as_str(), frame_off),
+                    "{what}"
+                );
+                // The kernel's %pS size is the distance to the next kallsyms symbol.
+                if what == "kallsyms" {
+                    assert_eq!(size, Some(frame_size), "{what}: size");
+                }
+            }
+            other => panic!("{what}: {frame} resolved to {other:?}"),
+        }
+    }
+}
