@@ -47,7 +47,8 @@ pub struct KeyInfo {
     pub key_type: Option<String>,
     /// For X.509 keys: `SIGNER: CN: KEY ID` (as `/proc/keys` shows it).
     pub description: Option<String>,
-    /// Expiry, seconds since the epoch (UTC); `None` when the key never expires.
+    /// Expiry, seconds since the epoch (UTC); `None` when the key never expires (`expiry` 0 or
+    /// TIME64_MAX).
     pub expiry: Option<i64>,
     #[serde(serialize_with = "crate::hex::one")]
     pub address: u64,
@@ -281,8 +282,9 @@ fn read_key(t: &dyn Target, l: &KeyLayout, key: u64, problems: &mut Vec<String>)
         t.read_u64(key.wrapping_add(m.offset))
             .map_err(|e| note(format!("expiry unreadable: {e}")))
             .ok()
-            .filter(|&v| v != 0)
             .map(|v| v as i64)
+            // 0 (older kernels) and TIME64_MAX (6.x) both mean "never".
+            .filter(|&v| v != 0 && v != i64::MAX)
     });
     let serial = l
         .serial

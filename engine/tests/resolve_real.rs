@@ -118,3 +118,169 @@ fn oops_rip_and_call_trace_resolve_to_what_the_kernel_printed() {
         }
     }
 }
+
+fn report(sc: &testcores::real::Scenario, no_debuginfo: bool) -> analyzers::report::Report {
+    let dump = vmcore::Vmcore::open(sc.dir.join("vmcore.lzo")).expect("opens");
+    let opts = DebuginfoOptions {
+        vmlinux: (!no_debuginfo).then(|| sc.kernel.vmlinux()),
+        no_debuginfo,
+        ..Default::default()
+    };
+    engine::make_report(&dump, &opts).expect("report").report
+}
+
+/// `/proc/keys` rows: serial -> (type column, describe text).
+fn proc_keys(sc: &testcores::real::Scenario) -> Vec<(u32, String, String)> {
+    let text = std::fs::read_to_string(sc.dir.join("truth/keys.txt")).unwrap_or_else(|e| {
+        panic!(
+            "{}: truth/keys.txt: {e} (rebuild the dumps)",
+            sc.dir.display()
+        )
+    });
+    text.lines()
+        .map(|l| {
+            let serial = u32::from_str_radix(&l[..8], 16).expect("serial");
+            // serial flags usage timeout perm uid gid, then the type in 9 columns, then describe().
+            let mut rest = l;
+            for _ in 0..7 {
+                rest = rest.trim_start();
+                rest = &rest[rest.find(' ').unwrap_or(rest.len())..];
+            }
+            let rest = rest.trim_start();
+            let (ty, describe) = rest.split_at(rest.len().min(9));
+            (
+                serial,
+                ty.trim().to_string(),
+                describe.trim_start().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn keyrings_match_the_guests_proc_keys() {
+    let kernel = testcores::real::default_kernel();
+    let Some(sc) = kernel.scenario("oops") else {
+        return;
+    };
+    let truth = proc_keys(&sc);
+    for no_debuginfo in [false, true] {
+        let r = report(&sc, no_debuginfo);
+        let ctx = if no_debuginfo {
+            "kallsyms+BTF"
+        } else {
+            "dwarf"
+        };
+        let names: Vec<&str> = r.keyrings.iter().map(|k| k.name.as_str()).collect();
+        for want in [
+            ".builtin_trusted_keys",
+            ".secondary_trusted_keys",
+            ".platform",
+            ".machine",
+        ] {
+            let in_guest = truth
+                .iter()
+                .any(|(_, ty, d)| ty == "keyring" && d.starts_with(&format!("{want}: ")));
+            assert_eq!(
+                names.contains(&want),
+                in_guest,
+                "{ctx}: {want} in {names:?}"
+            );
+        }
+        let mut keys_seen = 0;
+        for k in &r.keyrings {
+            assert!(k.problems.is_empty(), "{ctx}: {}: {:?}", k.name, k.problems);
+            let (_, _, describe) = truth
+                .iter()
+                .find(|(_, ty, d)| ty == "keyring" && d.starts_with(&format!("{}: ", k.name)))
+                .unwrap_or_else(|| panic!("{ctx}: {} not in /proc/keys", k.name));
+            let count = describe.rsplit(": ").next().unwrap();
+            let want = if count == "empty" {
+                0
+            } else {
+                count.parse().unwrap()
+            };
+            assert_eq!(k.keys.len(), want, "{ctx}: {} has {describe}", k.name);
+            for key in &k.keys {
+                let serial = key.serial.expect("serial");
+                let (_, ty, d) = truth
+                    .iter()
+                    .find(|(s, _, _)| *s == serial)
+                    .unwrap_or_else(|| panic!("{ctx}: key {serial:08x} not in /proc/keys"));
+                let key_type = key.key_type.as_deref().unwrap();
+                assert!(
+                    key_type.starts_with(ty.as_str()),
+                    "{ctx}: {key_type} vs {ty}"
+                );
+                let desc = key.description.as_deref().unwrap();
+                assert!(
+                    d.starts_with(&format!("{desc}: ")),
+                    "{ctx}: {desc:?} vs {d:?}"
+                );
+                keys_seen += 1;
+            }
+        }
+        // Not vacuous: Debian's build key is in .builtin_trusted_keys.
+        assert!(keys_seen >= 1, "{ctx}: no keys at all");
+        assert!(
+            r.keyrings.iter().any(|k| k.name == ".builtin_trusted_keys"
+                && k.keys
+                    .iter()
+                    .any(|x| x.key_type.as_deref() == Some("asymmetric"))),
+            "{ctx}: {:?}",
+            r.keyrings
+        );
+    }
+}
+
+#[test]
+fn parameters_match_the_guests_sysfs() {
+    let kernel = testcores::real::default_kernel();
+    let Some(sc) = kernel.scenario("mixed") else {
+        return;
+    };
+    let text = std::fs::read_to_string(sc.dir.join("truth/params.txt"))
+        .unwrap_or_else(|e| panic!("truth/params.txt: {e} (rebuild the dumps)"));
+    let truth: Vec<(String, String)> = text
+        .lines()
+        .map(|l| {
+            let (n, v) = l.split_once('=').expect("name=value");
+            (n.to_string(), v.to_string())
+        })
+        .collect();
+    assert!(truth.len() >= 9, "{truth:?}");
+    for no_debuginfo in [false, true] {
+        let r = report(&sc, no_debuginfo);
+        let m = r
+            .modules
+            .iter()
+            .find(|m| m.name == "oot_params")
+            .expect("oot_params loaded");
+        let mut ours: Vec<(String, String)> = m
+            .parameters
+            .as_ref()
+            .expect("parameters")
+            .iter()
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    p.value
+                        .clone()
+                        .unwrap_or_else(|| format!("?{:?}", p.problem)),
+                )
+            })
+            .collect();
+        ours.sort();
+        let mut want = truth.clone();
+        want.sort();
+        assert_eq!(ours, want, "no_debuginfo={no_debuginfo}");
+        // Every other module's parameters read without problems (Debian's own modules; a module's own
+        // ops, e.g. fuse's, are `unknown` with the pointer).
+        for m in &r.modules {
+            for p in m.parameters.iter().flatten() {
+                assert!(p.problem.is_none(), "{}: {p:?}", m.name);
+                assert_eq!(p.kind == "unknown", p.value.is_none(), "{}: {p:?}", m.name);
+            }
+        }
+    }
+}
