@@ -1,4 +1,6 @@
-//! Module parameters and address resolution over hostile memory (FakeTarget).
+//! Module parameters, trusted keyrings and address resolution over hostile memory (FakeTarget).
+
+mod taint_kit;
 
 use analyzers::crash_report::{CodeLocation, ResolvedBy};
 use analyzers::fake::FakeTarget;
@@ -538,4 +540,52 @@ fn looping_and_wild_keyring_arrays_end_in_named_problems() {
     t.write_u64(0x8000, 0xffff_dead_0000_0000);
     let k = read_keyrings(&t);
     assert!(!k.keyrings[0].problems.is_empty());
+}
+
+#[test]
+fn the_kits_kernel_reports_parameters_and_keys_and_survives_overwrites() {
+    use taint_kit::{bits, Kit, Mod};
+    let build = || {
+        let mut k = Kit::v6_1();
+        k.mask(bits("POE"));
+        let prop = k.add_module(&Mod::new("oot_prop").taints(bits("POE")).unsigned());
+        k.link();
+        k.params_and_keyring(prop);
+        k
+    };
+    let r = analyzers::report::analyze(&build().t);
+    let p: Vec<(&str, Option<&str>)> = r.modules[0]
+        .parameters
+        .as_ref()
+        .expect("parameters")
+        .iter()
+        .map(|p| (p.name.as_str(), p.value.as_deref()))
+        .collect();
+    assert_eq!(
+        p,
+        vec![
+            ("debug", Some("7")),
+            ("mode", Some("hello")),
+            ("ids", Some("1,2"))
+        ]
+    );
+    assert_eq!(r.keyrings.len(), 1);
+    assert_eq!(r.keyrings[0].keys.len(), 2);
+    assert!(
+        !r.problems.iter().any(|p| p.analyzer == "keyrings"),
+        "{:?}",
+        r.problems
+    );
+    // Every region overwritten with 0xff, then with a self-pointer pattern: problems, never a panic or hang.
+    let regions = build().t.region_count();
+    for i in 0..regions {
+        for pattern in [
+            vec![0xffu8; 64],
+            0xffff_ffff_c000_0001u64.to_le_bytes().repeat(8),
+        ] {
+            let mut k = build();
+            k.t.overwrite(i, 0, &pattern);
+            let _ = analyzers::report::analyze(&k.t);
+        }
+    }
 }
