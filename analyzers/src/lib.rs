@@ -21,8 +21,6 @@ mod memread;
 pub mod module_params;
 pub mod modules;
 pub mod panic;
-pub mod render_crash;
-pub mod render_log;
 pub mod report;
 pub mod resolve;
 pub mod signatures;

@@ -34,7 +34,7 @@ use serde::Serialize;
 
 use crate::crash_report::{parse_reports, LinkedModule};
 use crate::crash_site::ModuleFacts;
-use crate::report::{LogSummary, Problem, Report, SCHEMA_VERSION};
+use crate::report::{Analyzer, LogSummary, Problem, ProblemKind, Report, SCHEMA_VERSION};
 use crate::signatures::{ForceConfig, Signatures, UnsignedExplanation};
 use crate::taint::builtin_table_for_release;
 use crate::text_log::{Clock, TextLog, TextLogFormat};
@@ -99,10 +99,7 @@ pub fn report_from_log(text: &TextLog) -> Report {
     let mut problems: Vec<Problem> = log
         .problems
         .iter()
-        .map(|m| Problem {
-            analyzer: "kernel_log".into(),
-            message: m.clone(),
-        })
+        .map(|m| Problem::new(Analyzer::KernelLog, ProblemKind::Partial, m.clone()))
         .collect();
 
     // The release, and the last Tainted: string with its record.
@@ -189,17 +186,17 @@ pub fn report_from_log(text: &TextLog) -> Report {
         None => (None, MaskBasis::None),
     };
     match mask_basis {
-        MaskBasis::TaintLinesOnly => problems.push(Problem {
-            analyzer: "taint".into(),
-            message:
-                "no Tainted: string in the log: the mask is only what its taint lines set (flags \
-                      set without a line, such as U or R, are not seen)"
-                    .into(),
-        }),
-        MaskBasis::None => problems.push(Problem {
-            analyzer: "taint".into(),
-            message: "no Tainted: string and no taint line in the log: taint state unknown".into(),
-        }),
+        MaskBasis::TaintLinesOnly => problems.push(Problem::new(
+            Analyzer::Taint,
+            ProblemKind::Partial,
+            "no Tainted: string in the log: the mask is only what its taint lines set (flags \
+             set without a line, such as U or R, are not seen)",
+        )),
+        MaskBasis::None => problems.push(Problem::new(
+            Analyzer::Taint,
+            ProblemKind::Partial,
+            "no Tainted: string and no taint line in the log: taint state unknown",
+        )),
         MaskBasis::TaintedLine => {}
     }
     let timeline = crate::timeline::build(log, &snapshot(mask.unwrap_or(0)));

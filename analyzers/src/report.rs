@@ -46,11 +46,104 @@ pub enum AnalyzerError {
     Invalid(String),
 }
 
+/// Which part of the work a [`Problem`] comes from (JSON: the snake_case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Analyzer {
+    Taint,
+    Modules,
+    Unloaded,
+    Signatures,
+    KernelLog,
+    Timeline,
+    /// The trusted keyrings ([`crate::keyrings`]).
+    Keyrings,
+    /// Code addresses resolved from the dump ([`crate::resolve`]).
+    Resolve,
+    /// The crash utility hosting the analyzers (its memory, symbol and VMCOREINFO access).
+    Crash,
+}
+
+impl Analyzer {
+    /// The JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Analyzer::Taint => "taint",
+            Analyzer::Modules => "modules",
+            Analyzer::Unloaded => "unloaded",
+            Analyzer::Signatures => "signatures",
+            Analyzer::KernelLog => "kernel_log",
+            Analyzer::Timeline => "timeline",
+            Analyzer::Keyrings => "keyrings",
+            Analyzer::Resolve => "resolve",
+            Analyzer::Crash => "crash",
+        }
+    }
+}
+
+impl std::fmt::Display for Analyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq<&str> for Analyzer {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+/// What kind of problem (JSON: the snake_case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// A symbol the analyzer needs is not known: its part of the report is missing.
+    MissingSymbol,
+    /// A type or member the analyzer needs is not known: its part of the report is missing.
+    MissingType,
+    /// Memory the analyzer needs could not be read (the message says why: excluded, not in the dump, ...).
+    Unreadable,
+    /// What was read cannot be what the kernel wrote: left out, not reported as fact.
+    Invalid,
+    /// The analyzer ran, but part of what it read is missing, suspect or had to be inferred (the message
+    /// says which).
+    Partial,
+    /// The environment hosting the analyzers (the crash utility) could not provide something.
+    Host,
+}
+
+impl From<&AnalyzerError> for ProblemKind {
+    fn from(e: &AnalyzerError) -> Self {
+        match e {
+            AnalyzerError::MissingSymbol(_) => ProblemKind::MissingSymbol,
+            AnalyzerError::MissingType(_) => ProblemKind::MissingType,
+            AnalyzerError::Read { .. } => ProblemKind::Unreadable,
+            AnalyzerError::Invalid(_) => ProblemKind::Invalid,
+        }
+    }
+}
+
 /// Something an analyzer could not read or had to guess.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
-    pub analyzer: String,
+    pub analyzer: Analyzer,
+    pub kind: ProblemKind,
     pub message: String,
+}
+
+impl Problem {
+    pub fn new(analyzer: Analyzer, kind: ProblemKind, message: impl Into<String>) -> Self {
+        Problem {
+            analyzer,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// An analyzer that could not produce its result at all.
+    pub fn failed(analyzer: Analyzer, e: &AnalyzerError) -> Self {
+        Problem::new(analyzer, e.into(), e.to_string())
+    }
 }
 
 pub use crate::panic::PanicInfo;
@@ -134,49 +227,59 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
     );
 
     let mut problems = Vec::new();
-    let mut note = |analyzer: &str, messages: &[String]| {
-        problems.extend(messages.iter().map(|m| Problem {
-            analyzer: analyzer.to_string(),
-            message: m.clone(),
-        }))
-    };
-    note("taint", &table.problems);
+    // What an analyzer noted while it ran (its result is there, partly): kind `partial`.
+    fn note(problems: &mut Vec<Problem>, analyzer: Analyzer, messages: &[String]) {
+        problems.extend(
+            messages
+                .iter()
+                .map(|m| Problem::new(analyzer, ProblemKind::Partial, m.clone())),
+        )
+    }
+    note(&mut problems, Analyzer::Taint, &table.problems);
     let mask = match mask {
         Ok(m) => Some(m),
         Err(e) => {
-            note("taint", &[e.to_string()]);
+            problems.push(Problem::failed(Analyzer::Taint, &e));
             None
         }
     };
     let (modules, modules_known) = match modules {
-        Ok(Modules { modules, problems }) => {
-            note("modules", &problems);
+        Ok(Modules {
+            modules,
+            problems: found,
+        }) => {
+            note(&mut problems, Analyzer::Modules, &found);
             (modules, true)
         }
         Err(e) => {
-            note("modules", &[e.to_string()]);
+            problems.push(Problem::failed(Analyzer::Modules, &e));
             (Vec::new(), false)
         }
     };
-    note("unloaded", &unloaded.problems);
-    note("signatures", &sig_state.problems);
-    note("keyrings", &keyrings.problems);
+    note(&mut problems, Analyzer::Unloaded, &unloaded.problems);
+    note(&mut problems, Analyzer::Signatures, &sig_state.problems);
+    note(&mut problems, Analyzer::Keyrings, &keyrings.problems);
     for k in &keyrings.keyrings {
-        note(
-            "keyrings",
-            &k.problems
-                .iter()
-                .map(|p| format!("{}: {p}", k.name))
-                .collect::<Vec<_>>(),
-        );
+        let named: Vec<String> = k
+            .problems
+            .iter()
+            .map(|p| format!("{}: {p}", k.name))
+            .collect();
+        note(&mut problems, Analyzer::Keyrings, &named);
     }
     let log = match log {
         Ok(l) => {
-            note("kernel_log", &l.problems);
+            note(&mut problems, Analyzer::KernelLog, &l.problems);
             Some(l)
         }
         Err(e) => {
-            note("kernel_log", &[e.to_string()]);
+            let kind = match &e {
+                crate::kernel_log::LogError::NotFound => ProblemKind::MissingSymbol,
+                crate::kernel_log::LogError::MissingLayout(_) => ProblemKind::MissingType,
+                crate::kernel_log::LogError::Read { .. } => ProblemKind::Unreadable,
+                crate::kernel_log::LogError::Corrupt(_) => ProblemKind::Invalid,
+            };
+            problems.push(Problem::new(Analyzer::KernelLog, kind, e.to_string()));
             None
         }
     };
@@ -194,7 +297,8 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
     });
     if mask.is_none() && timeline.is_some() {
         note(
-            "timeline",
+            &mut problems,
+            Analyzer::Timeline,
             &["tainted_mask is unreadable: `pending` and `no_evidence` are unreliable".into()],
         );
     }
@@ -217,7 +321,7 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
             .map(|l| l.name.clone()),
         &mut crash_reports,
     );
-    note("resolve", &resolve_problems);
+    note(&mut problems, Analyzer::Resolve, &resolve_problems);
     let mut crash_site = crate::crash_site::analyze(
         &crash_reports,
         timeline.as_ref().map_or(&[][..], |t| &t.events[..]),

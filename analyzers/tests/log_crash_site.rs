@@ -128,7 +128,7 @@ fn oops_in_an_out_of_tree_module_is_at_the_crash_site() {
         ('D', true)
     );
 
-    let lines = analyzers::render_crash::crash_site_lines(&site);
+    let lines = render::crash::crash_site_lines(&site);
     assert_eq!(
         lines[0],
         "Crash in oot_oops_poke+0x5 [oot_oops] (module oot_oops; oops: BUG: kernel NULL pointer dereference, address: 0000000000000000)"
@@ -227,7 +227,7 @@ fn sysrq_panic_with_tainting_modules_absent_from_the_trace() {
         site.flags_by_crash.is_empty(),
         "a sysrq panic sets no flag on 6.1"
     );
-    let lines = analyzers::render_crash::crash_site_lines(&site);
+    let lines = render::crash::crash_site_lines(&site);
     assert_eq!(
         lines[0],
         "Crash in sysrq_handle_crash+0x16 (kernel proper; sysrq crash: Kernel panic - not syncing: sysrq triggered crash)"

@@ -170,7 +170,7 @@ fn load_failures_are_in_the_report_and_its_text() {
     .unwrap();
     let r = analyzers::log_report::report_from_log(&t);
     assert_eq!(r.load_failures.len(), 1);
-    let text = analyzers::render_log::load_failure_lines(&r.load_failures).join("\n");
+    let text = render::text::report(&r, false);
     assert!(
         text.contains(
             "Load failures (1)\n  [    3.100000] oot_prop  signature rejected: unsigned module"

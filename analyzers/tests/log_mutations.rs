@@ -75,13 +75,7 @@ fn mutated_text_logs_never_panic() {
         let input = mutate(&mut rng, &bases[i % bases.len()]);
         if let Ok(t) = analyzers::text_log::read_text_log(input.as_slice(), "m") {
             let r = analyzers::log_report::report_from_log(&t);
-            let _ = analyzers::render_log::load_failure_lines(&r.load_failures);
-            if let Some(c) = &r.crash_site {
-                let _ = analyzers::render_crash::crash_site_lines(c);
-            }
-            if let Some(l) = &r.log_only {
-                let _ = analyzers::render_log::log_only_lines(l);
-            }
+            let _ = render::text::report(&r, false);
             let _ = serde_json::to_string(&r).unwrap();
             reports += 1;
         }

@@ -169,7 +169,7 @@ fn one_failing_analyzer_does_not_hide_the_others() {
     assert_eq!(r.tainted_mask, Some(0x3201));
     assert!(r.modules.is_empty());
     assert_eq!(r.last_unloaded_module.as_ref().unwrap().name, "loop");
-    let by: Vec<&str> = r.problems.iter().map(|p| p.analyzer.as_str()).collect();
+    let by: Vec<&str> = r.problems.iter().map(|p| p.analyzer.name()).collect();
     assert!(
         by.contains(&"modules") && by.contains(&"taint"),
         "{:?}",

@@ -29,9 +29,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The taint report: verdict, flags, culprits, modules, signatures, unloaded modules, timeline, panic.
+    /// The taint report: verdict, crash site, flags, culprits, modules, signatures, unloaded modules, timeline.
     Report {
-        /// The dump (ELF vmcore, kdump-compressed or flattened; recognised by content).
+        /// The dump (ELF vmcore, kdump-compressed or flattened), or a text kernel log (vmcore-dmesg.txt, dmesg,
+        /// journalctl -k, syslog): recognised by content.
         dump: PathBuf,
         /// The debug vmlinux (default: found by the dump's build-id, see --debuginfo-dir).
         #[arg(long, value_name = "PATH")]

@@ -1,11 +1,11 @@
-//! `vmtaint report`: the taint report of one dump, human or JSON (schema: docs/schema/report.schema.json).
+//! `vmtaint report`: the taint report of one dump (or of a kernel log alone), human or JSON (schema:
+//! docs/schema/report.schema.json).
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use engine::{make_report, DebuginfoOptions};
-use vmcore::Vmcore;
+use engine::DebuginfoOptions;
 
 use crate::EXIT_UNREADABLE;
 
@@ -22,14 +22,7 @@ pub enum Color {
 pub const EXIT_NO_VERDICT: u8 = 3;
 
 pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> ExitCode {
-    let dump = match Vmcore::open(path) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("vmtaint: {e}");
-            return ExitCode::from(EXIT_UNREADABLE);
-        }
-    };
-    let full = match make_report(&dump, opts) {
+    let full = match engine::report_file(path, opts, &engine::VmlinuxCache::default()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("vmtaint: {e}");

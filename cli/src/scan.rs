@@ -6,7 +6,7 @@
 //! mtime). `--shard K/N` takes a stable 1/N of the dumps (by a hash of the path relative to the scan root) so
 //! any batch engine can split an archive.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -68,6 +68,8 @@ pub struct Found {
 pub struct Walk {
     pub dumps: Vec<Found>,
     pub skipped: Vec<(PathBuf, String)>,
+    /// Kernel logs kept beside dumps in archive layouts (`vmcore-dmesg.txt`, `dmesg.*`).
+    pub logs: Vec<Found>,
 }
 
 /// Find dumps under `roots` by content.
@@ -81,9 +83,53 @@ pub fn walk(roots: &[PathBuf]) -> Walk {
         };
         visit(root, &base, &mut w, 0);
     }
+    // A crash directory whose vmcore is missing, empty or unreadable still has its kernel log: it gets a
+    // log-only line (dump.format "log") instead of no line at all.
+    let dump_dirs: HashSet<PathBuf> = w
+        .dumps
+        .iter()
+        .filter_map(|d| d.path.parent().map(Path::to_path_buf))
+        .collect();
+    let logs = std::mem::take(&mut w.logs);
+    for log in logs {
+        if log
+            .path
+            .parent()
+            .is_some_and(|dir| !dump_dirs.contains(dir))
+        {
+            w.skipped.retain(|(p, _)| p != &log.path);
+            w.dumps.push(log);
+        }
+    }
     w.dumps.sort_by(|a, b| a.path.cmp(&b.path));
     w.dumps.dedup_by(|a, b| a.path == b.path);
     w
+}
+
+/// What the walk records of a file it keeps.
+fn found(path: &Path, base: &Path, meta: &std::fs::Metadata) -> Found {
+    Found {
+        path: path.to_path_buf(),
+        rel: path
+            .strip_prefix(base)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned(),
+        size: meta.len(),
+        mtime: meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs() as i64),
+        archive: archive_info(path),
+    }
+}
+
+/// `vmcore-dmesg.txt` (kexec-tools) or `dmesg.YYYYMMDDHHMM` (Debian's kdump-tools).
+fn is_archive_log(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|f| f.to_str())
+        .is_some_and(|f| f == "vmcore-dmesg.txt" || f.starts_with("dmesg."))
 }
 
 fn visit(path: &Path, base: &Path, w: &mut Walk, depth: usize) {
@@ -131,28 +177,14 @@ fn visit(path: &Path, base: &Path, w: &mut Walk, depth: usize) {
         }
     };
     match vmcore::sniff(path) {
-        Ok(Some(_)) => {
-            let rel = path
-                .strip_prefix(base)
-                .unwrap_or(path)
-                .to_string_lossy()
-                .into_owned();
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs() as i64);
-            w.dumps.push(Found {
-                path: path.to_path_buf(),
-                rel,
-                size: meta.len(),
-                mtime,
-                archive: archive_info(path),
-            });
+        Ok(Some(_)) => w.dumps.push(found(path, base, &meta)),
+        Ok(None) => {
+            if is_archive_log(path) {
+                w.logs.push(found(path, base, &meta));
+            }
+            w.skipped
+                .push((path.to_path_buf(), "not a crash dump".into()))
         }
-        Ok(None) => w
-            .skipped
-            .push((path.to_path_buf(), "not a crash dump".into())),
         Err(e) => w
             .skipped
             .push((path.to_path_buf(), format!("unreadable: {e}"))),

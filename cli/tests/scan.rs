@@ -284,3 +284,40 @@ fn a_full_disk_stops_the_scan_with_exit_1_and_loses_nothing() {
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// A crash directory whose vmcore is empty (the dump was never saved) still has its `vmcore-dmesg.txt`: the
+/// scan gives it a log-only line (`dump.format` "log", `source.kind` "log") whose mask is the guest's, and
+/// the report names what only memory knows as unknown.
+#[test]
+fn an_archive_directory_with_only_its_kernel_log_gets_a_log_only_line() {
+    let tmp = std::env::temp_dir().join(format!("vmtaint-scan-log-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let s = real::scenario("mixed").unwrap();
+    let host = tmp.join("web7-2026-11-23-08:52:23");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("vmcore"), b"").unwrap();
+    std::fs::copy(
+        s.dir.join("vmcore-dmesg.txt"),
+        host.join("vmcore-dmesg.txt"),
+    )
+    .unwrap();
+    let jsonl = tmp.join("out.jsonl");
+    let (code, _, stderr) = vmtaint(&[
+        "scan",
+        tmp.to_str().unwrap(),
+        "--jsonl",
+        jsonl.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let got = lines(&jsonl);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let l = &got[0];
+    assert!(l["path"].as_str().unwrap().ends_with("vmcore-dmesg.txt"));
+    assert_eq!(l["dump"]["format"], "log");
+    assert_eq!(l["source"]["kind"], "log");
+    assert_eq!(l["tainted_mask"].as_u64(), Some(s.tainted()));
+    assert_eq!(l["archive"]["host"], "web7");
+    assert!(!l["log_only"]["unknown"].as_array().unwrap().is_empty());
+    let _ = std::fs::remove_dir_all(&tmp);
+}

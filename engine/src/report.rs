@@ -86,14 +86,59 @@ pub enum Error {
     /// The user's explicit `--vmlinux` does not fit the dump.
     #[error(transparent)]
     Refused(#[from] Refused),
+    /// Neither a dump nor a kernel log: both readers' reasons.
+    #[error("{dump}; and as a kernel log: {log}")]
+    Neither {
+        dump: vmcore::Error,
+        log: analyzers::text_log::TextLogError,
+    },
 }
 
-/// Open `path` and make its report, sharing debug vmlinux files through `cache`.
+/// The report of `path`: a crash dump (recognised by content), else a text kernel log (`vmcore-dmesg.txt`,
+/// `dmesg`, `journalctl -k`, syslog), whose report has what a log can give and names the rest unknown.
 pub fn report_file(
     path: &std::path::Path,
     opts: &DebuginfoOptions,
     cache: &VmlinuxCache,
 ) -> Result<FullReport, Error> {
-    let dump = Vmcore::open(path)?;
-    Ok(make_report_cached(&dump, opts, cache)?)
+    match Vmcore::open(path) {
+        Ok(dump) => Ok(make_report_cached(&dump, opts, cache)?),
+        // Only a file that is no dump format at all may be a log: a damaged dump stays a damaged dump.
+        Err(e @ vmcore::Error::UnknownFormat { .. }) => {
+            report_log_file(path).map_err(|log| Error::Neither { dump: e, log })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The report of a text kernel log alone (streamed: memory stays bounded on huge files).
+pub fn report_log_file(
+    path: &std::path::Path,
+) -> Result<FullReport, analyzers::text_log::TextLogError> {
+    let name = path.display().to_string();
+    let file =
+        std::fs::File::open(path).map_err(|source| analyzers::text_log::TextLogError::Io {
+            file: name.clone(),
+            offset: 0,
+            source,
+        })?;
+    let log = analyzers::text_log::read_text_log(std::io::BufReader::new(file), &name)?;
+    let report = analyzers::log_report::report_from_log(&log);
+    Ok(FullReport {
+        source: SourceReport {
+            kind: analyzers::log_report::SOURCE_KIND,
+            origin: name.clone(),
+            matched_by: None,
+            tried: Vec::new(),
+            answers: Default::default(),
+        },
+        dump: DumpSummary {
+            path: name,
+            format: "log".into(),
+            release: report.log_only.as_ref().and_then(|l| l.release.clone()),
+            build_id: None,
+            crash_time_utc: None,
+        },
+        report,
+    })
 }

@@ -101,7 +101,8 @@ impl Target for DumpTarget<'_> {
 /// use analyzers::target::TypeRef;
 /// use engine::target::{Chain, SymbolSource, VmcoreInfoOnly};
 /// let vi = vmcore::VmcoreInfo::parse("SYMBOL(prb)=ffffffff82b5c6a8\nOFFSET(printk_info.seq)=0\n");
-/// let chain = Chain::new(vec![&VmcoreInfoOnly(&vi)]);
+/// let only = VmcoreInfoOnly(&vi);
+/// let chain = Chain::new(vec![&only]);
 /// assert_eq!(chain.symbol("prb"), Some(0xffff_ffff_82b5_c6a8));
 /// assert_eq!(chain.member(TypeRef::Struct("printk_info"), "seq").map(|m| m.offset), Some(0));
 /// assert_eq!(chain.answers(), vec![("vmcoreinfo", 2)]);

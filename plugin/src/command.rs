@@ -6,7 +6,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
-use analyzers::report::{analyze, Problem};
+use analyzers::report::{analyze, Analyzer, Problem, ProblemKind};
 use analyzers::Target;
 
 use crate::crash_target::CrashTarget;
@@ -79,16 +79,18 @@ fn run(args: &[String]) -> String {
     let target = CrashTarget::new();
     let mut report = pool.install(|| analyze(&target));
     if let Some(why) = target.kvtop_unguarded() {
-        report.problems.push(Problem {
-            analyzer: "crash".into(),
-            message: format!("reads not guarded against crash's page-table faults: {why}"),
-        });
+        report.problems.push(Problem::new(
+            Analyzer::Crash,
+            ProblemKind::Host,
+            format!("reads not guarded against crash's page-table faults: {why}"),
+        ));
     }
     if let Some(why) = target.vmcoreinfo_unavailable() {
-        report.problems.push(Problem {
-            analyzer: "crash".into(),
-            message: format!("VMCOREINFO not available through crash: {why}"),
-        });
+        report.problems.push(Problem::new(
+            Analyzer::Crash,
+            ProblemKind::Host,
+            format!("VMCOREINFO not available through crash: {why}"),
+        ));
     }
     if target.skipped_queries() > 0 {
         // The output pipe's reader is gone: nobody will read a report built without type answers.

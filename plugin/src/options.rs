@@ -105,7 +105,7 @@ pub fn render(doc: &FullReport, o: Options) -> Result<String, serde_json::Error>
         for pr in report
             .problems
             .iter()
-            .filter(|p| section.analyzers().contains(&p.analyzer.as_str()))
+            .filter(|p| section.analyzers().contains(&p.analyzer.name()))
         {
             out.push_str(&format!("  [{}] {}\n", pr.analyzer, pr.message));
         }
@@ -171,10 +171,20 @@ mod tests {
             json: true,
             modules: true,
             timeline: true,
+            ..Options::default()
         });
         let keys: Vec<&String> = part.as_object().expect("object").keys().collect();
         assert_eq!(keys, ["modules", "timeline"]);
+        let part = json(Options {
+            json: true,
+            parameters: true,
+            keys: true,
+            ..Options::default()
+        });
+        let keys: Vec<&String> = part.as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["keyrings", "parameters"]);
         assert!(USAGE.contains("-j") && USAGE.contains("-m") && USAGE.contains("-t"));
+        assert!(USAGE.contains("-p") && USAGE.contains("-k"));
     }
 
     #[test]
@@ -185,8 +195,12 @@ mod tests {
             Ok(Options {
                 json: true,
                 modules: true,
-                timeline: false
+                ..Options::default()
             })
+        );
+        assert_eq!(
+            parse_options(&args(&["-pk"])).map(|o| (o.parameters, o.keys)),
+            Ok((true, true))
         );
         assert_eq!(
             parse_options(&args(&["-t", "-j"])).map(|o| o.timeline),

@@ -323,6 +323,7 @@ fn mixed_lzo_session(crash: &Path, s: &Scenario) {
         ("json", "taint -j".into()),
         ("text", "taint".into()),
         ("modules", "taint -m".into()),
+        ("timeline", "taint -t".into()),
         ("grep", "taint | grep oot_prop".into()),
         ("redirect", "taint -j > @DIR@/report.json".into()),
         ("bad", "taint -q".into()),
@@ -378,6 +379,21 @@ fn mixed_lzo_session(crash: &Path, s: &Scenario) {
         !modules.contains("Flags"),
         "taint -m printed more than modules:\n{modules}"
     );
+
+    // `taint -t`: the timeline section alone, every taint line the guest logged in it, nothing else.
+    let timeline_text = session.section("timeline");
+    assert!(timeline_text.starts_with("Timeline ("), "{timeline_text}");
+    assert!(
+        !timeline_text.contains("Modules (") && !timeline_text.contains("TAINTED"),
+        "taint -t printed more than the timeline:\n{timeline_text}"
+    );
+    for m in &logged {
+        let module_free = m.split_once(": ").map_or(*m, |(_, rest)| rest);
+        assert!(
+            timeline_text.contains(module_free),
+            "taint -t lacks {m:?}:\n{timeline_text}"
+        );
+    }
 
     // crash's own pipe: only grep's lines come back, and the module row is among them.
     let grep = session.section("grep");

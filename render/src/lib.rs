@@ -3,5 +3,7 @@
 //! Front ends (the CLI, the crash extension, the Python module) print what these return; none of them
 //! re-parses another's output.
 
+pub mod crash;
+pub mod log;
 pub mod summary;
 pub mod text;

@@ -46,7 +46,7 @@ pub enum Section {
     Unloaded,
     /// The taint timeline from the kernel log.
     Timeline,
-    /// Module loads the kernel log shows failing, and why.
+    /// Module loads the log shows failing, and why.
     LoadFailures,
     /// What could not be read.
     Problems,
@@ -109,11 +109,11 @@ pub fn section(r: &Report, which: Section, color: bool) -> String {
         Section::Keyrings => keyrings(r, &p, &mut o),
         Section::Unloaded => unloaded(r, &p, &mut o),
         Section::Timeline => timeline(r, &p, &mut o),
-        Section::LoadFailures => {
-            for x in analyzers::render_log::load_failure_lines(&r.load_failures) {
+        Section::LoadFailures => crate::log::load_failure_lines(&r.load_failures)
+            .iter()
+            .for_each(|x| {
                 let _ = writeln!(o, "{x}");
-            }
-        }
+            }),
         Section::Problems => problems(r, &p, &mut o),
     }
     o
@@ -243,13 +243,14 @@ fn verdict(r: &Report, p: &Paint, o: &mut String) {
             );
         }
     }
+    // Where it crashed and whether a tainting module is involved: the support engineer's next question.
     if let Some(c) = &r.crash_site {
-        for l in analyzers::render_crash::crash_site_lines(c) {
+        for l in crate::crash::crash_site_lines(c) {
             let _ = writeln!(o, "{l}");
         }
     }
     if let Some(l) = &r.log_only {
-        for x in analyzers::render_log::log_only_lines(l) {
+        for x in crate::log::log_only_lines(l) {
             let _ = writeln!(o, "{x}");
         }
     }

@@ -14,14 +14,14 @@
 //!     flags_before: vec![FlagAtCrash { bit: 0, letter: 'P', set_by: Some("nvidia".into()), set_ns: Some(14_000_000_000), pending: false }],
 //!     flags_by_crash: vec![], unowned: None,
 //! };
-//! let lines = analyzers::render_crash::crash_site_lines(&site);
+//! let lines = render::crash::crash_site_lines(&site);
 //! assert_eq!(lines[0], "Crash in blk_mq_complete_request+0x42 (kernel proper; panic: Kernel panic - not syncing: x)");
 //! assert_eq!(lines[1], "No tainting module on the call trace (nvidia(PO) absent)");
 //! assert_eq!(lines[2], "P was set 3 days earlier by nvidia (loaded 00:00:14, still loaded)");
 //! ```
 
-use crate::crash_report::{CodeLocation, ReportKind};
-use crate::crash_site::{CrashSite, FlagAtCrash, Owner, Relation, TaintingModule};
+use analyzers::crash_report::{CodeLocation, ReportKind};
+use analyzers::crash_site::{CrashSite, FlagAtCrash, Owner, Relation, TaintingModule};
 
 fn kind_name(k: ReportKind) -> &'static str {
     match k {

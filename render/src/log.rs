@@ -7,14 +7,14 @@
 //!     detail: Some("unsigned module".into()), kernel_line: Some("Loading of unsigned module is rejected".into()),
 //!     userspace_line: None,
 //! };
-//! let lines = analyzers::render_log::load_failure_lines(&[f]);
+//! let lines = render::log::load_failure_lines(&[f]);
 //! assert_eq!(lines[1], "  [    5.000000] oot_prop  signature rejected: unsigned module");
 //! ```
 
-use crate::kernel_log::format_ts;
-use crate::load_failures::{LoadFailure, Reason};
-use crate::log_report::{LogOnly, MaskBasis};
-use crate::text_log::Clock;
+use analyzers::kernel_log::format_ts;
+use analyzers::load_failures::{LoadFailure, Reason};
+use analyzers::log_report::{LogOnly, MaskBasis};
+use analyzers::text_log::Clock;
 
 /// The lines that say a report comes from a log alone, and what it cannot know.
 pub fn log_only_lines(l: &LogOnly) -> Vec<String> {
