@@ -200,10 +200,8 @@ impl<'a> Resolver<'a> {
         if let Some(s) = self.t.symbol_at(addr) {
             let inside_kernel = self
                 .kernel_range
-                .map_or(true, |(lo, hi)| lo <= addr && addr < hi);
-            let inside_symbol = s
-                .size
-                .map_or(true, |sz| addr < s.address.saturating_add(sz));
+                .is_none_or(|(lo, hi)| lo <= addr && addr < hi);
+            let inside_symbol = s.size.is_none_or(|sz| addr < s.address.saturating_add(sz));
             if inside_kernel && inside_symbol && s.address <= addr {
                 return Resolution::Vmlinux {
                     symbol: s.name,

@@ -403,8 +403,7 @@ fn key(
     ty: u64,
     desc: &str,
     expiry: u64,
-    root: u64,
-    n: u64,
+    (root, n): (u64, u64),
 ) {
     let mut k = vec![0u8; KEY_SIZE as usize];
     k[4..8].copy_from_slice(&serial.to_le_bytes());
@@ -436,8 +435,7 @@ fn keyring_walk_follows_nodes_and_shortcuts() {
         0x7200,
         ".builtin_trusted_keys",
         0,
-        0x2_0001,
-        3,
+        (0x2_0001, 3),
     );
     node(&mut t, 0x2_0000, &[0x3_0000, 0x2_1003]);
     let mut sc = vec![0u8; 32];
@@ -451,8 +449,7 @@ fn keyring_walk_follows_nodes_and_shortcuts() {
         0x7000,
         "Debian Secure Boot CA: 6ccece7e",
         0,
-        0,
-        0,
+        (0, 0),
     );
     key(
         &mut t,
@@ -461,10 +458,9 @@ fn keyring_walk_follows_nodes_and_shortcuts() {
         0x7000,
         "Debian Secure Boot Signer 2022 - linux: 14011249",
         1_900_000_000,
-        0,
-        0,
+        (0, 0),
     );
-    key(&mut t, 0x3_2000, 12, 0x7200, "sub", 0, 0, 0);
+    key(&mut t, 0x3_2000, 12, 0x7200, "sub", 0, (0, 0));
     let k = read_keyrings(&t);
     assert!(k.problems.is_empty(), "{:?}", k.problems);
     let r = &k.keyrings[0];
@@ -497,11 +493,10 @@ fn looping_and_wild_keyring_arrays_end_in_named_problems() {
         0x7200,
         ".builtin_trusted_keys",
         0,
-        0x2_0001,
-        1,
+        (0x2_0001, 1),
     );
     node(&mut t, 0x2_0000, &[0x3_0000, 0x2_0001]);
-    key(&mut t, 0x3_0000, 10, 0x7000, "k", 0, 0, 0);
+    key(&mut t, 0x3_0000, 10, 0x7000, "k", 0, (0, 0));
     let r = &read_keyrings(&t).keyrings[0];
     assert_eq!(r.keys.len(), 1);
     assert!(
@@ -519,8 +514,7 @@ fn looping_and_wild_keyring_arrays_end_in_named_problems() {
         0x7200,
         ".builtin_trusted_keys",
         0,
-        0x2_0001,
-        2,
+        (0x2_0001, 2),
     );
     node(&mut t, 0x2_0000, &[0xdead_0000, 0xbeef_0001]);
     let r = &read_keyrings(&t).keyrings[0];
