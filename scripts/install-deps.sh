@@ -2,12 +2,12 @@
 # Debian packages the tests need (idempotent; installs only what is missing):
 #   the debug vmlinux of the real test kernel (symbols, and the oracle for layouts), crash (the peer we compare
 #   with and the host of our extension), pahole/readelf/nm (independent oracles), and what
-#   testcores/make-real-cores.sh needs to make real dumps under QEMU.
+#   testcores/make-real-cores.sh needs to make real dumps under QEMU; python3-venv for the Python module's tests; chromium renders the HTML pages in tests.
 set -euo pipefail
 release=${VMTAINT_KERNEL_RELEASE:-6.1.0-56-cloud-amd64}
 want=(
   "linux-image-$release-dbg" "linux-headers-$release" crash dwarves binutils gcc make
-  qemu-system-x86 makedumpfile kexec-tools busybox-static cpio e2fsprogs python3
+  qemu-system-x86 makedumpfile kexec-tools busybox-static cpio e2fsprogs python3 python3-venv chromium
 )
 missing=()
 for p in "${want[@]}"; do

@@ -29,10 +29,12 @@ set -euo pipefail
 #   release   `uname -r` of the guest (pinned: the dumps are cached by it)
 #   arch      a row of the ARCH table below
 #   suite     Debian suite serving its packages ("host": installed from the
-#             machine's own bookworm sources; else fetched into the cache)
+#             machine's own bookworm sources; else fetched into the cache;
+#             other arches always through their own private apt config)
 #   cpu       QEMU -cpu model ("-": QEMU's default)
 #   mdf       makedumpfile the capture kernel runs: "bookworm" (the host's
-#             1.7.2) or "sid" (built from Debian sid's source package)
+#             1.7.2, or bookworm's package of the guest's arch) or "sid"
+#             (built from Debian sid's source package)
 #   crash     "8" when Debian bookworm's crash 8.0.2 reads the dumps, "-" not
 #   quirks    comma-separated module-build quirks ("-": none):
 #             cc-align      kbuild passes -fmin-function-alignment=N (gcc 13+);
@@ -48,6 +50,7 @@ KERNELS=(
 	"6.1.0-56-cloud-amd64      x86_64 host               -            bookworm 8     -"
 	"6.12.95+deb12-cloud-amd64 x86_64 bookworm-backports qemu64,-cx16 sid      -     no-btf"
 	"7.2.13+deb14-cloud-amd64  x86_64 sid                qemu64,-cx16 sid      -     cc-align,kbuild-glibc,no-btf"
+	"6.1.0-56-cloud-arm64      aarch64 bookworm-security max,pauth-impdef=on bookworm - -"
 )
 # The kernel the host-installed packages belong to (6.1: real::vmlinux()).
 HOST_KERNEL=6.1.0-56-cloud-amd64
@@ -55,7 +58,19 @@ HOST_KERNEL=6.1.0-56-cloud-amd64
 # --- architectures --------------------------------------------------------------
 # Everything arch-specific: how QEMU runs the guest, the console, the capture
 # kernel's command line, how out-of-tree modules are compiled.
+#   ARCH_MEM/ARCH_CRASHKERNEL  guest RAM (MiB) and its crashkernel= reservation
+#   ARCH_QMP     1: the mixed scenario also takes QEMU's own dumps over QMP
+#                (the guest's handshake needs a second serial port, which
+#                arm64's virt machine lacks)
+#   ARCH_TEXT_FIX  1: the kernel's kallsyms lacks `_text` (no
+#                CONFIG_KALLSYMS_ALL) and kexec-tools 2.0.25 then writes
+#                page_offset 0 into the vmcore ELF header: the first kernel
+#                shows kexec a kallsyms with `_text` added
+#   ARCH_HOST_ZLIB  1: the host's makedumpfile makes vmcore.zlib from the
+#                raw ELF; 0: the capture kernel writes it (the host's
+#                makedumpfile reads only its own arch's dumps)
 declare -A ARCH_QEMU ARCH_QEMU_PKG ARCH_MACHINE ARCH_CONSOLE ARCH_KARCH ARCH_CROSS ARCH_DEBARCH
+declare -A ARCH_MEM ARCH_CRASHKERNEL ARCH_ELF_DISK ARCH_QMP ARCH_TEXT_FIX ARCH_HOST_ZLIB ARCH_HOST_PKGS
 ARCH_QEMU[x86_64]=qemu-system-x86_64
 ARCH_QEMU_PKG[x86_64]=qemu-system-x86
 ARCH_MACHINE[x86_64]="-M q35"
@@ -63,19 +78,39 @@ ARCH_CONSOLE[x86_64]=ttyS0
 ARCH_KARCH[x86_64]=x86
 ARCH_CROSS[x86_64]="" # native
 ARCH_DEBARCH[x86_64]=amd64
+ARCH_MEM[x86_64]=512
+ARCH_CRASHKERNEL[x86_64]=160M
+ARCH_ELF_DISK[x86_64]=1G # raw: the ELF /proc/vmcore (about 0.4-0.55 GB)
+ARCH_QMP[x86_64]=1
+ARCH_TEXT_FIX[x86_64]=0
+ARCH_HOST_ZLIB[x86_64]=1
+ARCH_HOST_PKGS[x86_64]=""
+# arm64: guest tools (busybox, kexec, makedumpfile with their libraries) come
+# from Debian's arm64 packages, unpacked; modules are cross-compiled.
+ARCH_QEMU[aarch64]=qemu-system-aarch64
+ARCH_QEMU_PKG[aarch64]=qemu-system-arm
+ARCH_MACHINE[aarch64]="-M virt"
+ARCH_CONSOLE[aarch64]=ttyAMA0
+ARCH_KARCH[aarch64]=arm64
+ARCH_CROSS[aarch64]=aarch64-linux-gnu-
+ARCH_DEBARCH[aarch64]=arm64
+ARCH_MEM[aarch64]=1024
+ARCH_CRASHKERNEL[aarch64]=256M
+ARCH_ELF_DISK[aarch64]=1536M # about 0.85 GB
+ARCH_QMP[aarch64]=0
+ARCH_TEXT_FIX[aarch64]=1
+ARCH_HOST_ZLIB[aarch64]=0
+ARCH_HOST_PKGS[aarch64]=gcc-aarch64-linux-gnu
 
 ALL_SCENARIOS=(mixed many oops clean unloaded) # longest first: better packing
 # Under TCG on a busy host the kernel's IO-APIC timer check can time out
 # ("IO-APIC + timer doesn't work!" panics the capture kernel): skip it, as
 # virtual machines commonly do.
 TIMER_ARGS=no_timer_check
-GUEST_MEM_MB=512
-CRASHKERNEL=160M
-# A guest takes 15-40 s on an idle machine; several times that when builds
+# A guest takes 15-80 s on an idle machine; several times that when builds
 # share the CPU.
 QEMU_TIMEOUT=${VMTAINT_QEMU_TIMEOUT:-400}
 OUT_DISK_SIZE=256M # ext4: filtered dumps, log, truth (about 70 MB)
-ELF_DISK_SIZE=1G   # raw: the ELF /proc/vmcore (about 0.4-0.55 GB)
 DRGN_VERSION=0.3.0
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -184,7 +219,10 @@ ensure_packages() {
 		e2fsprogs dwarves gcc make python3 python3-venv coreutils xz-utils zstd
 		"linux-headers-$HOST_KERNEL" "linux-image-$HOST_KERNEL-dbg")
 	local missing=() p k
-	for k in "${kernels[@]}"; do wanted+=("${ARCH_QEMU_PKG[${K_ARCH[$k]}]}"); done
+	for k in "${kernels[@]}"; do
+		# shellcheck disable=SC2206 # package names are words
+		wanted+=("${ARCH_QEMU_PKG[${K_ARCH[$k]}]}" ${ARCH_HOST_PKGS[${K_ARCH[$k]}]})
+	done
 	for p in "${wanted[@]}"; do
 		[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] ||
 			missing+=("$p")
@@ -237,7 +275,43 @@ EOF
 		touch "$stamp"
 	fi
 }
-papt() { APT_CONFIG=$PAPT/apt.conf "$@"; }
+papt() { APT_CONFIG=${PAPT_CONF:-$PAPT/apt.conf} "$@"; }
+
+# Other arches' packages: a private apt configuration of that arch (bookworm
+# and its security suite), used by setting PAPT_CONF=$(arch_apt_setup ARCH).
+arch_apt_setup() {
+	local arch=$1 debarch=${ARCH_DEBARCH[$1]} a stamp
+	a=$CACHE/apt-$debarch
+	stamp=$a/lists/.updated
+	mkdir -p "$a/etc/sources.list.d" "$a/etc/preferences.d" "$a/lists/partial" \
+		"$a/cache/archives/partial" "$a/state"
+	local key=/usr/share/keyrings/debian-archive-keyring.gpg
+	cat >"$a/etc/sources.list" <<EOF
+deb [signed-by=$key] http://deb.debian.org/debian bookworm main
+deb [signed-by=$key] http://deb.debian.org/debian bookworm-updates main
+deb [signed-by=$key] http://deb.debian.org/debian-security bookworm-security main
+EOF
+	touch "$a/state/status"
+	cat >"$a/apt.conf" <<EOF
+APT::Architecture "$debarch";
+APT::Architectures { "$debarch"; };
+Dir::Etc::sourcelist "$a/etc/sources.list";
+Dir::Etc::sourceparts "$a/etc/sources.list.d";
+Dir::Etc::preferences "$a/etc/preferences";
+Dir::Etc::preferencesparts "$a/etc/preferences.d";
+Dir::State::lists "$a/lists";
+Dir::State::status "$a/state/status";
+Dir::Cache "$a/cache";
+APT::Sandbox::User "root";
+Acquire::Languages "none";
+EOF
+	if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ]; then
+		APT_CONFIG=$a/apt.conf apt-get update -qq >&2 || die "$arch apt update failed"
+		touch "$stamp"
+	fi
+	echo "$a/apt.conf"
+}
+is_cross() { [ -n "${ARCH_CROSS[${K_ARCH[$1]}]}" ]; }
 
 # Downloads packages into the current directory (names must resolve exactly).
 papt_download() {
@@ -290,6 +364,17 @@ prepare_kernel() {
 		(cd "$d/deb" && apt-get download -qq -o APT::Sandbox::User=root "linux-image-$r") ||
 			(apt_update_once && cd "$d/deb" &&
 				apt-get download -qq -o APT::Sandbox::User=root "linux-image-$r")
+	elif is_cross "$r"; then
+		# Image, headers (with their arch-independent common part) and -dbg of
+		# the guest's arch; the kbuild tools are the host's own (same 6.1
+		# source, installed with the host kernel's headers).
+		local PAPT_CONF
+		PAPT_CONF=$(arch_apt_setup "${K_ARCH[$r]}")
+		local headers=(linux-headers-"$r")
+		# shellcheck disable=SC2207
+		headers+=($(papt_deps_matching "linux-headers-$r" '^linux-headers-.*-common'))
+		(cd "$d/deb" && papt_download "linux-image-$r" "${headers[@]}")
+		(cd "$d/dbgdeb" && papt_download "linux-image-$r-dbg")
 	else
 		private_apt_setup
 		# 7.x splits the image into linux-binary-R and linux-modules-R.
@@ -307,6 +392,12 @@ prepare_kernel() {
 	for deb in "$d"/deb/*.deb; do dpkg-deb -x "$deb" "$d/root"; done
 	# 7.x packages ship under /usr only: give the tree a merged-/usr /lib.
 	[ -e "$d/root/lib" ] || ln -s usr/lib "$d/root/lib"
+	if is_cross "$r"; then
+		local kb
+		kb=$(basename "$(dirname "$(readlink "$d/root/usr/src/linux-headers-$r/scripts")")")
+		[ -d "/usr/lib/$kb" ] || die "$r: the host has no /usr/lib/$kb (from linux-headers-$HOST_KERNEL)"
+		ln -sfn "/usr/lib/$kb" "$d/root/usr/lib/$kb"
+	fi
 	if [ "${K_SUITE[$r]}" != host ]; then
 		# Only the vmlinux: the package also carries every module's debug
 		# info. (7.x: boot/vmlinux-R links to lib/modules/R/vmlinux.)
@@ -463,10 +554,75 @@ install_program() {
 }
 
 base_tree() {
-	local root=$1
+	local root=$1 busybox=${2:-/bin/busybox}
 	mkdir -p "$root"/{bin,dev,proc,sys,mnt,tmp,etc/vmtaint}
-	cp /bin/busybox "$root/bin/busybox"
+	cp "$busybox" "$root/bin/busybox"
 	ln -s busybox "$root/bin/sh"
+}
+
+# Another arch's guest tools: busybox-static, kexec-tools and makedumpfile
+# of Debian's packages for that arch with the libraries they depend on
+# (recursively, lib* only), unpacked into $CACHE/tools-DEBARCH (CROSS_ROOT).
+prepare_cross_tools() {
+	local arch=$1 d p dep PAPT_CONF
+	d=$CACHE/tools-${ARCH_DEBARCH[$arch]}
+	CROSS_ROOT=$d
+	[ -f "$d/.ok" ] && return 0
+	PAPT_CONF=$(arch_apt_setup "$arch")
+	rm -rf "$d"
+	mkdir -p "$d/deb"
+	local -A seen=()
+	local queue=(busybox-static kexec-tools makedumpfile)
+	while [ ${#queue[@]} -gt 0 ]; do
+		p=${queue[0]}
+		queue=("${queue[@]:1}")
+		[ -z "${seen[$p]:-}" ] || continue
+		seen[$p]=1
+		for dep in $(papt_deps_matching "$p" '^(lib|zlib)' | grep -vE -- '-dev$|^libc-'); do
+			[ -n "${seen[$dep]:-}" ] || queue+=("$dep")
+		done
+	done
+	(cd "$d/deb" && papt_download "${!seen[@]}")
+	for p in "$d"/deb/*.deb; do dpkg-deb -x "$p" "$d"; done
+	dpkg-deb -f "$d"/deb/makedumpfile_*.deb Version >"$d/makedumpfile.version"
+	rm -rf "$d/deb"
+	[ -x "$d/bin/busybox" ] && [ -x "$d/sbin/kexec" ] && [ -x "$d/usr/bin/makedumpfile" ] ||
+		die "$arch tools incomplete in $d"
+	touch "$d/.ok"
+}
+
+# Copies another arch's dynamic program from the tools tree into an
+# initramfs tree with the libraries it needs (DT_NEEDED, recursively, found
+# by readelf: the host cannot run that arch's loader) and its loader.
+install_cross_program() {
+	local root=$1 tools=$2 bin=$3 dest=$4 interp lib f
+	mkdir -p "$root$(dirname "$dest")"
+	cp "$tools$bin" "$root$dest"
+	interp=$(readelf -lW "$tools$bin" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+	[ -n "$interp" ] || die "$bin has no program interpreter"
+	mkdir -p "$root$(dirname "$interp")"
+	cp -L "$tools$interp" "$root$interp"
+	local -A done_libs=()
+	local queue=("$tools$bin")
+	while [ ${#queue[@]} -gt 0 ]; do
+		f=${queue[0]}
+		queue=("${queue[@]:1}")
+		for lib in $(readelf -dW "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+			[ -z "${done_libs[$lib]:-}" ] || continue
+			done_libs[$lib]=1
+			local found=
+			for dir in lib/${ARCH_DEBARCH_TRIPLET} usr/lib/${ARCH_DEBARCH_TRIPLET}; do
+				if [ -e "$tools/$dir/$lib" ]; then
+					mkdir -p "$root/$dir"
+					cp -L "$tools/$dir/$lib" "$root/$dir/$lib"
+					queue+=("$tools/$dir/$lib")
+					found=1
+					break
+				fi
+			done
+			[ -n "$found" ] || die "$bin needs $lib, which is not in $tools"
+		done
+	done
 }
 
 make_cpio() {
@@ -535,7 +691,7 @@ input_hash() {
 	local r=$1
 	{
 		echo "kernel=$r ${K_ARCH[$r]} ${K_SUITE[$r]} ${K_CPU[$r]} ${K_MDF[$r]} ${K_CRASH[$r]} ${K_QUIRKS[$r]}"
-		echo "mem=$GUEST_MEM_MB crashkernel=$CRASHKERNEL drgn=$DRGN_VERSION"
+		echo "mem=${ARCH_MEM[${K_ARCH[$r]}]} crashkernel=${ARCH_CRASHKERNEL[${K_ARCH[$r]}]} drgn=$DRGN_VERSION"
 		[ "${K_MDF[$r]}" = bookworm ] || echo "mdf=$MDF_SID"
 		# Comments do not shape dumps.
 		grep -v '^[[:space:]]*#' "$SCRIPT" | sha256sum | cut -d' ' -f1
@@ -601,9 +757,16 @@ prepare_build() {
 	many=$(existing_modules $(grep -v '^#' "$GUEST_DIR/many-modules.txt") | tr '\n' ' ')
 	mdf=$(makedumpfile_for "$r")
 
-	local cap=$build/capture-root first=$build/first-root
-	base_tree "$cap"
-	if [ "${K_MDF[$r]}" = sid ]; then
+	local cap=$build/capture-root first=$build/first-root busybox=/bin/busybox
+	if is_cross "$r"; then
+		prepare_cross_tools "$arch"
+		busybox=$CROSS_ROOT/bin/busybox
+		ARCH_DEBARCH_TRIPLET=${ARCH_CROSS[$arch]%-}
+	fi
+	base_tree "$cap" "$busybox"
+	if is_cross "$r"; then
+		install_cross_program "$cap" "$CROSS_ROOT" /usr/bin/makedumpfile /usr/bin/makedumpfile
+	elif [ "${K_MDF[$r]}" = sid ]; then
 		install_sysroot_program "$cap" "$MDF_SID_ROOT" "$MDF_SID_BIN" /usr/bin/makedumpfile
 	else
 		install_program "$cap" "$mdf" /usr/bin/makedumpfile
@@ -612,10 +775,17 @@ prepare_build() {
 	install_modules "$cap" "$r" $virtio
 	echo "$virtio" >"$cap/etc/vmtaint/virtio-modules"
 	cp "$GUEST_DIR/init-capture.sh" "$cap/init"
-	make_cpio "$cap" "$build/capture.cpio"
 
-	base_tree "$first"
-	install_program "$first" /usr/sbin/kexec
+	base_tree "$first" "$busybox"
+	if is_cross "$r"; then
+		install_cross_program "$first" "$CROSS_ROOT" /sbin/kexec /usr/sbin/kexec
+	else
+		install_program "$first" /usr/sbin/kexec
+	fi
+	# The host's makedumpfile reads only its own arch's dumps: the capture
+	# kernel writes vmcore.zlib itself.
+	[ "${ARCH_HOST_ZLIB[$arch]}" = 1 ] || touch "$cap/etc/vmtaint/zlib-in-capture"
+	make_cpio "$cap" "$build/capture.cpio"
 	# shellcheck disable=SC2086
 	install_modules "$first" "$r" $virtio qemu_fw_cfg $many
 	mkdir -p "$first/boot" "$first/oot"
@@ -629,6 +799,23 @@ prepare_build() {
 CAPTURE_KERNEL=/boot/vmlinuz
 CAPTURE_APPEND="console=${ARCH_CONSOLE[$arch]} nr_cpus=1 reset_devices irqpoll panic=1 $TIMER_ARGS"
 EOF
+	if [ "${ARCH_TEXT_FIX[$arch]}" = 1 ]; then
+		# kexec-tools takes page_offset from `_text` in /proc/kallsyms, which
+		# lacks it here: show kexec a copy with `_text` = `_stext` minus their
+		# distance in the vmlinux (the low 32 bits carry the subtraction: the
+		# image is far from a 4 GiB boundary).
+		local text stext
+		text=$(nm "$VMLINUX" | awk '$3 == "_text" { print $1 }')
+		stext=$(nm "$VMLINUX" | awk '$3 == "_stext" { print $1 }')
+		[ -n "$text" ] && [ -n "$stext" ] || die "$r: no _text/_stext in $VMLINUX"
+		cat >>"$first/etc/vmtaint/capture.env" <<EOF
+stext=\$(awk '\$3 == "_stext" { print \$1; exit }' /proc/kallsyms)
+[ \${#stext} = 16 ] || fail "no _stext in /proc/kallsyms"
+printf '%s%08x T _text\\n' "\${stext%????????}" \$((0x\${stext#????????} - $((0x$stext - 0x$text)))) >/tmp/kallsyms
+cat /proc/kallsyms >>/tmp/kallsyms
+mount --bind /tmp/kallsyms /proc/kallsyms || fail "bind-mount a kallsyms with _text"
+EOF
+	fi
 	cp "$GUEST_DIR/init-first.sh" "$first/init"
 	make_cpio "$first" "$build/first.cpio"
 	# What the checks expect from this build.
@@ -715,7 +902,9 @@ verify_outputs() {
 		die "$s: guest tainted=$(cat "$d/truth/tainted"), expected $want"
 	case $s in
 	oops)
-		grep -q 'BUG: kernel NULL pointer dereference' "$d/vmcore-dmesg.txt" || die "$s: no oops in the dump's log"
+		# x86: "BUG: kernel NULL pointer dereference"; arm64: "Unable to handle kernel NULL pointer dereference"
+		grep -qE '(BUG: kernel|Unable to handle kernel) NULL pointer dereference' "$d/vmcore-dmesg.txt" ||
+			die "$s: no oops in the dump's log"
 		grep -q 'oot_oops_poke' "$d/vmcore-dmesg.txt" || die "$s: oops not in oot_oops"
 		;;
 	*) grep -q 'sysrq: Trigger a crash' "$d/vmcore-dmesg.txt" || die "$s: no sysrq crash in the dump's log" ;;
@@ -729,11 +918,13 @@ verify_outputs() {
 	esac
 	case $s in
 	mixed)
-		check_magic "$d/qemu.elf" $MAGIC_ELF
-		check_magic "$d/qemu-kdump.flat" $MAGIC_FLAT
+		if [ "${ARCH_QMP[${K_ARCH[$r]}]}" = 1 ]; then
+			check_magic "$d/qemu.elf" $MAGIC_ELF
+			check_magic "$d/qemu-kdump.flat" $MAGIC_FLAT
+			grep -q 'VMCOREINFO' "$d/qemu.elf" || die "$s: QEMU's ELF has no VMCOREINFO"
+		fi
 		grep -q '^oot_prop POE$' "$d/truth/module_taints.txt" || die "$s: oot_prop not POE"
 		if grep -q '^oot_gone ' "$d/truth/modules"; then die "$s: oot_gone still loaded"; fi
-		grep -q 'VMCOREINFO' "$d/qemu.elf" || die "$s: QEMU's ELF has no VMCOREINFO"
 		;;
 	clean)
 		# Only the disk's driver stack, none of it tainted.
@@ -777,16 +968,21 @@ run_oracles() {
 }
 
 write_manifest() {
-	local r=$1 s=$2 d=$3 seconds=$4 hash=$5 mdf
-	mdf=$(makedumpfile_for "$r")
-	"$PYTHON" - "$s" "$d" "$r" "${K_ARCH[$r]}" "$hash" "$("$mdf" -v 2>&1 | head -1)" \
+	local r=$1 s=$2 d=$3 seconds=$4 hash=$5 mdf mdf_version
+	if is_cross "$r"; then
+		mdf_version="makedumpfile $(cat "$CACHE/tools-${ARCH_DEBARCH[${K_ARCH[$r]}]}/makedumpfile.version") (Debian ${ARCH_DEBARCH[${K_ARCH[$r]}]})"
+	else
+		mdf=$(makedumpfile_for "$r")
+		mdf_version=$("$mdf" -v 2>&1 | head -1)
+	fi
+	"$PYTHON" - "$s" "$d" "$r" "${K_ARCH[$r]}" "$hash" "$mdf_version" \
 		"$("${ARCH_QEMU[${K_ARCH[$r]}]}" --version | head -1)" "$seconds" "$(expected_taint "$s")" \
 		"$VMLINUX" "${K_SUITE[$r]}" "${K_CPU[$r]}" "${K_QUIRKS[$r]}" \
 		"$([ "${K_CRASH[$r]}" = 8 ] && crash -v 2>/dev/null | sed -n 's/^crash \([0-9.]*\).*/\1/p' | head -1)" \
-		"$DRGN_VERSION" <<'PY'
+		"$DRGN_VERSION" "${ARCH_HOST_ZLIB[${K_ARCH[$r]}]}" <<'PY'
 import datetime, json, os, sys
 (scenario, d, rel, arch, digest, mdf, qemu, seconds, expected, vmlinux, suite, cpu, quirks,
- crash, drgn) = sys.argv[1:]
+ crash, drgn, host_zlib) = sys.argv[1:]
 files = []
 for top, _, names in os.walk(d):
     for name in names:
@@ -811,7 +1007,8 @@ manifest = {
     "makedumpfile_version": mdf,
     "qemu_version": qemu,
     "build_seconds": float(seconds),
-    "zlib_made_by": "host: makedumpfile -c -d 31 vmcore.elf, the capture kernel's makedumpfile (byte-identical to its output)",
+    "zlib_made_by": "host: makedumpfile -c -d 31 vmcore.elf, the capture kernel's makedumpfile (byte-identical to its output)"
+    if host_zlib == "1" else "capture kernel: makedumpfile -c -d 31 /proc/vmcore",
     "oracles": oracles,
     "guest_tainted": tainted,
     "expected_tainted": int(expected),
@@ -840,16 +1037,16 @@ run_scenario() {
 	serial=$w/serial.log
 
 	truncate -s $OUT_DISK_SIZE "$w/disk.img"
-	truncate -s $ELF_DISK_SIZE "$w/elf.img"
+	truncate -s "${ARCH_ELF_DISK[$arch]}" "$w/elf.img"
 	# No journal, few inodes, tables written now: less work for the guest.
 	mkfs.ext4 -q -F -O ^has_journal -N 64 -m 0 \
 		-E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$w/disk.img"
 
 	stage "disk made; booting"
-	cmdline="console=${ARCH_CONSOLE[$arch]} crashkernel=$CRASHKERNEL panic=1 $TIMER_ARGS vmtaint.scenario=$s"
+	cmdline="console=${ARCH_CONSOLE[$arch]} crashkernel=${ARCH_CRASHKERNEL[$arch]} panic=1 $TIMER_ARGS vmtaint.scenario=$s"
 	# shellcheck disable=SC2206 # the machine option is words
 	local qemu=(timeout --foreground --kill-after=5 "$QEMU_TIMEOUT" "${ARCH_QEMU[$arch]}"
-		-accel tcg ${ARCH_MACHINE[$arch]} -m $GUEST_MEM_MB -nodefaults -no-user-config
+		-accel tcg ${ARCH_MACHINE[$arch]} -m "${ARCH_MEM[$arch]}" -nodefaults -no-user-config
 		-display none -no-reboot
 		-kernel "$BUILD/first-root/boot/vmlinuz" -initrd "$BUILD/first.cpio"
 		-drive "file=$w/disk.img,if=none,id=out,format=raw,cache=unsafe"
@@ -858,7 +1055,7 @@ run_scenario() {
 		-device virtio-blk-pci,drive=elf,serial=elf
 		-serial "file:$serial")
 	[ "${K_CPU[$r]}" = - ] || qemu+=(-cpu "${K_CPU[$r]}")
-	if [ "$s" = mixed ]; then
+	if [ "$s" = mixed ] && [ "${ARCH_QMP[$arch]}" = 1 ]; then
 		local qmp_sock=$w/qmp.sock tty_sock=$w/ttyS1.sock
 		[ ${#tty_sock} -lt 100 ] || die "socket path too long: $tty_sock"
 		qemu+=(-chardev "socket,id=ttyS1,path=$tty_sock,server=on,wait=off"
@@ -898,9 +1095,11 @@ run_scenario() {
 	# Same makedumpfile, same bytes in: this file is byte-identical to what
 	# `makedumpfile -c -d 31 /proc/vmcore` writes in the capture kernel
 	# (checked), at a fraction of the cost of zlib under TCG.
-	TMPDIR=$w "$mdf" -c -d 31 --message-level 4 "$w/out/vmcore.elf" "$w/out/vmcore.zlib" ||
-		die "$r/$s: makedumpfile -c on the host failed"
-	if [ "$s" = mixed ]; then
+	if [ "${ARCH_HOST_ZLIB[$arch]}" = 1 ]; then
+		TMPDIR=$w "$mdf" -c -d 31 --message-level 4 "$w/out/vmcore.elf" "$w/out/vmcore.zlib" ||
+			die "$r/$s: makedumpfile -c on the host failed"
+	fi
+	if [ "$s" = mixed ] && [ "${ARCH_QMP[$arch]}" = 1 ]; then
 		mv "$w/qemu.elf" "$w/qemu-kdump.flat" "$w/out/"
 	fi
 	cp "$serial" "$w/out/serial.log"
@@ -929,10 +1128,26 @@ run_scenario_retry() {
 	(run_scenario "$@")
 }
 
+# <release>/vmlinux -> the kernel's debug vmlinux (made as soon as the kernel
+# is unpacked: a failed scenario elsewhere does not leave it missing).
+link_vmlinux() {
+	kernel_paths "$1"
+	[ -f "$VMLINUX" ] || die "$1: no debug vmlinux at $VMLINUX"
+	mkdir -p "$OUT/$1"
+	ln -sfn "$(readlink -f "$VMLINUX")" "$OUT/$1/vmlinux"
+}
+
 # --- main --------------------------------------------------------------------
 
 ensure_packages
 mkdir -p "$OUT" "$CACHE"
+# One run at a time per cache: runs share build and work directories and the
+# outputs (another run's build may be a different script version's).
+exec 9>>"$CACHE/lock"
+if ! flock -n 9; then
+	echo "waiting for another make-real-cores run to finish (lock: $CACHE/lock)"
+	flock 9
+fi
 
 need_sid_mdf=0
 for r in "${kernels[@]}"; do [ "${K_MDF[$r]}" = sid ] && need_sid_mdf=1; done
@@ -964,6 +1179,7 @@ if [ ${#todo[@]} -gt 0 ]; then
 		[ -z "${prepared[$r]:-}" ] || continue
 		prepare_kernel "$r"
 		prepare_build "$r" "${HASH[$r]}"
+		link_vmlinux "$r"
 		prepared[$r]=1
 	done
 	exec 3>&1
@@ -991,10 +1207,5 @@ if [ ${#todo[@]} -gt 0 ]; then
 	[ $failed = 0 ] || exit 1
 fi
 
-for r in "${kernels[@]}"; do
-	kernel_paths "$r"
-	[ -f "$VMLINUX" ] || die "$r: no debug vmlinux at $VMLINUX"
-	mkdir -p "$OUT/$r"
-	ln -sfn "$(readlink -f "$VMLINUX")" "$OUT/$r/vmlinux"
-done
+for r in "${kernels[@]}"; do link_vmlinux "$r"; done
 echo "all done in $(elapsed "$run_start")s: $OUT (kernels: ${kernels[*]})"

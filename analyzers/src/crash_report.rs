@@ -27,7 +27,7 @@
 //! assert_eq!(reports[0].kind, ReportKind::Sysrq);
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::kernel_log::KernelLog;
 use crate::timeline::{
@@ -44,7 +44,7 @@ pub const MAX_REPORTS: usize = 1000;
 const MAX_LINKED: usize = 4096;
 
 /// How the report came.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportKind {
     /// A kernel fault: page fault (`BUG: unable to handle ...`, `BUG: kernel NULL pointer dereference`,
@@ -65,7 +65,7 @@ pub enum ReportKind {
 }
 
 /// Where a call-trace frame ran (the markers `show_trace_log_lvl()` prints).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FrameContext {
     Task,
@@ -78,7 +78,7 @@ pub enum FrameContext {
 
 /// A code location as the kernel printed it (`%pS`: `func+0xoff/0xsize [module]`) or as a raw address.
 /// `symbol`/`module` are `None` for a bare address; an address resolver fills them later.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeLocation {
     pub symbol: Option<String>,
     pub offset: Option<u64>,
@@ -89,11 +89,12 @@ pub struct CodeLocation {
     pub address: Option<u64>,
     /// Set when the kernel printed a bare address and vmtaint resolved it from the dump's memory
     /// ([`crate::resolve`]); `None` for what the kernel printed itself.
+    #[serde(default)]
     pub resolved_by: Option<ResolvedBy>,
 }
 
 /// Where a bare address was resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResolvedBy {
     /// The vmlinux symbols (`.symtab` or the dump's kallsyms).
@@ -106,7 +107,7 @@ pub enum ResolvedBy {
 }
 
 /// One frame of a call trace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frame {
     #[serde(flatten)]
     pub location: CodeLocation,
@@ -116,7 +117,7 @@ pub struct Frame {
 }
 
 /// One module of a `Modules linked in:` list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkedModule {
     pub name: String,
     /// The taint letters in parentheses as printed (`POE`; RHEL 6 `U`), without the state marks.
@@ -126,7 +127,7 @@ pub struct LinkedModule {
 }
 
 /// A `Modules linked in:` line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModulesLinkedIn {
     pub modules: Vec<LinkedModule>,
     /// `[last unloaded: NAME(LETTERS)]`.
@@ -134,7 +135,7 @@ pub struct ModulesLinkedIn {
 }
 
 /// One report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrashReport {
     pub kind: ReportKind,
     /// The first line (for a sysrq crash, the panic line when there is one).
@@ -426,6 +427,13 @@ pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
                     continue;
                 }
                 Line::Rip { .. } => {
+                    // arm64 show_regs(): `pc : func+0x1c/0x30 [mod]` (the timeline classifies it as the RIP).
+                    if let Some(pc) = line.strip_prefix("pc : ") {
+                        if r.location.is_none() {
+                            r.location = parse_location(pc);
+                        }
+                        continue;
+                    }
                     // The first kernel-mode RIP (`0010:`); user-space ones (`0033:`) end a trace's task part.
                     if let Some(rest) = line.strip_prefix("RIP: ") {
                         let (cs, at) = rest.split_once(':').unwrap_or(("", rest));
@@ -460,13 +468,7 @@ pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
                 }
                 continue;
             }
-            // arm64 show_regs(): `pc : func+0x1c/0x30 [mod]`, `lr : ...`.
-            if let Some(pc) = line.strip_prefix("pc : ") {
-                if r.location.is_none() {
-                    r.location = parse_location(pc);
-                }
-                continue;
-            }
+            // arm64 show_regs() `lr : ...` (its `pc : ...` is a Line::Rip, above).
             if let Some(lr) = line.strip_prefix("lr : ") {
                 if r.link_register.is_none() {
                     r.link_register = parse_location(lr);

@@ -38,13 +38,13 @@
 //! assert_eq!(site.flags_before[0].set_by.as_deref(), Some("nvidia"));
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::crash_report::{CodeLocation, CrashReport, ReportKind};
 use crate::timeline::{EventKind, TimelineEvent};
 
 /// Who owns the crash site's code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Owner {
     /// vmlinux: the kernel printed a symbol without `[module]`.
@@ -58,7 +58,7 @@ pub enum Owner {
 }
 
 /// How the owner was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OwnerSource {
     /// From the symbol the kernel printed into its log (`%pS`).
@@ -71,7 +71,7 @@ pub enum OwnerSource {
 }
 
 /// Which line gave the site.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SiteFrom {
     /// The report's kernel-mode `RIP:` / `pc :` line.
@@ -83,7 +83,7 @@ pub enum SiteFrom {
 }
 
 /// Where a tainting module is relative to the crash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Relation {
     /// The crash site is in the module.
@@ -99,7 +99,7 @@ pub enum Relation {
 }
 
 /// A module that carries taint flags, and where it is relative to the crash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaintingModule {
     pub name: String,
     /// Its taint letters (as the dump or the log printed them; empty when only a taint line names it).
@@ -116,7 +116,7 @@ pub struct TaintingModule {
 }
 
 /// A taint flag at the crash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlagAtCrash {
     pub bit: u32,
     pub letter: char,
@@ -129,7 +129,7 @@ pub struct FlagAtCrash {
 }
 
 /// The verdict. JSON key `crash_site` of the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrashSite {
     /// How the crash came.
     pub how: ReportKind,
@@ -153,6 +153,7 @@ pub struct CrashSite {
     pub flags_by_crash: Vec<FlagAtCrash>,
     /// The site's address is in the module area but in no loaded module: the nearest modules and the last
     /// unloaded one.
+    #[serde(default)]
     pub unowned: Option<crate::resolve::Unowned>,
 }
 

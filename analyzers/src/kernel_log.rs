@@ -30,7 +30,7 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::target::{ReadError, Target, TypeRef};
 
@@ -45,7 +45,7 @@ const MAX_STRUCT: u64 = 4096;
 pub const MAX_LOG_BUF_LEN: u64 = 1 << 28;
 
 /// Which record format the log came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogSource {
     /// 5.10+ lockless ring buffer (`prb`).

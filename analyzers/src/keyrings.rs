@@ -19,7 +19,7 @@
 
 use std::collections::HashSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::memread::read_cstr;
 use crate::target::{Member, Target, TypeRef};
@@ -40,7 +40,7 @@ const KEYRINGS: &[(&[&str], &str)] = &[
 ];
 
 /// One key. JSON: an element of a keyring's `keys`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyInfo {
     pub serial: Option<u32>,
     /// The key type's name (`asymmetric` for X.509 certificates).
@@ -50,12 +50,15 @@ pub struct KeyInfo {
     /// Expiry, seconds since the epoch (UTC); `None` when the key never expires (`expiry` 0 or
     /// TIME64_MAX).
     pub expiry: Option<i64>,
-    #[serde(serialize_with = "crate::hex::one")]
+    #[serde(
+        serialize_with = "crate::hex::one",
+        deserialize_with = "crate::hex::read_one"
+    )]
     pub address: u64,
 }
 
 /// One keyring and its keys. JSON: an element of `keyrings`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Keyring {
     /// `.builtin_trusted_keys`, ...
     pub name: String,
@@ -63,7 +66,10 @@ pub struct Keyring {
     pub symbol: String,
     /// The keyring's own description as the kernel keeps it (normally `name`).
     pub description: Option<String>,
-    #[serde(serialize_with = "crate::hex::one")]
+    #[serde(
+        serialize_with = "crate::hex::one",
+        deserialize_with = "crate::hex::read_one"
+    )]
     pub address: u64,
     /// `keys.nr_leaves_on_tree`: how many keys the kernel counted.
     pub nr_leaves: Option<u64>,

@@ -4,7 +4,7 @@
 //!
 //! A kernel log saved as text needs no dump: [`text_log::read_text_log`] reads it (streaming) into the same
 //! records the in-memory readers yield, and [`log_report::report_from_log`] makes the report a log can give.
-//! Human text lives apart from the analyzers: `render_crash`, `render_log` (and `report`'s renderer).
+//! Human text lives in the `render` crate.
 
 pub mod crash_report;
 pub mod crash_site;

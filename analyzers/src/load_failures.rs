@@ -35,7 +35,7 @@
 //! assert_eq!(f[0].reason, Reason::SignatureRejected);
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::kernel_log::KernelLog;
 
@@ -51,7 +51,7 @@ const OTHER_CLOCK_NS: u64 = 30 * 86_400 * 1_000_000_000;
 const MAX_FAILURES: usize = 10_000;
 
 /// Why the load failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// `disagrees about version of symbol` (CONFIG_MODVERSIONS CRC mismatch).
@@ -75,7 +75,7 @@ pub enum Reason {
 }
 
 /// One failed load attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadFailure {
     /// `None` when neither the kernel nor a paired userspace line names it.
     pub module: Option<String>,

@@ -30,7 +30,7 @@
 //! assert!(r.modules.is_empty()); // only memory knows the loaded modules
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::crash_report::{parse_reports, LinkedModule};
 use crate::crash_site::ModuleFacts;
@@ -48,7 +48,7 @@ const REPORT_HEADER_WINDOW: u64 = 100;
 pub const SOURCE_KIND: &str = "log";
 
 /// Where the log-only mask comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MaskBasis {
     /// The last `Tainted:` string, plus flags set by lines after it.
@@ -60,7 +60,7 @@ pub enum MaskBasis {
 }
 
 /// A fact the report leaves empty because only the dump's memory knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnknownFact {
     /// The report key or the fact (`modules`, `signatures`, ...).
     pub what: String,
@@ -68,7 +68,7 @@ pub struct UnknownFact {
 }
 
 /// What a log-only report adds. JSON key `log_only` (null for a dump).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogOnly {
     pub format: TextLogFormat,
     pub clock: Clock,
@@ -255,6 +255,14 @@ pub fn report_from_log(text: &TextLog) -> Report {
             why: "the kernel keeps this list in memory only".into(),
         },
     ];
+    if last_unloaded.is_none() {
+        unknown.push(UnknownFact {
+            what: "last_unloaded_module".into(),
+            why: "no Modules linked in: list of the log names one (`[last unloaded: ...]`); only memory \
+                  keeps it"
+                .into(),
+        });
+    }
     if mask_basis == MaskBasis::TaintedLine {
         unknown.push(UnknownFact {
             what: "tainted_mask".into(),
@@ -285,6 +293,7 @@ pub fn report_from_log(text: &TextLog) -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         tainted_mask: mask,
+        tainted_mask_source: mask.map(|_| crate::report::MaskSource::KernelLog),
         taint_string: described.as_ref().map(|d| d.taint_string.clone()),
         flags: described.map(|d| d.flags).unwrap_or_default(),
         taint_source: table.source,

@@ -35,7 +35,7 @@
 //! assert_eq!(params[0].value.as_deref(), Some("-3"));
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::memread::read_cstr;
 use crate::target::{Member, Target, TypeRef};
@@ -49,7 +49,7 @@ pub const MAX_VALUE_LEN: usize = 4096;
 const MAX_NAME_LEN: usize = 256;
 
 /// One module parameter. JSON: an element of a module's `parameters`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModuleParam {
     pub name: String,
     /// `int`, `uint`, `bool`, `charp`, `string`, ... ; `array of int` for arrays; `unknown` when `ops` is
@@ -59,7 +59,10 @@ pub struct ModuleParam {
     /// not be read (see `problem`) or the type is unknown.
     pub value: Option<String>,
     /// The `ops` pointer (hex), so an unknown type can be looked up by hand.
-    #[serde(serialize_with = "crate::hex::one")]
+    #[serde(
+        serialize_with = "crate::hex::one",
+        deserialize_with = "crate::hex::read_one"
+    )]
     pub ops: u64,
     /// The sysfs permission bits (`perm`), when the layout has them.
     pub perm: Option<u32>,

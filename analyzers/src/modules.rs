@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::memread::{read_char_field, read_cstr, walk_list};
 use crate::report::AnalyzerError;
@@ -36,7 +36,7 @@ const MAX_VERSION_LEN: usize = 128;
 const MAX_NAME_LEN: u64 = 256;
 
 /// One loaded module.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModuleInfo {
     pub name: String,
     /// `LIVE`, `COMING`, `GOING`, `UNFORMED`, or `unknown (N)`.
@@ -47,17 +47,24 @@ pub struct ModuleInfo {
     pub signed: Option<bool>,
     /// Start of the module's core text, as `/proc/modules` shows it. In JSON a hex string: kernel addresses
     /// exceed 2^53 and would lose precision as JSON numbers in many consumers.
-    #[serde(serialize_with = "crate::hex::opt")]
+    #[serde(
+        serialize_with = "crate::hex::opt",
+        deserialize_with = "crate::hex::read_opt"
+    )]
     pub base: Option<u64>,
     pub size: Option<u64>,
     pub version: Option<String>,
     pub srcversion: Option<String>,
     /// Address of the `struct module` (hex string in JSON).
-    #[serde(serialize_with = "crate::hex::one")]
+    #[serde(
+        serialize_with = "crate::hex::one",
+        deserialize_with = "crate::hex::read_one"
+    )]
     pub address: u64,
     /// Its parameters at crash time (`kp`/`num_kp`); `None` when the kernel's types have no `kp`.
+    #[serde(default)]
     pub parameters: Option<Vec<crate::module_params::ModuleParam>>,
-    /// The raw `taints` bitmask (not in the JSON contract; used to attribute flags).
+    /// The raw `taints` bitmask (not in the JSON contract, 0 when read back from it; used to attribute flags).
     #[serde(skip)]
     pub taint_mask: u64,
 }

@@ -25,14 +25,14 @@
 //! assert_eq!((p.cpu, p.pid, p.comm.as_deref()), (Some(1), Some(77), Some("bash")));
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::kernel_log::KernelLog;
 use crate::target::{Target, TypeRef};
 use crate::timeline::{classify, Header, Line};
 
 /// The panic section of a report. JSON keys: `message`, `cpu`, `pid`, `comm`, `ts_ns`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PanicInfo {
     pub message: Option<String>,
     pub cpu: Option<u32>,

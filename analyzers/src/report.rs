@@ -15,7 +15,7 @@
 //! assert!(r.problems.iter().any(|p| p.analyzer == "modules"));
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::modules::{analyze_modules, ModuleInfo, Modules};
 use crate::signatures::{read_signature_state, summarize, Signatures};
@@ -47,7 +47,7 @@ pub enum AnalyzerError {
 }
 
 /// Which part of the work a [`Problem`] comes from (JSON: the snake_case name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Analyzer {
     Taint,
@@ -94,7 +94,7 @@ impl PartialEq<&str> for Analyzer {
 }
 
 /// What kind of problem (JSON: the snake_case name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// A symbol the analyzer needs is not known: its part of the report is missing.
@@ -124,7 +124,7 @@ impl From<&AnalyzerError> for ProblemKind {
 }
 
 /// Something an analyzer could not read or had to guess.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub analyzer: Analyzer,
     pub kind: ProblemKind,
@@ -150,7 +150,7 @@ pub use crate::panic::PanicInfo;
 pub use crate::timeline::TimelineEvent;
 
 /// What the kernel log reader found: where the log came from and how much of it there is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogSummary {
     /// `printk_ringbuffer` (5.10+) or `log_buf` (3.5-5.9).
     pub source: crate::kernel_log::LogSource,
@@ -160,11 +160,15 @@ pub struct LogSummary {
 }
 
 /// The whole report. The JSON key names are a contract (schema version 1).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
-    /// `None` when `tainted_mask` could not be read.
+    /// `None` when `tainted_mask` could not be read (and the kernel log shows no `Tainted:` header either).
     pub tainted_mask: Option<u64>,
+    /// Where `tainted_mask` comes from: `memory` (the kernel's variable), or `kernel_log` when the variable is
+    /// out of reach (no debuginfo and a kallsyms without data symbols): the last `Tainted:` header of the log
+    /// plus the flags later events set, which misses flags set silently after it. `None` with no mask.
+    pub tainted_mask_source: Option<MaskSource>,
     pub taint_string: Option<String>,
     pub flags: Vec<TaintFlag>,
     pub taint_source: TaintSource,
@@ -190,8 +194,60 @@ pub struct Report {
     pub kernel_log: Option<LogSummary>,
     /// The trusted keyrings (`.builtin_trusted_keys`, `.secondary_trusted_keys`, `.platform`, `.machine`)
     /// the kernel has, with their keys.
+    #[serde(default)]
     pub keyrings: Vec<crate::keyrings::Keyring>,
     pub problems: Vec<Problem>,
+}
+
+/// Where a report's `tainted_mask` was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskSource {
+    Memory,
+    KernelLog,
+}
+
+/// The mask the log shows: the columns of the last `Tainted:` header (a WARN, oops or panic prints one before
+/// adding its own flag), decoded with the dump's table, plus the flag of that event and of every later one but an
+/// oops (kdump runs inside it, before D is added, so the dumped mask lacks it too).
+/// `None` when the log has no header. Also returns the header's event text, for saying so.
+fn mask_from_log(
+    tl: &crate::timeline::Timeline,
+    table: &crate::taint::TaintTable,
+) -> Option<(u64, String)> {
+    use crate::timeline::EventKind;
+    let (at, header) = tl
+        .events
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, e)| Some((i, e.tainted.as_deref()?)))?;
+    let mut mask = 0u64;
+    if header != "Not tainted" {
+        for (i, c) in header.chars().enumerate().take(64) {
+            if table
+                .entries
+                .iter()
+                .any(|e| e.bit as usize == i && e.c_true != 0 && e.c_true as char == c)
+            {
+                mask |= 1 << i;
+            }
+        }
+    }
+    for e in &tl.events[at..] {
+        // Not an oops: after the last header it is the dump's own, and kdump runs inside it, before add_taint().
+        let sets = matches!(
+            e.kind,
+            EventKind::Taint | EventKind::Warn | EventKind::SoftLockup | EventKind::BadPage
+        );
+        if let (true, Some(bit)) = (sets, e.bit) {
+            if bit < 64 {
+                mask |= 1 << bit;
+            }
+        }
+    }
+    let event = tl.events[at].text.clone().unwrap_or_default();
+    Some((mask, event))
 }
 
 /// Run every analyzer on `target`, the kernel log included: its taint lines feed the timeline and the
@@ -283,25 +339,55 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
             None
         }
     };
-    let timeline = log.as_ref().map(|l| {
-        let snapshot = TaintSnapshot {
-            tainted_mask: mask.unwrap_or(0),
-            flags: table
-                .entries
-                .iter()
-                .filter(|e| e.c_true != 0)
-                .map(|e| (e.bit, e.c_true as char))
-                .collect(),
-        };
-        crate::timeline::build(l, &snapshot)
-    });
-    if mask.is_none() && timeline.is_some() {
-        note(
-            &mut problems,
-            Analyzer::Timeline,
-            &["tainted_mask is unreadable: `pending` and `no_evidence` are unreliable".into()],
-        );
-    }
+    let build_timeline = |mask: u64| {
+        log.as_ref().map(|l| {
+            let snapshot = TaintSnapshot {
+                tainted_mask: mask,
+                flags: table
+                    .entries
+                    .iter()
+                    .filter(|e| e.c_true != 0)
+                    .map(|e| (e.bit, e.c_true as char))
+                    .collect(),
+            };
+            crate::timeline::build(l, &snapshot)
+        })
+    };
+    let mut timeline = build_timeline(mask.unwrap_or(0));
+    let mut mask_source = mask.map(|_| MaskSource::Memory);
+    let mask = match (
+        mask,
+        timeline.as_ref().and_then(|tl| mask_from_log(tl, &table)),
+    ) {
+        (Some(m), _) => Some(m),
+        (None, Some((m, event))) => {
+            note(
+                &mut problems,
+                Analyzer::Taint,
+                &[format!(
+                    "tainted_mask is not in memory's reach: the mask ({m:#x}) is the kernel log's last `Tainted:` \
+                     header (at \"{event}\") plus the flags later log lines set; a flag set without a log line after \
+                     it would be missing"
+                )],
+            );
+            mask_source = Some(MaskSource::KernelLog);
+            timeline = build_timeline(m);
+            Some(m)
+        }
+        (None, None) => {
+            if timeline.is_some() {
+                note(
+                    &mut problems,
+                    Analyzer::Timeline,
+                    &[
+                        "tainted_mask is unreadable: `pending` and `no_evidence` are unreliable"
+                            .into(),
+                    ],
+                );
+            }
+            None
+        }
+    };
     let mut events = timeline.as_ref().map(taint_events).unwrap_or_default();
     events.extend_from_slice(extra_taint_events);
     let panic = Some(crate::panic::analyze(t, log.as_ref()))
@@ -349,6 +435,7 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
     Report {
         schema_version: SCHEMA_VERSION,
         tainted_mask: mask,
+        tainted_mask_source: mask_source,
         taint_string: described.as_ref().map(|d| d.taint_string.clone()),
         flags: described.map(|d| d.flags).unwrap_or_default(),
         taint_source: table.source,

@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::crash_report::{CodeLocation, CrashReport, ResolvedBy};
 use crate::memread::read_cstr;
@@ -82,9 +82,12 @@ pub enum Resolution {
 }
 
 /// An address in the module area that belongs to no loaded module. JSON: `crash_site.unowned`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unowned {
-    #[serde(serialize_with = "crate::hex::one")]
+    #[serde(
+        serialize_with = "crate::hex::one",
+        deserialize_with = "crate::hex::read_one"
+    )]
     pub address: u64,
     /// The loaded module whose memory ends closest below the address, and how far below.
     pub nearest_below: Option<(String, u64)>,

@@ -18,14 +18,14 @@
 //! assert_eq!(s.module_sig_force, ForceConfig::NotSet);
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::modules::ModuleInfo;
 use crate::taint::TaintTable;
 use crate::target::{Target, TypeRef};
 
 /// What `sig_enforce` tells about CONFIG_MODULE_SIG_FORCE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ForceConfig {
     /// `sig_enforce` is false: the option is off.
@@ -37,7 +37,7 @@ pub enum ForceConfig {
 }
 
 /// Whether the loaded modules account for the E flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnsignedExplanation {
     /// E is not set.
@@ -61,7 +61,7 @@ pub struct SignatureState {
 }
 
 /// The signature section of the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signatures {
     pub sig_enforce: Option<bool>,
     pub module_sig_force: ForceConfig,

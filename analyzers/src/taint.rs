@@ -24,7 +24,7 @@
 //! assert_eq!(r.flags.iter().map(|f| f.letter).collect::<String>(), "PWOE");
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::memread::read_cstr;
 use crate::report::AnalyzerError;
@@ -34,7 +34,7 @@ use crate::target::{Target, TypeRef};
 const MAX_FLAGS: u64 = 64;
 
 /// One flag, as reported for a set bit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaintFlag {
     pub bit: u32,
     /// `c_true` from the table; `?` for a bit the table does not describe.
@@ -44,7 +44,7 @@ pub struct TaintFlag {
 }
 
 /// Where the flag table came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaintSource {
     /// `taint_flags[]` read from the dump.
@@ -60,7 +60,7 @@ pub enum TaintSource {
 }
 
 /// Which bits the kernel prints in a module's taint letters (`module_flags_taint()`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModuleLetterRule {
     /// 4.10-6.18: bits whose table entry has `module == true`, in table order.

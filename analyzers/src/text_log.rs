@@ -24,7 +24,7 @@
 
 use std::io::BufRead;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::kernel_log::{KernelLog, LogRecord, LogSource};
 use crate::timeline::{classify, Line};
@@ -37,7 +37,7 @@ pub const MAX_KEPT: usize = 1 << 20;
 const SNIFF: usize = 64 * 1024;
 
 /// Which text format the lines were in (the most frequent one, for a mixed file).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TextLogFormat {
     /// `[    5.123456] text` (vmcore-dmesg.txt, makedumpfile, dmesg, journalctl -o short-monotonic).
@@ -53,7 +53,7 @@ pub enum TextLogFormat {
 }
 
 /// What the records' `ts_ns` mean.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Clock {
     /// Nanoseconds since boot (the kernel's own stamp), as in the in-memory log.

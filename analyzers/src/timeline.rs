@@ -29,7 +29,7 @@
 //! assert_eq!(taint_events(&tl), vec![('O', "oot_prop".to_string())]);
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::kernel_log::KernelLog;
 
@@ -129,7 +129,7 @@ impl TaintSnapshot {
 }
 
 /// What a timeline event is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A line printed when a flag is set (module load, ACPI override, vendor support status).
@@ -154,7 +154,7 @@ pub enum EventKind {
 
 /// One event. The JSON keys are a contract: `seq`, `ts_ns`, `kind`, `bit`, `letter`, `module`, `text`,
 /// `tainted`, `pending`, `reason`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEvent {
     /// Sequence number of the log record (`None` for `no_evidence`).
     pub seq: Option<u64>,
@@ -354,7 +354,7 @@ pub(crate) enum Line {
     },
     Sysrq,
     Header(Header),
-    /// `RIP: 0010:func+0x15/0x30 [module]` (module if any).
+    /// `RIP: 0010:func+0x15/0x30 [module]`, arm64 `pc : func+0x14/0x1000 [module]` (module if any).
     Rip {
         module: Option<String>,
     },
@@ -478,7 +478,11 @@ pub(crate) fn classify(line: &str) -> Line {
     if let Some(w) = parse_warn(line) {
         return Line::Warn { module: w.module };
     }
-    if let Some(rest) = line.strip_prefix("RIP: ") {
+    // x86-64 `RIP: 0010:func+off/size [mod]`; arm64 `pc : func+off/size [mod]` (arch/arm64/kernel/process.c).
+    if let Some(rest) = line
+        .strip_prefix("RIP: ")
+        .or_else(|| line.strip_prefix("pc : "))
+    {
         return Line::Rip {
             module: trailing_module(rest),
         };

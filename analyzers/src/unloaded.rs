@@ -14,7 +14,7 @@
 //! assert_eq!(strip_parens(""), "");
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::memread::{read_char_field, walk_list, CharField};
 use crate::modules::ModuleInfo;
@@ -30,7 +30,7 @@ const MAX_CHARS: u64 = 256;
 const OLD_LAST_UNLOADED_LEN: u64 = 57;
 
 /// `last_unloaded_module`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastUnloaded {
     pub name: String,
     /// Letters without parentheses (`"POE"`); `None` for the pre-6.0 form, which records no taints.
@@ -40,7 +40,7 @@ pub struct LastUnloaded {
 }
 
 /// One `struct mod_unload_taint`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnloadedTainted {
     pub name: String,
     /// Letters through the taint table, like a loaded module's.
@@ -62,7 +62,7 @@ pub struct Unloaded {
 }
 
 /// Why a module is named as the origin of a flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Evidence {
     LastUnloadedModule,
@@ -71,7 +71,7 @@ pub enum Evidence {
 }
 
 /// A flag no loaded module carries, attributed to a named module.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnloadedHint {
     pub letter: char,
     pub bit: u32,

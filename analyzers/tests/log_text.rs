@@ -249,3 +249,38 @@ fn long_logs_stream_in_bounded_memory() {
         MaskBasis::TaintLinesOnly
     );
 }
+
+/// A log-only report says what it cannot know instead of showing empty sections as facts.
+#[test]
+fn log_only_text_names_the_unknowns() {
+    let r = report_from_log(&read_text_log(oops_text().as_bytes(), "oops").unwrap());
+    let text = render::text::report(&r, false);
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("From a kernel log alone ("),
+        "{text}"
+    );
+    assert!(
+        text.contains("  last unloaded: unknown (no list in the log names one"),
+        "{text}"
+    );
+    assert!(
+        text.contains("signatures, sig_enforce, lockdown: unknown"),
+        "{text}"
+    );
+    assert!(text.contains("  oot_oops  (OE)  [loading]"), "{text}");
+    assert!(!text.contains("last unloaded: none"), "{text}");
+    let unknown: Vec<&str> = r
+        .log_only
+        .as_ref()
+        .unwrap()
+        .unknown
+        .iter()
+        .map(|u| u.what.as_str())
+        .collect();
+    for w in ["modules", "signatures", "last_unloaded_module", "pending"] {
+        assert!(unknown.contains(&w), "{w}: {unknown:?}");
+    }
+}

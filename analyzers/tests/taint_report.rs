@@ -44,6 +44,7 @@ fn json_keys_are_the_contract() {
             "taint_source",
             "taint_string",
             "tainted_mask",
+            "tainted_mask_source",
             "timeline",
             "unexplained_flags",
             "unloaded_hints",

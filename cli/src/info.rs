@@ -92,9 +92,10 @@ pub fn render(i: &DumpInfo) -> String {
         ),
         (
             "translation",
-            match &i.direct_map_base {
-                Some(b) => format!("{} (direct map at {b})", i.translation),
-                None => i.translation.clone(),
+            match (&i.address_translation, &i.direct_map_base) {
+                (Some(t), _) => t.summary(),
+                (None, Some(b)) => format!("{} (direct map at {b})", i.translation),
+                (None, None) => i.translation.clone(),
             },
         ),
     ];

@@ -1,12 +1,12 @@
 //! `vmtaint`: is this kernel crash dump tainted, by what, since when, and by which module.
 
 use engine::{DebuginfoOptions, VmlinuxCache};
-use vmtaint::{info, report, scan};
+use vmtaint::{info, report, scan, summary};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -46,12 +46,18 @@ enum Command {
         /// Do not use a debug vmlinux even if one is found.
         #[arg(long)]
         no_debuginfo: bool,
-        /// Print JSON (schema: docs/schema/report.schema.json).
-        #[arg(long)]
+        /// What to print: text, json (schema: docs/schema/report.schema.json) or markdown (for tickets).
+        #[arg(long, value_enum, default_value = "text")]
+        format: report::Format,
+        /// Same as --format json.
+        #[arg(long, conflicts_with = "format")]
         json: bool,
         /// Colour on a terminal.
         #[arg(long, value_enum, default_value = "auto")]
         color: report::Color,
+        /// Also write the report as one self-contained HTML page (the timeline drawn on a time axis).
+        #[arg(long, value_name = "OUT")]
+        html: Option<PathBuf>,
     },
     /// Scan directories of dumps: one JSON line per dump, a summary table at the end.
     Scan {
@@ -67,6 +73,9 @@ enum Command {
         /// Also write a CSV summary, one row per dump.
         #[arg(long, value_name = "OUT")]
         csv: Option<PathBuf>,
+        /// Also write one self-contained HTML page: charts of the dumps scanned in this run and each one's report.
+        #[arg(long, value_name = "OUT")]
+        html: Option<PathBuf>,
         /// Dumps analysed at once (default: one per CPU).
         #[arg(long, value_name = "N")]
         jobs: Option<usize>,
@@ -80,6 +89,25 @@ enum Command {
         #[arg(long)]
         no_progress: bool,
     },
+    /// Merge the JSON lines of scan shards into the summary one whole scan prints (newest line per dump).
+    Summary {
+        /// JSON lines written by `vmtaint scan --jsonl` (any number of shards, retried ones included).
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Also write a CSV summary, one row per dump.
+        #[arg(long, value_name = "OUT")]
+        csv: Option<PathBuf>,
+        /// Also write one self-contained HTML page: charts of every dump and each one's report.
+        #[arg(long, value_name = "OUT")]
+        html: Option<PathBuf>,
+    },
+    /// Print a shell completion script (e.g. `vmtaint completions bash > /etc/bash_completion.d/vmtaint`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; e.g. `vmtaint man > /usr/local/share/man/man1/vmtaint.1`).
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -92,8 +120,10 @@ fn main() -> ExitCode {
             debuginfo_dirs,
             ignore_build_id,
             no_debuginfo,
+            format,
             json,
             color,
+            html,
         } => {
             let opts = DebuginfoOptions {
                 vmlinux,
@@ -101,13 +131,15 @@ fn main() -> ExitCode {
                 ignore_build_id,
                 no_debuginfo,
             };
-            report::run(&dump, json, color, &opts)
+            let format = if json { report::Format::Json } else { format };
+            report::run(&dump, format, color, html.as_deref(), &opts)
         }
         Command::Scan {
             paths,
             debuginfo_dirs,
             jsonl,
             csv,
+            html,
             jobs,
             shard,
             retry_errors,
@@ -117,6 +149,7 @@ fn main() -> ExitCode {
                 paths,
                 jsonl,
                 csv,
+                html,
                 jobs,
                 shard,
                 retry_errors,
@@ -130,6 +163,37 @@ fn main() -> ExitCode {
             scan::run(&opts, |d| {
                 engine::report_file(&d.path, &debuginfo, &cache).map_err(|e| e.to_string())
             })
+        }
+        Command::Summary { results, csv, html } => summary::run(&summary::SummaryOptions {
+            files: results,
+            csv,
+            html,
+        }),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "vmtaint", &mut out);
+            print_or_fail(&out)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+                Ok(()) => print_or_fail(&out),
+                Err(e) => {
+                    eprintln!("vmtaint: cannot render the manual page: {e}");
+                    ExitCode::from(scan::EXIT_WRITE_FAILED)
+                }
+            }
+        }
+    }
+}
+
+/// Write generated text to stdout: exit 0, or 1 when it could not be written.
+fn print_or_fail(bytes: &[u8]) -> ExitCode {
+    match report::write_stdout(bytes) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vmtaint: standard output: {e}");
+            ExitCode::from(scan::EXIT_WRITE_FAILED)
         }
     }
 }

@@ -1,5 +1,5 @@
-//! `vmtaint report`: the taint report of one dump (or of a kernel log alone), human or JSON (schema:
-//! docs/schema/report.schema.json).
+//! `vmtaint report`: the taint report of one dump (or of a kernel log alone), as text, JSON (schema:
+//! docs/schema/report.schema.json) or Markdown.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -17,11 +17,28 @@ pub enum Color {
     Never,
 }
 
+/// `--format`: what `report` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For a person on a terminal (colour with --color).
+    Text,
+    /// The JSON document (schema: docs/schema/report.schema.json).
+    Json,
+    /// Markdown that pastes into an issue tracker: tables for flags, culprits, modules; the timeline as code.
+    Markdown,
+}
+
 /// Exit status when a report was made but has no taint verdict (`tainted_mask` unreadable: symbols missing
 /// or memory unreadable); the reason is on stderr.
 pub const EXIT_NO_VERDICT: u8 = 3;
 
-pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> ExitCode {
+pub fn run(
+    path: &Path,
+    format: Format,
+    color: Color,
+    html: Option<&Path>,
+    opts: &DebuginfoOptions,
+) -> ExitCode {
     let full = match engine::report_file(path, opts, &engine::VmlinuxCache::default()) {
         Ok(r) => r,
         Err(e) => {
@@ -29,24 +46,32 @@ pub fn run(path: &Path, json: bool, color: Color, opts: &DebuginfoOptions) -> Ex
             return ExitCode::from(EXIT_UNREADABLE);
         }
     };
-    let out = if json {
-        match serde_json::to_string_pretty(&full) {
+    let out = match format {
+        Format::Json => match serde_json::to_string_pretty(&full) {
             Ok(s) => s + "\n",
             Err(e) => {
                 eprintln!("vmtaint: the report does not serialize: {e}");
                 return ExitCode::from(EXIT_UNREADABLE);
             }
+        },
+        Format::Markdown => render::markdown::full_report(&full),
+        Format::Text => {
+            let color = match color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => {
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
+            };
+            render::text::full_report(&full, color)
         }
-    } else {
-        let color = match color {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => {
-                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
-        };
-        render::text::full_report(&full, color)
     };
+    if let Some(html) = html {
+        if let Err(e) = write_file(html, render::html::full_report_page(&full).as_bytes()) {
+            eprintln!("vmtaint: {}: {e}", html.display());
+            return ExitCode::from(crate::scan::EXIT_WRITE_FAILED);
+        }
+    }
     if let Err(e) = write_stdout(out.as_bytes()) {
         eprintln!("vmtaint: standard output: {e}");
         return ExitCode::from(crate::scan::EXIT_WRITE_FAILED);
@@ -78,4 +103,11 @@ pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }
+}
+
+/// Write a whole output file and make sure it reached the disk.
+pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }

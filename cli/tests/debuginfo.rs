@@ -55,7 +55,12 @@ fn refused_naming_both_ids(s: &real::Scenario) {
     );
     let r: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(r["source"]["matched_by"], "ignored (--ignore-build-id)");
-    assert_eq!(r["tainted_mask"], Value::Null);
+    // No mask from memory; at most the one the kernel log shows, said so.
+    assert!(
+        r["tainted_mask"].is_null() || r["tainted_mask_source"] == "kernel_log",
+        "{}",
+        r["tainted_mask_source"]
+    );
     assert!(!r["problems"].as_array().unwrap().is_empty());
 }
 

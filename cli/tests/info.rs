@@ -110,7 +110,11 @@ fn info_json_matches_schema_and_oracles_on_every_real_dump() {
                 );
             } else if compression == "lzo" {
                 assert_eq!(v["dump_level"], 31, "{path}");
-                assert!(dumped * 4 < ram, "{path}: -d 31 filters most pages");
+                assert!(dumped * 2 < ram, "{path}: -d 31 filters most pages");
+                if s.kernel.release == real::DEFAULT_RELEASE {
+                    // 6.1 at 512 MiB: three quarters and more (7.2 keeps about 26%).
+                    assert!(dumped * 4 < ram, "{path}: -d 31 filters 3/4 of the pages");
+                }
             }
         }
     });

@@ -125,7 +125,7 @@ fn mixed_scenario_tainting_modules_are_absent() {
         "{text}"
     );
     assert!(
-        lines.iter().any(|l| l.starts_with("P was set ")
+        lines.iter().any(|l| l.starts_with("P, O, E were set ")
             && l.contains(" by oot_prop (loaded 00:00:02, still loaded)")),
         "{text}"
     );

@@ -220,7 +220,7 @@ fn dwarf_rung(
 ) -> Result<DwarfRung, Refused> {
     if opts.no_debuginfo {
         tried.push(Attempt {
-            source: "dwarf",
+            source: "dwarf".into(),
             outcome: "skipped (--no-debuginfo)".into(),
         });
         return Ok(DwarfRung::Failed);
@@ -230,7 +230,7 @@ fn dwarf_rung(
     };
     if !vmlinux.has_dwarf() {
         tried.push(Attempt {
-            source: "dwarf",
+            source: "dwarf".into(),
             outcome: format!(
                 "{}: no DWARF debug info (.debug_info missing or empty)",
                 vmlinux.path().display()
@@ -239,7 +239,7 @@ fn dwarf_rung(
         return Ok(DwarfRung::NoDwarf(vmlinux, slide, matched_by));
     }
     tried.push(Attempt {
-        source: "dwarf",
+        source: "dwarf".into(),
         outcome: format!(
             "used {} (matched by {matched_by})",
             vmlinux.path().display()
@@ -267,7 +267,7 @@ fn vmlinux_for(
             Ok(p) => (p, false),
             Err(e) => {
                 tried.push(Attempt {
-                    source: rung,
+                    source: rung.into(),
                     outcome: e,
                 });
                 return Ok(None);
@@ -279,7 +279,7 @@ fn vmlinux_for(
         Err(e) if explicit => return Err(Refused(e.to_string())),
         Err(e) => {
             tried.push(Attempt {
-                source: rung,
+                source: rung.into(),
                 outcome: e.to_string(),
             });
             return Ok(None);
@@ -296,7 +296,7 @@ fn vmlinux_for(
             }
             Err(e) => {
                 tried.push(Attempt {
-                    source: rung,
+                    source: rung.into(),
                     outcome: e.to_string(),
                 });
                 return Ok(None);
@@ -313,7 +313,7 @@ fn vmlinux_for(
             }
             Err(why) => {
                 tried.push(Attempt {
-                    source: rung,
+                    source: rung.into(),
                     outcome: format!("{}: {why}", path.display()),
                 });
                 return Ok(None);
@@ -354,19 +354,19 @@ pub fn choose_source(
             match BtfSource::from_vmlinux(vmlinux, slide, dump) {
                 Ok(src) => {
                     tried.push(Attempt {
-                        source: "btf-vmlinux",
+                        source: "btf-vmlinux".into(),
                         outcome: format!("used {path} .BTF (matched by {how})"),
                     });
                     return Ok(Chosen::Btf(Box::new(src), Some(how)));
                 }
                 Err(e) => tried.push(Attempt {
-                    source: "btf-vmlinux",
+                    source: "btf-vmlinux".into(),
                     outcome: e,
                 }),
             }
         }
         None => tried.push(Attempt {
-            source: "btf-vmlinux",
+            source: "btf-vmlinux".into(),
             outcome: "not tried (no vmlinux without DWARF; an explicit --vmlinux with \
                       --no-debuginfo is read for its .BTF)"
                 .into(),
@@ -375,14 +375,14 @@ pub fn choose_source(
     match BtfSource::from_dump(dump) {
         Ok(src) => {
             tried.push(Attempt {
-                source: "btf-dump",
+                source: "btf-dump".into(),
                 outcome: "used the dump's BTF and kallsyms".into(),
             });
             Ok(Chosen::Btf(Box::new(src), None))
         }
         Err(e) => {
             tried.push(Attempt {
-                source: "btf-dump",
+                source: "btf-dump".into(),
                 outcome: e,
             });
             Ok(Chosen::VmcoreInfoOnly)

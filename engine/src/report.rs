@@ -35,7 +35,7 @@ pub fn make_report_cached(
         Chosen::Btf(b, how) => (b.as_ref(), how.clone()),
         Chosen::VmcoreInfoOnly => {
             tried.push(Attempt {
-                source: "vmcoreinfo",
+                source: "vmcoreinfo".into(),
                 outcome: "used: the kernel log alone".into(),
             });
             (&vmcoreinfo_only, None)
@@ -61,7 +61,7 @@ pub fn make_report_cached(
     Ok(FullReport {
         report,
         source: SourceReport {
-            kind: symbols.kind(),
+            kind: symbols.kind().into(),
             origin: symbols.origin(),
             matched_by,
             tried,
@@ -89,8 +89,8 @@ pub enum Error {
     /// Neither a dump nor a kernel log: both readers' reasons.
     #[error("{dump}; and as a kernel log: {log}")]
     Neither {
-        dump: vmcore::Error,
-        log: analyzers::text_log::TextLogError,
+        dump: Box<vmcore::Error>,
+        log: Box<analyzers::text_log::TextLogError>,
     },
 }
 
@@ -102,10 +102,17 @@ pub fn report_file(
     cache: &VmlinuxCache,
 ) -> Result<FullReport, Error> {
     match Vmcore::open(path) {
-        Ok(dump) => Ok(make_report_cached(&dump, opts, cache)?),
+        Ok(dump) => {
+            // An architecture whose addresses cannot be translated gives an error, not an empty report.
+            dump.ensure_supported()?;
+            Ok(make_report_cached(&dump, opts, cache)?)
+        }
         // Only a file that is no dump format at all may be a log: a damaged dump stays a damaged dump.
         Err(e @ vmcore::Error::UnknownFormat { .. }) => {
-            report_log_file(path).map_err(|log| Error::Neither { dump: e, log })
+            report_log_file(path).map_err(|log| Error::Neither {
+                dump: Box::new(e),
+                log: Box::new(log),
+            })
         }
         Err(e) => Err(e.into()),
     }
@@ -126,7 +133,7 @@ pub fn report_log_file(
     let report = analyzers::log_report::report_from_log(&log);
     Ok(FullReport {
         source: SourceReport {
-            kind: analyzers::log_report::SOURCE_KIND,
+            kind: analyzers::log_report::SOURCE_KIND.into(),
             origin: name.clone(),
             matched_by: None,
             tried: Vec::new(),

@@ -9,7 +9,7 @@ pub fn document(report: Report, dump: DumpSummary) -> FullReport {
     FullReport {
         report,
         source: SourceReport {
-            kind: "crash",
+            kind: "crash".into(),
             origin: "crash".into(),
             matched_by: None,
             tried: Vec::new(),

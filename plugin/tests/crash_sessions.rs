@@ -483,6 +483,27 @@ fn mixed_lzo_session(crash: &Path, s: &Scenario) {
         session.stderr
     );
     let _ = std::fs::remove_dir_all(&session.dir);
+    real::record_support(
+        &s.kernel,
+        "crash-extension",
+        &format!("real dump in CI ({})", crash_version(crash)),
+    );
+}
+
+/// `crash 8.0.2`, as the binary says it.
+fn crash_version(crash: &Path) -> String {
+    Command::new(crash)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .find(|l| l.starts_with("crash "))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "crash".into())
 }
 
 #[test]

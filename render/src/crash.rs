@@ -167,14 +167,23 @@ pub fn crash_site_lines(c: &CrashSite) -> Vec<String> {
         ),
         Relation::NoTaintingModule => "No tainting module known".to_string(),
     });
-    // Flags before the crash, grouped by who set them and when.
+    // Flags before the crash, grouped by the module that set them (at its first such line); flags with no
+    // module are grouped by time.
     let mut groups: Vec<(Option<&str>, Option<u64>, Vec<char>)> = Vec::new();
     for f in &c.flags_before {
-        match groups
-            .iter_mut()
-            .find(|(m, t, _)| *m == f.set_by.as_deref() && *t == f.set_ns)
-        {
-            Some(g) => g.2.push(f.letter),
+        let same =
+            |(m, t, _): &&mut (Option<&str>, Option<u64>, Vec<char>)| match f.set_by.as_deref() {
+                Some(by) => *m == Some(by),
+                None => m.is_none() && *t == f.set_ns,
+            };
+        match groups.iter_mut().find(same) {
+            Some(g) => {
+                g.2.push(f.letter);
+                g.1 = match (g.1, f.set_ns) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
             None => groups.push((f.set_by.as_deref(), f.set_ns, vec![f.letter])),
         }
     }

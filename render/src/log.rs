@@ -15,6 +15,7 @@ use analyzers::kernel_log::format_ts;
 use analyzers::load_failures::{LoadFailure, Reason};
 use analyzers::log_report::{LogOnly, MaskBasis};
 use analyzers::text_log::Clock;
+use analyzers::unloaded::LastUnloaded;
 
 /// The lines that say a report comes from a log alone, and what it cannot know.
 pub fn log_only_lines(l: &LogOnly) -> Vec<String> {
@@ -85,5 +86,39 @@ pub fn load_failure_lines(failures: &[LoadFailure]) -> Vec<String> {
         }
         out.push(s);
     }
+    out
+}
+
+/// The modules section of a log-only report: the last `Modules linked in:` list with its letters, the last
+/// unloaded module when a list named it, and what only memory knows.
+pub fn log_only_module_lines(l: &LogOnly, last_unloaded: Option<&LastUnloaded>) -> Vec<String> {
+    let mut out = vec![format!(
+        "\nModules (from the log's last Modules linked in: list, {} modules)",
+        l.modules_linked_in.len()
+    )];
+    if l.modules_linked_in.is_empty() {
+        out.push("  no Modules linked in: list in the log: loaded modules unknown".into());
+    }
+    for m in &l.modules_linked_in {
+        let mut s = format!("  {}", m.name);
+        if !m.taints.is_empty() {
+            s += &format!("  ({})", m.taints);
+        }
+        if let Some(st) = m.state {
+            s += &format!("  [{}]", if st == '+' { "loading" } else { "unloading" });
+        }
+        out.push(s);
+    }
+    out.push(format!(
+        "  last unloaded: {}",
+        match last_unloaded {
+            Some(u) => match u.taints_raw.as_deref() {
+                Some(t) => format!("{} {t}", u.name),
+                None => u.name.clone(),
+            },
+            None => "unknown (no list in the log names one; only memory keeps it)".into(),
+        }
+    ));
+    out.push("  signatures, sig_enforce, lockdown: unknown (only memory keeps them)".into());
     out
 }

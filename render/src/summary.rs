@@ -33,9 +33,14 @@ pub struct Summary {
     verdicts: BTreeMap<&'static str, u64>,
     flags: BTreeMap<String, u64>,
     modules: BTreeMap<String, u64>,
-    unexplained: Vec<String>,
-    error_samples: Vec<String>,
+    /// Path -> the unexplained letters (sorted by path: the same table whatever order dumps finish in).
+    unexplained: BTreeMap<String, String>,
+    /// The first [`ERROR_SAMPLES`] errors by path.
+    error_samples: BTreeMap<String, String>,
 }
+
+/// How many errors the table names (the rest are counted).
+pub const ERROR_SAMPLES: usize = 5;
 
 /// How the dumps of a scan were found and chosen (for the summary's first line).
 #[derive(Debug, Default, Clone, Copy)]
@@ -59,8 +64,9 @@ impl Summary {
         let r = match result {
             Err(e) => {
                 self.errors += 1;
-                if self.error_samples.len() < 5 {
-                    self.error_samples.push(format!("{path}: {e}"));
+                self.error_samples.insert(path.to_string(), e.to_string());
+                if self.error_samples.len() > ERROR_SAMPLES {
+                    self.error_samples.pop_last();
                 }
                 return;
             }
@@ -83,11 +89,11 @@ impl Summary {
         }
         if !r.unexplained_flags.is_empty() {
             let letters: String = r.unexplained_flags.iter().map(|f| f.letter).collect();
-            self.unexplained.push(format!("{path} ({letters})"));
+            self.unexplained.insert(path.to_string(), letters);
         }
     }
 
-    /// The table, as printed on stderr at the end of a scan.
+    /// The table, as printed on stderr at the end of a scan: a line of counts, then [`Summary::tables`].
     pub fn render(&self, c: &Counts, secs: f64) -> String {
         let mut s = String::new();
         let _ = writeln!(
@@ -104,6 +110,13 @@ impl Summary {
             c.resumed,
             c.skipped,
         );
+        s + &self.tables()
+    }
+
+    /// The tables alone (dumps by verdict, flags, modules, unexplained flags, errors): the same for a scan and
+    /// for its shards merged by `vmtaint summary`.
+    pub fn tables(&self) -> String {
+        let mut s = String::new();
         fn table<K: AsRef<str> + Ord>(title: &str, counts: &BTreeMap<K, u64>, out: &mut String) {
             if counts.is_empty() {
                 return;
@@ -125,12 +138,12 @@ impl Summary {
                 "dumps with unexplained flags: {}",
                 self.unexplained.len()
             );
-            for u in self.unexplained.iter().take(10) {
-                let _ = writeln!(s, "  {u}");
+            for (path, letters) in self.unexplained.iter().take(10) {
+                let _ = writeln!(s, "  {path} ({letters})");
             }
         }
-        for e in &self.error_samples {
-            let _ = writeln!(s, "error: {e}");
+        for (path, e) in &self.error_samples {
+            let _ = writeln!(s, "error: {path}: {e}");
         }
         s
     }

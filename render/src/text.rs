@@ -100,6 +100,19 @@ pub fn report(r: &Report, color: bool) -> String {
 pub fn section(r: &Report, which: Section, color: bool) -> String {
     let p = Paint(color);
     let mut o = String::new();
+    // A log alone: its module list, and what only memory knows, instead of empty sections read as facts.
+    if let Some(l) = &r.log_only {
+        match which {
+            Section::Modules => {
+                for x in crate::log::log_only_module_lines(l, r.last_unloaded_module.as_ref()) {
+                    let _ = writeln!(o, "{x}");
+                }
+                return o;
+            }
+            Section::Signatures | Section::Unloaded => return o,
+            _ => {}
+        }
+    }
     match which {
         Section::Verdict => verdict(r, &p, &mut o),
         Section::Flags => flags(r, &p, &mut o),
@@ -243,15 +256,16 @@ fn verdict(r: &Report, p: &Paint, o: &mut String) {
             );
         }
     }
+    // A report from a log alone says so first.
+    if let Some(l) = &r.log_only {
+        for x in crate::log::log_only_lines(l) {
+            let _ = writeln!(o, "{x}");
+        }
+    }
     // Where it crashed and whether a tainting module is involved: the support engineer's next question.
     if let Some(c) = &r.crash_site {
         for l in crate::crash::crash_site_lines(c) {
             let _ = writeln!(o, "{l}");
-        }
-    }
-    if let Some(l) = &r.log_only {
-        for x in crate::log::log_only_lines(l) {
-            let _ = writeln!(o, "{x}");
         }
     }
     if let Some(s) = &r.taint_string {
@@ -314,12 +328,22 @@ fn problems(r: &Report, p: &Paint, o: &mut String) {
     }
 }
 
-/// One line per flag: the loaded modules carrying it, then other evidence: the attribution hints for
+/// Who set a flag, as the culprits section and the Markdown table show it.
+pub struct Culprit {
+    pub letter: char,
+    /// `oot_prop (loaded)`, `oot_gone (last unloaded, kernel log)`; empty when no module was found.
+    pub who: Vec<String>,
+    /// The log shows the flag pending: set after the dump was taken, not yet in `tainted_mask`.
+    pub pending: bool,
+}
+
+/// One entry per flag: the loaded modules carrying it, then other evidence: the attribution hints for
 /// flags no loaded module carries, the last unloaded module when its taints hold the letter, and the
 /// log events that name a module (a `WARNING` in a module sets W, which no module's taints record).
-/// Flags the log shows pending (set after the dump was taken) get a line of their own.
-fn culprits(r: &Report, p: &Paint, o: &mut String) {
-    let mut lines = Vec::new();
+/// Flags the log shows pending (set after the dump was taken) get an entry of their own. Flags with no
+/// module and not unexplained (e.g. W from the core kernel) have none.
+pub fn culprits_of(r: &Report) -> Vec<Culprit> {
+    let mut out = Vec::new();
     for f in &r.flags {
         let mut who: Vec<String> = r
             .modules
@@ -359,25 +383,45 @@ fn culprits(r: &Report, p: &Paint, o: &mut String) {
                 .into_iter()
                 .map(|(m, whys)| format!("{m} ({})", whys.join(", "))),
         );
-        if !who.is_empty() {
-            lines.push(format!("  {} <- {}", f.letter, who.join(", ")));
-        } else if r.unexplained_flags.iter().any(|u| u.bit == f.bit) {
-            lines.push(format!(
-                "  {} <- {}",
-                f.letter,
-                p.on(YELLOW, "no module found")
-            ));
+        if !who.is_empty() || r.unexplained_flags.iter().any(|u| u.bit == f.bit) {
+            out.push(Culprit {
+                letter: f.letter,
+                who,
+                pending: false,
+            });
         }
     }
     for e in r.timeline.iter().filter(|e| e.pending) {
         if let (Some(letter), Some(m)) = (e.letter, &e.module) {
-            lines.push(format!(
-                "  {letter} <- {m} ({} in kernel log; {})",
-                event_name(e.kind),
-                p.on(YELLOW, "pending: not yet in tainted_mask")
-            ));
+            out.push(Culprit {
+                letter,
+                who: vec![format!("{m} ({} in kernel log)", event_name(e.kind))],
+                pending: true,
+            });
         }
     }
+    out
+}
+
+fn culprits(r: &Report, p: &Paint, o: &mut String) {
+    let lines: Vec<String> = culprits_of(r)
+        .into_iter()
+        .map(|c| {
+            if c.pending {
+                let who = c.who.join(", ");
+                let who = who.strip_suffix(')').unwrap_or(&who).to_string();
+                format!(
+                    "  {} <- {who}; {})",
+                    c.letter,
+                    p.on(YELLOW, "pending: not yet in tainted_mask")
+                )
+            } else if c.who.is_empty() {
+                format!("  {} <- {}", c.letter, p.on(YELLOW, "no module found"))
+            } else {
+                format!("  {} <- {}", c.letter, c.who.join(", "))
+            }
+        })
+        .collect();
     if !lines.is_empty() {
         let _ = writeln!(o, "\n{}", p.on(BOLD, "Culprits"));
         for l in lines {
@@ -530,7 +574,8 @@ fn evidence_name(h: &UnloadedHint) -> &'static str {
     }
 }
 
-fn event_name(k: analyzers::timeline::EventKind) -> &'static str {
+/// What a timeline event is, in words.
+pub fn event_name(k: analyzers::timeline::EventKind) -> &'static str {
     use analyzers::timeline::EventKind as K;
     match k {
         K::Taint => "taint",
@@ -545,7 +590,8 @@ fn event_name(k: analyzers::timeline::EventKind) -> &'static str {
     }
 }
 
-fn source_name(s: TaintSource) -> &'static str {
+/// Where the flag table came from, in words.
+pub fn source_name(s: TaintSource) -> &'static str {
     match s {
         TaintSource::TaintFlags => "taint_flags[]",
         TaintSource::Tnts => "tnts[]",

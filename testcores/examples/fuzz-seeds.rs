@@ -75,6 +75,43 @@ fn main() {
         .expect("page");
     write("lzo", "page", &compress_page(Codec::Lzo, page).0);
     write("lzo", "literal", b"\x16hello\x11\x00\x00");
+    // aarch64: a 4 KiB / 39-bit table set in memory starting at physical 0 (root at 0x1000), mapping
+    // swapper_pg_dir's own page and one more; as a walker header + memory, and as VMCOREINFO + memory.
+    let shape = testcores::aarch64::Shape {
+        granule: 4096,
+        va_bits: 39,
+        pa52: false,
+    };
+    let mut tables = MemoryImage::new(4096);
+    tables.add_ram(0..8);
+    let mut pt =
+        testcores::aarch64::PageTableBuilder::new(&mut tables, shape, 1..6).expect("tables");
+    let swapper = 0xffff_ffc0_0800_1000u64;
+    pt.map(&mut tables, swapper, 0x1000, 0x1000, 0)
+        .expect("map");
+    pt.map(&mut tables, swapper + 0x1000, 0x7000, 0x1000, 0)
+        .expect("map");
+    let mem: Vec<u8> = (0..8u64)
+        .flat_map(|pfn| {
+            tables
+                .read_phys(pfn * 4096, 4096)
+                .unwrap_or_else(|| vec![0; 4096])
+        })
+        .collect();
+    let mut walker_seed = vec![0u8, 3, 16, 0x00, 0x02, 0, 0, 0];
+    walker_seed.extend_from_slice(&mem);
+    write("aarch64", "walker-4k-39", &walker_seed);
+    let text = format!(
+        "PAGESIZE=4096\nNUMBER(VA_BITS)=39\nNUMBER(kimage_voffset)={:#x}\nNUMBER(PHYS_OFFSET)=0x0\n\
+         NUMBER(TCR_EL1_T1SZ)=0x19\nNUMBER(KERNELPACMASK)=0xff7fff8000000000\nNUMBER(MAX_PHYSMEM_BITS)=48\n\
+         SYMBOL(swapper_pg_dir)={swapper:x}\n",
+        swapper - 0x1000
+    );
+    let mut text_seed = vec![0x80u8];
+    text_seed.extend_from_slice(text.as_bytes());
+    text_seed.push(0);
+    text_seed.extend_from_slice(&mem);
+    write("aarch64", "vmcoreinfo-4k-39", &text_seed);
     let total: u64 = walk(out);
     println!("fuzz seeds in {}: {total} bytes", out.display());
 }

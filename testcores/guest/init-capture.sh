@@ -53,8 +53,13 @@ mdf() { makedumpfile --message-level 22 "$@"; }
 stamp "disk mounted"
 mdf -l -d 31 /proc/vmcore $o/vmcore.lzo || fail "makedumpfile -l"
 stamp "lzo written"
-# No `-c` (zlib) here: zlib under TCG costs about 5 s of CPU, and the host
-# makes a byte-identical vmcore.zlib from the raw ELF copy in well under 1 s.
+# No `-c` (zlib) here unless the host cannot make it (another arch's dump):
+# zlib under TCG costs about 5 s of CPU, and the host makes a byte-identical
+# vmcore.zlib from the raw ELF copy in well under 1 s.
+if [ -f /etc/vmtaint/zlib-in-capture ]; then
+	mdf -c -d 31 /proc/vmcore $o/vmcore.zlib || fail "makedumpfile -c"
+	stamp "zlib written"
+fi
 mdf -F -l -d 31 /proc/vmcore >$o/vmcore.flat || fail "makedumpfile -F"
 stamp "flat written"
 mdf --dump-dmesg /proc/vmcore $o/vmcore-dmesg.txt || fail "makedumpfile --dump-dmesg"

@@ -188,6 +188,17 @@ pub fn write_elf(img: &MemoryImage, opts: &ElfOptions) -> Vec<u8> {
     write_elf_with_layout(img, opts).0
 }
 
+/// ELF `e_machine` for a utsname machine (x86-64 for anything unknown, as the image defaults to).
+fn e_machine(machine: &str) -> u16 {
+    match machine {
+        "aarch64" => 183,
+        "ppc64le" | "ppc64" => 21,
+        "s390x" => 22,
+        "riscv64" => 243,
+        _ => 62,
+    }
+}
+
 /// [`write_elf`], also telling where each part landed.
 pub fn write_elf_with_layout(img: &MemoryImage, opts: &ElfOptions) -> (Vec<u8>, ElfLayout) {
     let ps = u64::from(img.page_size);
@@ -216,7 +227,7 @@ pub fn write_elf_with_layout(img: &MemoryImage, opts: &ElfOptions) -> (Vec<u8>, 
     out[5] = 1; // ELFDATA2LSB
     out[6] = 1; // EV_CURRENT
     put_u16(&mut out, ehdr::E_TYPE, 4); // ET_CORE
-    put_u16(&mut out, ehdr::E_MACHINE, 62); // EM_X86_64
+    put_u16(&mut out, ehdr::E_MACHINE, e_machine(&img.machine));
     put_u32(&mut out, 20, 1); // e_version
     put_u64(&mut out, ehdr::E_PHOFF, phoff as u64);
     put_u16(&mut out, 52, EHDR_SIZE as u16); // e_ehsize

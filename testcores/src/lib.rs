@@ -2,7 +2,7 @@
 //!
 //! A [`MemoryImage`] (RAM ranges, dumped pages, VMCOREINFO, CPU registers, utsname) is written
 //! as a kdump-compressed file ([`write_kdump`]), an ELF vmcore ([`write_elf`]) or either of them
-//! flattened ([`flatten`]). [`x86_64`] builds real page tables and a small consistent kernel
+//! flattened ([`flatten`]). [`x86_64`] and [`aarch64`] build real page tables and a small consistent kernel
 //! image; [`damage`] makes broken variants of valid dumps. The writers follow the formats'
 //! definitions (makedumpfile's `diskdump_mod.h`/`makedumpfile.h`, the ELF spec, QEMU's
 //! `target/i386/arch_dump.c`) and share no code with the readers they test.
@@ -20,6 +20,7 @@
 //! # let _ = (elf, flat);
 //! ```
 
+pub mod aarch64;
 pub mod compress;
 pub mod damage;
 pub mod elf;

@@ -572,3 +572,48 @@ mod tests {
         assert!(parse_crash("nothing").is_err());
     }
 }
+
+/// Where tests record the support-matrix cells they proved: `dir()/.support/<release>/<capability>`
+/// (`scripts/test-all.sh` empties it before the tests, so only this run's proofs count).
+pub fn support_dir() -> PathBuf {
+    dir().join(".support")
+}
+
+/// Record that a test proved `capability` on kernel `k`'s real dumps; `cell` is what the README's support
+/// matrix shows for it (e.g. "real dump in CI", or the formats read). Call it after the assertions.
+pub fn record_support(k: &Kernel, capability: &str, cell: &str) {
+    let d = support_dir().join(&k.release);
+    std::fs::create_dir_all(&d)
+        .and_then(|_| std::fs::write(d.join(capability), cell))
+        .unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+}
+
+/// The support-matrix columns, in order: (capability key, column heading).
+pub const SUPPORT_COLUMNS: [(&str, &str); 5] = [
+    ("dwarf", "DWARF (debug vmlinux)"),
+    ("btf-vmlinux", "BTF from vmlinux"),
+    ("no-debuginfo", "no debuginfo (in-dump BTF + kallsyms)"),
+    ("formats", "formats (DWARF)"),
+    ("crash-extension", "crash extension"),
+];
+
+/// The README's support matrix from the cells this run recorded; a cell no test proved says so.
+pub fn support_matrix() -> String {
+    let mut s = String::from("| kernel | arch |");
+    for (_, h) in SUPPORT_COLUMNS {
+        s += &format!(" {h} |");
+    }
+    s += "\n|---|---|";
+    s += &"---|".repeat(SUPPORT_COLUMNS.len());
+    s += "\n";
+    for k in kernels() {
+        s += &format!("| {} | {} |", k.release, k.arch);
+        for (key, _) in SUPPORT_COLUMNS {
+            let cell = std::fs::read_to_string(support_dir().join(&k.release).join(key))
+                .unwrap_or_else(|_| "not proven".into());
+            s += &format!(" {} |", cell.trim());
+        }
+        s += "\n";
+    }
+    s
+}

@@ -38,6 +38,9 @@ pub enum Error {
     /// The file is not a dump format we know.
     #[error("{}: not a crash dump: first bytes {magic} match no known format (ELF core, kdump-compressed `KDUMP   `, flattened `makedumpfile`)", file.display())]
     UnknownFormat { file: PathBuf, magic: String },
+    /// The dump's kernel ran on an architecture whose addresses are not translated here.
+    #[error("{}: unsupported architecture {machine}: vmtaint reads x86_64 and aarch64 kernels", file.display())]
+    UnsupportedArchitecture { file: PathBuf, machine: String },
     /// A kernel address could not be translated because the dump lacks what translation needs.
     #[error("{}: cannot translate kernel addresses: {detail}", file.display())]
     NoTranslation { file: PathBuf, detail: String },

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::{Body, Compression, Format, Vmcore};
+use crate::{Body, Compression, Format, TranslationInfo, Vmcore};
 
 /// A summary of a dump. JSON keys are part of the CLI's contract (see `docs/schema/info.schema.json`).
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +42,8 @@ pub struct DumpInfo {
     pub translation: String,
     /// `page_offset_base` when known.
     pub direct_map_base: Option<String>,
+    /// The translation in use: architecture, VA bits, granule, levels, page-table root (absent when none).
+    pub address_translation: Option<TranslationInfo>,
     /// Things a reader should know that are not errors.
     pub warnings: Vec<String>,
 }
@@ -91,11 +93,7 @@ pub(crate) fn summarize(d: &Vmcore) -> DumpInfo {
                 };
                 (
                     vi.and_then(|v| v.osrelease.clone()),
-                    Some(if e.machine == 62 {
-                        "x86_64".to_string()
-                    } else {
-                        format!("e_machine {}", e.machine)
-                    }),
+                    Some(d.machine().name().to_string()),
                     vi.and_then(|v| v.crashtime),
                     (cpus > 0).then_some(cpus as u64),
                     e.ram_bytes() / ps,
@@ -113,14 +111,15 @@ pub(crate) fn summarize(d: &Vmcore) -> DumpInfo {
         warnings
             .push("no VMCOREINFO: kernel release, build-id and KASLR offset are unknown".into());
     }
-    let (translation, direct_map_base) = match d.translator() {
+    let (translation, direct_map_base, address_translation) = match d.translator() {
         Ok(t) => (
-            t.root_source.to_string(),
-            t.direct_map_base.map(|b| format!("{b:#x}")),
+            t.root_source().to_string(),
+            t.direct_map_base().map(|b| format!("{b:#x}")),
+            Some(t.info()),
         ),
         Err(e) => {
             warnings.push(e.to_string());
-            ("unavailable".to_string(), None)
+            ("unavailable".to_string(), None, None)
         }
     };
     DumpInfo {
@@ -149,6 +148,7 @@ pub(crate) fn summarize(d: &Vmcore) -> DumpInfo {
         flattened_records: d.src.flat.as_ref().map(|f| f.records),
         translation,
         direct_map_base,
+        address_translation,
         warnings,
     }
 }

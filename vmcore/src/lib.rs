@@ -1,10 +1,11 @@
-//! Readers for Linux kernel crash dumps, and x86-64 kernel address translation.
+//! Readers for Linux kernel crash dumps, and x86-64 and AArch64 kernel address translation.
 //!
 //! [`Vmcore::open`] recognises the format by content, never by name: ELF64 cores (`/proc/vmcore` copies,
 //! `makedumpfile -E`, QEMU `dump-guest-memory`), kdump-compressed files (`KDUMP   `, header versions 1-6, zlib,
 //! lzo, snappy, zstd or raw pages) and flattened streams (`makedumpfile -F`, QEMU's kdump formats) read in
 //! place. Physical reads say *why* a page is missing ([`ReadError`]); virtual reads translate through the
-//! kernel's own page tables ([`x86_64`]). Nothing here knows about DWARF.
+//! kernel's own page tables ([`x86_64`], [`aarch64`]; [`arch`] picks by the dump's machine). Nothing here knows
+//! about DWARF.
 //!
 //! ```no_run
 //! let dump = vmcore::Vmcore::open("vmcore")?;
@@ -15,6 +16,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod aarch64;
+pub mod arch;
 mod cache;
 pub mod codec;
 mod elf;
@@ -33,6 +36,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 
+pub use arch::{Machine, TranslationInfo, Translator};
 pub use codec::Compression;
 pub use elf::LoadSegment;
 pub use error::{Error, ReadError};
@@ -40,7 +44,7 @@ pub use info::DumpInfo;
 pub use kdump::KdumpHeader;
 pub use notes::{Notes, PrStatus, QemuCpuState};
 pub use vmcoreinfo::VmcoreInfo;
-pub use x86_64::{PageTableWalker, PhysicalMemory, Translation, Translator};
+pub use x86_64::{PageTableWalker, PhysicalMemory, Translation};
 
 use source::{Backing, Source};
 
@@ -262,8 +266,35 @@ impl Vmcore {
         }
     }
 
+    /// The architecture of the dumped kernel: ELF `e_machine`, the kdump header's machine, else VMCOREINFO.
+    pub fn machine(&self) -> Machine {
+        match &self.body {
+            Body::Elf(e) => Machine::from_elf(e.machine),
+            Body::Kdump(k) => Machine::from_utsname(&k.header.machine, self.vmcoreinfo.as_ref()),
+        }
+    }
+
+    /// Fails, in one line, when the dump's architecture is one whose addresses cannot be translated here.
+    pub fn ensure_supported(&self) -> Result<Machine, Error> {
+        match self.machine() {
+            Machine::Other(machine) => Err(Error::UnsupportedArchitecture {
+                file: self.path().to_path_buf(),
+                machine,
+            }),
+            m => Ok(m),
+        }
+    }
+
+    /// A code address read from the dump (return address, function pointer) with any AArch64
+    /// pointer-authentication code stripped; unchanged when there is none or no translator.
+    pub fn strip_code_pointer(&self, addr: u64) -> u64 {
+        self.translator()
+            .map_or(addr, |t| t.strip_code_pointer(addr))
+    }
+
     /// The kernel address translator, built on first use from VMCOREINFO (or QEMU's CR3 when there is none).
     pub fn translator(&self) -> Result<&Translator, Error> {
+        self.ensure_supported()?;
         self.translator
             .get_or_init(|| self.build_translator())
             .as_ref()
@@ -308,6 +339,29 @@ impl Vmcore {
     }
 
     fn build_translator(&self) -> Result<Translator, String> {
+        match self.machine() {
+            Machine::X86_64 => self.build_x86_64_translator().map(Translator::X86_64),
+            Machine::Aarch64 => self.build_aarch64_translator().map(Translator::Aarch64),
+            Machine::Other(m) => Err(format!(
+                "unsupported architecture {m}: vmtaint reads x86_64 and aarch64 kernels"
+            )),
+        }
+    }
+
+    fn build_aarch64_translator(&self) -> Result<aarch64::Translator, String> {
+        let vi = self.vmcoreinfo.as_ref().ok_or(
+            "the dump has no VMCOREINFO (VA_BITS, kimage_voffset, PHYS_OFFSET, swapper_pg_dir)",
+        )?;
+        let dump_page_size = match &self.body {
+            Body::Kdump(k) => Some(k.header.block_size as u64),
+            Body::Elf(_) => None,
+        };
+        let config =
+            aarch64::Config::from_vmcoreinfo(vi, dump_page_size).map_err(|e| e.to_string())?;
+        aarch64::Translator::checked(config, self).map_err(|e| e.to_string())
+    }
+
+    fn build_x86_64_translator(&self) -> Result<x86_64::Translator, String> {
         let vi = self.vmcoreinfo.as_ref();
         let phys_base = vi.and_then(|v| v.phys_base).map(|p| p as u64);
         let sme_mask = vi.and_then(|v| v.sme_mask).unwrap_or(0);
@@ -348,7 +402,7 @@ impl Vmcore {
                 ));
             }
         }
-        let mut t = Translator::new(walker, kernel_text, None, source);
+        let mut t = x86_64::Translator::new(walker, kernel_text, None, source);
         t.direct_map_base = match &self.body {
             Body::Elf(e) => e.direct_map_base(),
             Body::Kdump(_) => None,

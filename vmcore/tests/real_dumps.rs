@@ -75,7 +75,7 @@ fn check_dump(
     assert_eq!(cstr(&b), truth_release, "{what}: release via kernel text");
     let t = d.translator().unwrap();
     let dm = t
-        .direct_map_base
+        .direct_map_base()
         .unwrap_or_else(|| panic!("{what}: no direct map base"));
     let phys = d.translate(rel_addr).unwrap();
     let mut b2 = [0u8; 65];

@@ -64,7 +64,7 @@ fn assert_translates(d: &Vmcore, k: &KernelLayout, release: &str, module: &str, 
     );
     let t = d.translator().unwrap();
     assert_eq!(
-        t.direct_map_base,
+        t.direct_map_base(),
         Some(k.page_offset_base),
         "{what}: direct map base"
     );
@@ -205,7 +205,7 @@ fn elf_proc_vmcore_qemu_tails_and_pn_xnum() {
     };
     let d = Vmcore::from_bytes("qemu-no-vmcoreinfo", write_elf(&img, &opts)).unwrap();
     assert!(d.vmcoreinfo().is_none());
-    assert_eq!(d.translator().unwrap().root_source, "QEMU CR3");
+    assert_eq!(d.translator().unwrap().root_source(), "QEMU CR3");
     assert_translates(
         &d,
         &k,
