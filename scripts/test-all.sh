@@ -23,6 +23,9 @@ bash scripts/install-deps.sh
 step "real dumps (cached in $VMTAINT_TESTCORES_DIR)"
 bash testcores/make-real-cores.sh
 
+step "live guests: the static vmtaint, report --live inside each kernel's guest"
+bash testcores/live-guest.sh
+
 step "cargo fmt --check"
 cargo fmt --all --check
 

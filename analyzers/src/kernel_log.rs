@@ -52,6 +52,10 @@ pub enum LogSource {
     PrintkRingbuffer,
     /// 3.5-5.9 `log_buf` of `struct printk_log` records.
     LogBuf,
+    /// A running kernel's `/dev/kmsg` (the same records, read through the kernel's own interface).
+    DevKmsg,
+    /// The output of `dmesg --raw` (when `/dev/kmsg` is closed).
+    Dmesg,
     /// A text file (`vmcore-dmesg.txt`, dmesg, journalctl -k, syslog), read by [`crate::text_log`].
     Text,
 }
@@ -104,6 +108,9 @@ pub enum LogError {
     /// The ring's own header is impossible (wild sizes, ids or indexes).
     #[error("corrupt kernel log: {0}")]
     Corrupt(String),
+    /// The log's interface outside kernel memory (a live kernel's `/dev/kmsg`, `dmesg`) failed: why.
+    #[error("no kernel log: {0}")]
+    Unavailable(String),
 }
 
 impl KernelLog {

@@ -17,13 +17,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::kernel_log::{KernelLog, LogError};
 use crate::modules::{analyze_modules, ModuleInfo, Modules};
-use crate::signatures::{read_signature_state, summarize, Signatures};
-use crate::taint::{read_taint_table, read_tainted_mask, TaintFlag, TaintSource};
+use crate::signatures::{read_signature_state, summarize, SignatureState, Signatures};
+use crate::taint::{read_taint_table, read_tainted_mask, TaintFlag, TaintSource, TaintTable};
 use crate::target::{ReadError, Target};
 use crate::timeline::{taint_events, TaintSnapshot};
 use crate::unloaded::{
-    attribute_flags, read_unloaded, LastUnloaded, UnloadedHint, UnloadedTainted,
+    attribute_flags, read_unloaded, LastUnloaded, Unloaded, UnloadedHint, UnloadedTainted,
 };
 
 /// Version of the JSON shape of [`Report`].
@@ -152,7 +153,8 @@ pub use crate::timeline::TimelineEvent;
 /// What the kernel log reader found: where the log came from and how much of it there is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogSummary {
-    /// `printk_ringbuffer` (5.10+) or `log_buf` (3.5-5.9).
+    /// `printk_ringbuffer` (5.10+), `log_buf` (3.5-5.9), or for a live kernel without `/proc/kcore`,
+    /// `dev_kmsg` / `dmesg`.
     pub source: crate::kernel_log::LogSource,
     pub records: usize,
     /// Records lost to wrap-around before the oldest one still in the buffer.
@@ -259,10 +261,30 @@ pub fn analyze(target: &dyn Target) -> Report {
 /// [`analyze`], plus `(letter, module)` taint evidence from elsewhere (e.g. a `vmcore-dmesg.txt` kept beside an
 /// older dump whose own log wrapped).
 pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) -> Report {
+    combine(target, gather(target), extra_taint_events)
+}
+
+/// What the analyzers read from a target, before it is combined into a [`Report`]. A front end that learns
+/// some of these facts elsewhere (a live kernel's `/proc` and `/sys` when its memory is closed) fills them in
+/// itself and calls [`combine`].
+#[derive(Debug, Clone)]
+pub struct Gathered {
+    pub table: TaintTable,
+    pub mask: Result<u64, AnalyzerError>,
+    pub modules: Result<Modules, AnalyzerError>,
+    pub unloaded: Unloaded,
+    pub signatures: SignatureState,
+    /// The trusted keyrings (empty when the kernel or the front end has none).
+    pub keyrings: crate::keyrings::Keyrings,
+    pub log: Result<KernelLog, LogError>,
+}
+
+/// Run every reading analyzer on `target` (in parallel).
+pub fn gather(target: &dyn Target) -> Gathered {
     let t = target;
     // The table is a handful of small reads and every other analyzer decodes through it.
     let table = read_taint_table(t);
-    let (((mask, modules), (unloaded, (sig_state, keyrings))), log) = rayon::join(
+    let (((mask, modules), (unloaded, (signatures, keyrings))), log) = rayon::join(
         || {
             rayon::join(
                 || rayon::join(|| read_tainted_mask(t), || analyze_modules(t, &table)),
@@ -281,7 +303,30 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
         },
         || crate::kernel_log::read_log(t),
     );
+    Gathered {
+        table,
+        mask,
+        modules,
+        unloaded,
+        signatures,
+        keyrings,
+        log,
+    }
+}
 
+/// Combine what was gathered into the report: timeline, attribution, signatures summary, panic. `target` is
+/// asked only for `panic_cpu`.
+pub fn combine(target: &dyn Target, g: Gathered, extra_taint_events: &[(char, String)]) -> Report {
+    let t = target;
+    let Gathered {
+        table,
+        mask,
+        modules,
+        unloaded,
+        signatures: sig_state,
+        keyrings,
+        log,
+    } = g;
     let mut problems = Vec::new();
     // What an analyzer noted while it ran (its result is there, partly): kind `partial`.
     fn note(problems: &mut Vec<Problem>, analyzer: Analyzer, messages: &[String]) {
@@ -332,7 +377,8 @@ pub fn analyze_with(target: &dyn Target, extra_taint_events: &[(char, String)]) 
             let kind = match &e {
                 crate::kernel_log::LogError::NotFound => ProblemKind::MissingSymbol,
                 crate::kernel_log::LogError::MissingLayout(_) => ProblemKind::MissingType,
-                crate::kernel_log::LogError::Read { .. } => ProblemKind::Unreadable,
+                crate::kernel_log::LogError::Read { .. }
+                | crate::kernel_log::LogError::Unavailable(_) => ProblemKind::Unreadable,
                 crate::kernel_log::LogError::Corrupt(_) => ProblemKind::Invalid,
             };
             problems.push(Problem::new(Analyzer::KernelLog, kind, e.to_string()));

@@ -15,7 +15,22 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
             return ExitCode::from(EXIT_UNREADABLE);
         }
     };
-    let info = dump.info();
+    print_info(&dump.info(), json)
+}
+
+/// `vmtaint info --live`: `/proc/kcore`, or why it cannot be read (exit 2).
+pub fn run_live(host: &engine::LiveHost, json: bool) -> ExitCode {
+    match host.open_kcore() {
+        Ok(kcore) => print_info(&kcore.info(), json),
+        Err(why) => {
+            eprintln!("vmtaint: cannot read the running kernel's memory: {why}");
+            ExitCode::from(EXIT_UNREADABLE)
+        }
+    }
+}
+
+fn print_info(info: &DumpInfo, json: bool) -> ExitCode {
+    let info = info.clone();
     let out = if json {
         serde_json::to_string_pretty(&info).expect("DumpInfo serializes") + "\n"
     } else {

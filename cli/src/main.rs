@@ -24,7 +24,11 @@ enum Command {
     /// What a dump is: format, compression, kernel, build-id, crash time, KASLR, CPUs, pages.
     Info {
         /// The dump (ELF vmcore, kdump-compressed or flattened; recognised by content).
-        dump: PathBuf,
+        #[arg(required_unless_present = "live", conflicts_with = "live")]
+        dump: Option<PathBuf>,
+        /// The running kernel, through /proc/kcore (root).
+        #[arg(long)]
+        live: bool,
         /// Print JSON (schema: docs/schema/info.schema.json).
         #[arg(long)]
         json: bool,
@@ -33,7 +37,11 @@ enum Command {
     Report {
         /// The dump (ELF vmcore, kdump-compressed or flattened), or a text kernel log (vmcore-dmesg.txt, dmesg,
         /// journalctl -k, syslog): recognised by content.
-        dump: PathBuf,
+        #[arg(required_unless_present = "live", conflicts_with = "live")]
+        dump: Option<PathBuf>,
+        /// The running kernel: /proc/kcore (root), else a reduced report from /proc, /sys and /dev/kmsg.
+        #[arg(long)]
+        live: bool,
         /// The debug vmlinux (default: found by the dump's build-id, see --debuginfo-dir).
         #[arg(long, value_name = "PATH")]
         vmlinux: Option<PathBuf>,
@@ -113,9 +121,13 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Info { dump, json } => info::run(&dump, json),
+        Command::Info { dump, live, json } => match dump {
+            Some(dump) if !live => info::run(&dump, json),
+            _ => info::run_live(&engine::LiveHost::system(), json),
+        },
         Command::Report {
             dump,
+            live,
             vmlinux,
             debuginfo_dirs,
             ignore_build_id,
@@ -132,7 +144,16 @@ fn main() -> ExitCode {
                 no_debuginfo,
             };
             let format = if json { report::Format::Json } else { format };
-            report::run(&dump, format, color, html.as_deref(), &opts)
+            match dump {
+                Some(dump) if !live => report::run(&dump, format, color, html.as_deref(), &opts),
+                _ => report::run_live(
+                    &engine::LiveHost::system(),
+                    format,
+                    color,
+                    html.as_deref(),
+                    &opts,
+                ),
+            }
         }
         Command::Scan {
             paths,

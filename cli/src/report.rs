@@ -46,15 +46,44 @@ pub fn run(
             return ExitCode::from(EXIT_UNREADABLE);
         }
     };
+    emit(&full, format, color, html)
+}
+
+/// `vmtaint report --live`: the running kernel. A reduced report (kernel memory closed) still exits 0 with a
+/// verdict, and says on stderr what it lacks and what to do.
+pub fn run_live(
+    host: &engine::LiveHost,
+    format: Format,
+    color: Color,
+    html: Option<&Path>,
+    opts: &DebuginfoOptions,
+) -> ExitCode {
+    let live = match engine::live_report(host, opts) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("vmtaint: {e}");
+            return ExitCode::from(EXIT_UNREADABLE);
+        }
+    };
+    if let Some(why) = &live.reduced {
+        eprintln!(
+            "vmtaint: {why}\nvmtaint: reduced report from /proc and /sys: no last_unloaded_module, no \
+             per-module signature state, the built-in flag table"
+        );
+    }
+    emit(&live.full, format, color, html)
+}
+
+fn emit(full: &engine::FullReport, format: Format, color: Color, html: Option<&Path>) -> ExitCode {
     let out = match format {
-        Format::Json => match serde_json::to_string_pretty(&full) {
+        Format::Json => match serde_json::to_string_pretty(full) {
             Ok(s) => s + "\n",
             Err(e) => {
                 eprintln!("vmtaint: the report does not serialize: {e}");
                 return ExitCode::from(EXIT_UNREADABLE);
             }
         },
-        Format::Markdown => render::markdown::full_report(&full),
+        Format::Markdown => render::markdown::full_report(full),
         Format::Text => {
             let color = match color {
                 Color::Always => true,
@@ -63,11 +92,11 @@ pub fn run(
                     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
                 }
             };
-            render::text::full_report(&full, color)
+            render::text::full_report(full, color)
         }
     };
     if let Some(html) = html {
-        if let Err(e) = write_file(html, render::html::full_report_page(&full).as_bytes()) {
+        if let Err(e) = write_file(html, render::html::full_report_page(full).as_bytes()) {
             eprintln!("vmtaint: {}: {e}", html.display());
             return ExitCode::from(crate::scan::EXIT_WRITE_FAILED);
         }

@@ -7,6 +7,25 @@ use engine::target::{DumpTarget, VmcoreInfoOnly};
 use testcores::real;
 use vmcore::Vmcore;
 
+/// `(1, 7, 8)` from the manifest's `"makedumpfile_version": "makedumpfile: version 1.7.8 (released ...)"`.
+fn makedumpfile_version(manifest: &str) -> (u32, u32, u32) {
+    let v: serde_json::Value = serde_json::from_str(manifest).expect("manifest.json");
+    let text = v["makedumpfile_version"]
+        .as_str()
+        .expect("makedumpfile_version");
+    let version = text
+        .split_whitespace()
+        .skip_while(|w| *w != "version")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no version in {text:?}"));
+    let mut n = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (
+        n.next().unwrap_or(0),
+        n.next().unwrap_or(0),
+        n.next().unwrap_or(0),
+    )
+}
+
 #[test]
 fn log_equals_makedumpfile_dump_dmesg_on_every_real_dump() {
     let compared = std::sync::atomic::AtomicUsize::new(0);
@@ -15,6 +34,8 @@ fn log_equals_makedumpfile_dump_dmesg_on_every_real_dump() {
     real::check_each(all, real::Scenario::id, |s| {
         let want = std::fs::read(s.dir.join("vmcore-dmesg.txt")).expect("vmcore-dmesg.txt");
         let want = String::from_utf8_lossy(&want);
+        // makedumpfile 1.7.5+ adds the printk caller column (`[     T89] `) when the kernel records it.
+        let with_caller = makedumpfile_version(&s.manifest()) >= (1, 7, 5);
         for path in s.dumps() {
             let what = format!("{}/{}", s.id(), path.file_name().unwrap().to_string_lossy());
             let dump = Vmcore::open(&path).unwrap();
@@ -26,7 +47,11 @@ fn log_equals_makedumpfile_dump_dmesg_on_every_real_dump() {
             let log = read_log(&t).unwrap_or_else(|e| panic!("{what}: {e}"));
             assert_eq!(log.source, LogSource::PrintkRingbuffer, "{what}");
             assert!(log.problems.is_empty(), "{what}: {:?}", log.problems);
-            let got = log.render();
+            let got = if with_caller {
+                log.render_with_caller()
+            } else {
+                log.render()
+            };
             if got != want {
                 let first = got.lines().zip(want.lines()).position(|(a, b)| a != b);
                 panic!(

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use analyzers::target::{Member, TypeRef};
 use symbols::btf::Btf;
 use symbols::kallsyms::{Kallsyms, KallsymsTables};
+use symbols::proc_kallsyms::ProcKallsyms;
 use symbols::{TypeDesc, Vmlinux};
 use vmcore::Vmcore;
 
@@ -23,6 +24,8 @@ enum Addresses {
     Kallsyms(Kallsyms),
     /// A vmlinux `.symtab`, plus the KASLR slide.
     Vmlinux { vmlinux: Arc<Vmlinux>, slide: u64 },
+    /// A running kernel's `/proc/kallsyms` (run-time addresses).
+    Proc(ProcKallsyms),
 }
 
 /// BTF types plus kallsyms or `.symtab` addresses, as a [`SymbolSource`].
@@ -106,6 +109,22 @@ impl BtfSource {
         })
     }
 
+    /// A running kernel's own BTF (`/sys/kernel/btf/vmlinux`, raw BTF bytes) with `/proc/kallsyms`
+    /// addresses; `origin` names both files.
+    pub fn from_host(
+        btf: Vec<u8>,
+        kallsyms: ProcKallsyms,
+        origin: String,
+    ) -> Result<BtfSource, String> {
+        let btf = Btf::parse(btf).map_err(|e| format!("{origin}: {e}"))?;
+        Ok(BtfSource {
+            btf,
+            addresses: Addresses::Proc(kallsyms),
+            origin,
+            variables: Mutex::default(),
+        })
+    }
+
     /// The parsed BTF.
     pub fn btf(&self) -> &Btf {
         &self.btf
@@ -114,7 +133,7 @@ impl BtfSource {
     /// Size of a symbol, when the address source knows it (`.symtab` does, kallsyms does not).
     fn symbol_size(&self, name: &str) -> Option<u64> {
         match &self.addresses {
-            Addresses::Kallsyms(_) => None,
+            Addresses::Kallsyms(_) | Addresses::Proc(_) => None,
             Addresses::Vmlinux { vmlinux, .. } => {
                 vmlinux.symbol(name).ok().map(|s| s.size).filter(|&s| s > 0)
             }
@@ -147,6 +166,7 @@ impl SymbolSource for BtfSource {
     fn symbol(&self, name: &str) -> Option<u64> {
         match &self.addresses {
             Addresses::Kallsyms(k) => k.address(name),
+            Addresses::Proc(k) => k.address(name),
             Addresses::Vmlinux { vmlinux, slide } => vmlinux
                 .symbol(name)
                 .ok()
@@ -164,6 +184,8 @@ impl SymbolSource for BtfSource {
                     size: next.map(|n| n - s.address),
                 })
             }
+            // A running kernel's /proc/kallsyms: not asked (its addresses stay bare).
+            Addresses::Proc(_) => None,
             Addresses::Vmlinux { vmlinux, slide } => {
                 let s = vmlinux
                     .symbol_containing(addr.wrapping_sub(*slide))

@@ -3,7 +3,8 @@
 //!    distro places); skipped by `--no-debuginfo`;
 //! 2. `btf-vmlinux`: the `.BTF` section of that vmlinux when it has no DWARF (a stripped vmlinux), or of an
 //!    explicit `--vmlinux` under `--no-debuginfo`, with its `.symtab` for addresses;
-//! 3. `btf-dump`: the BTF blob and the kallsyms table inside the dump (6.0+ kernels);
+//! 3. `btf-sysfs` (a running kernel only): its own BTF (`/sys/kernel/btf/vmlinux`) with `/proc/kallsyms`;
+//!    then `btf-dump`: the BTF blob and the kallsyms table inside the dump (6.0+ kernels);
 //! 4. `vmcoreinfo`: the kernel log alone (the dump's VMCOREINFO).
 //!
 //! Every step tried is recorded for the report; a corrupt BTF blob or kallsyms table fails its rung only.
@@ -17,6 +18,7 @@ use symbols::Vmlinux;
 use vmcore::Vmcore;
 
 use crate::btf_source::BtfSource;
+use crate::live::LiveHost;
 use crate::target::SymbolSource;
 
 /// DWARF and ELF symbols of a debug vmlinux, with the dump's KASLR slide applied to addresses.
@@ -198,7 +200,7 @@ pub fn dwarf_for_cached(
     cache: &VmlinuxCache,
     tried: &mut Vec<Attempt>,
 ) -> Result<Option<(DwarfSource, String)>, Refused> {
-    Ok(match dwarf_rung(dump, opts, cache, tried)? {
+    Ok(match dwarf_rung(dump, opts, cache, None, tried)? {
         DwarfRung::Used(d, how) => Some((d, how)),
         DwarfRung::NoDwarf(..) | DwarfRung::Failed => None,
     })
@@ -216,6 +218,7 @@ fn dwarf_rung(
     dump: &Vmcore,
     opts: &DebuginfoOptions,
     cache: &VmlinuxCache,
+    host: Option<&LiveHost>,
     tried: &mut Vec<Attempt>,
 ) -> Result<DwarfRung, Refused> {
     if opts.no_debuginfo {
@@ -225,7 +228,8 @@ fn dwarf_rung(
         });
         return Ok(DwarfRung::Failed);
     }
-    let Some((vmlinux, slide, matched_by)) = vmlinux_for(dump, opts, cache, "dwarf", tried)? else {
+    let Some((vmlinux, slide, matched_by)) = vmlinux_for(dump, opts, cache, host, "dwarf", tried)?
+    else {
         return Ok(DwarfRung::Failed);
     };
     if !vmlinux.has_dwarf() {
@@ -254,12 +258,18 @@ fn vmlinux_for(
     dump: &Vmcore,
     opts: &DebuginfoOptions,
     cache: &VmlinuxCache,
+    host: Option<&LiveHost>,
     rung: &'static str,
     tried: &mut Vec<Attempt>,
 ) -> Result<Option<(Arc<Vmlinux>, u64, String)>, Refused> {
     let vi = dump.vmcoreinfo();
-    let release = vi.and_then(|v| v.osrelease.clone());
-    let dump_id = vi.and_then(|v| v.build_id.clone());
+    let release = vi
+        .and_then(|v| v.osrelease.clone())
+        .or_else(|| host.and_then(LiveHost::release));
+    // A running kernel names its build-id in /sys/kernel/notes even where VMCOREINFO lacks BUILD-ID.
+    let dump_id = vi
+        .and_then(|v| v.build_id.clone())
+        .or_else(|| host.and_then(LiveHost::build_id));
     let slide = vi.and_then(|v| v.kernel_offset).unwrap_or(0);
     let (path, explicit) = match &opts.vmlinux {
         Some(p) => (p.clone(), true),
@@ -340,11 +350,23 @@ pub fn choose_source(
     cache: &VmlinuxCache,
     tried: &mut Vec<Attempt>,
 ) -> Result<Chosen, Refused> {
-    let candidate = match dwarf_rung(dump, opts, cache, tried)? {
+    choose_source_for(dump, opts, cache, None, tried)
+}
+
+/// [`choose_source`] for `dump`, which is the running kernel of `host` (`/proc/kcore`) when given: its
+/// build-id also comes from `/sys/kernel/notes`, and its own BTF with `/proc/kallsyms` is a rung.
+pub fn choose_source_for(
+    dump: &Vmcore,
+    opts: &DebuginfoOptions,
+    cache: &VmlinuxCache,
+    host: Option<&LiveHost>,
+    tried: &mut Vec<Attempt>,
+) -> Result<Chosen, Refused> {
+    let candidate = match dwarf_rung(dump, opts, cache, host, tried)? {
         DwarfRung::Used(d, how) => return Ok(Chosen::Dwarf(d, how)),
         DwarfRung::NoDwarf(v, slide, how) => Some((v, slide, how)),
         DwarfRung::Failed if opts.no_debuginfo && opts.vmlinux.is_some() => {
-            vmlinux_for(dump, opts, cache, "btf-vmlinux", tried)?
+            vmlinux_for(dump, opts, cache, host, "btf-vmlinux", tried)?
         }
         DwarfRung::Failed => None,
     };
@@ -371,6 +393,21 @@ pub fn choose_source(
                       --no-debuginfo is read for its .BTF)"
                 .into(),
         }),
+    }
+    if let Some(host) = host {
+        match host.btf_source() {
+            Ok(src) => {
+                tried.push(Attempt {
+                    source: "btf-sysfs".into(),
+                    outcome: format!("used {}", src.origin()),
+                });
+                return Ok(Chosen::Btf(Box::new(src), None));
+            }
+            Err(e) => tried.push(Attempt {
+                source: "btf-sysfs".into(),
+                outcome: e,
+            }),
+        }
     }
     match BtfSource::from_dump(dump) {
         Ok(src) => {

@@ -5,7 +5,7 @@ use analyzers::document::{Attempt, DumpSummary, FullReport, SourceReport};
 use analyzers::report::analyze;
 use vmcore::Vmcore;
 
-use crate::debuginfo::{choose_source, Chosen, DebuginfoOptions, Refused, VmlinuxCache};
+use crate::debuginfo::{choose_source_for, Chosen, DebuginfoOptions, Refused, VmlinuxCache};
 use crate::target::{Chain, DumpTarget, SymbolSource, VmcoreInfoOnly};
 
 /// Make the report of an opened dump. Fails only when the user's explicit `--vmlinux` does not fit.
@@ -26,8 +26,19 @@ pub fn make_report_cached(
     opts: &DebuginfoOptions,
     cache: &VmlinuxCache,
 ) -> Result<FullReport, Refused> {
+    make_report_for(dump, opts, cache, None)
+}
+
+/// [`make_report_cached`] for a dump that is the running kernel of `host` (`/proc/kcore`): the ladder also
+/// has the kernel's own BTF with `/proc/kallsyms`, and the build-id from `/sys/kernel/notes`.
+pub fn make_report_for(
+    dump: &Vmcore,
+    opts: &DebuginfoOptions,
+    cache: &VmlinuxCache,
+    host: Option<&crate::live::LiveHost>,
+) -> Result<FullReport, Refused> {
     let mut tried = Vec::new();
-    let chosen = choose_source(dump, opts, cache, &mut tried)?;
+    let chosen = choose_source_for(dump, opts, cache, host, &mut tried)?;
     let empty = vmcore::VmcoreInfo::default();
     let vmcoreinfo_only = VmcoreInfoOnly(dump.vmcoreinfo().unwrap_or(&empty));
     let (symbols, matched_by): (&dyn SymbolSource, Option<String>) = match &chosen {

@@ -495,16 +495,18 @@ impl Btf {
                 let enc = (self.word(rec.extra) >> 24) & 0xf;
                 let name = self.name(rec.name_off)?.unwrap_or_default();
                 let size = u64::from(rec.size_or_type);
-                // DWARF says `char` is signed_char and `unsigned char` unsigned_char; BTF keeps only a
-                // CHAR bit (not always set by pahole), so a 1-byte integer named `...char` is a char.
+                // DWARF says signed_char or unsigned_char; BTF keeps a CHAR bit (not always set by pahole),
+                // so a 1-byte integer named `...char` is a char, signed as its SIGNED bit says: plain
+                // `char` is signed on 6.1 and unsigned from 6.2 on (`-funsigned-char`), seen in both
+                // kernels' .BTF.
                 let is_char = enc & INT_CHAR != 0 || (size == 1 && name.ends_with("char"));
                 let encoding = if enc & INT_BOOL != 0 {
                     BaseEncoding::Bool
                 } else if is_char {
-                    if name.starts_with("unsigned") {
-                        BaseEncoding::UnsignedChar
-                    } else {
+                    if enc & INT_SIGNED != 0 {
                         BaseEncoding::SignedChar
+                    } else {
+                        BaseEncoding::UnsignedChar
                     }
                 } else if enc & INT_SIGNED != 0 {
                     BaseEncoding::Signed
@@ -799,6 +801,27 @@ mod tests {
         b.t("t", KIND_TYPEDEF, 0, false, 3, &[]);
         b.t("loop", KIND_TYPEDEF, 0, false, 8, &[]);
         b
+    }
+
+    /// Plain `char` is signed or not as the kernel was built (6.2+: `-funsigned-char`); pahole says which in
+    /// the SIGNED bit, as the 6.1 and 6.12 vmlinux .BTF show.
+    #[test]
+    fn plain_char_signedness_follows_the_signed_bit() {
+        for (bits, want) in [
+            (INT_SIGNED << 24 | 8, BaseEncoding::SignedChar),
+            (8, BaseEncoding::UnsignedChar),
+        ] {
+            let mut b = Builder::new();
+            b.t("char", KIND_INT, 0, false, 1, &[bits]);
+            let c = b.s("c");
+            b.t("holder", KIND_STRUCT, 1, false, 1, &[c, 1, 0]);
+            let btf = Btf::parse(b.bytes()).unwrap();
+            let m = btf.layout("holder").unwrap().member("c").unwrap();
+            match &m.ty {
+                TypeDesc::Base(base) => assert_eq!(base.encoding, want, "{bits:#x}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod elf;
 mod error;
 pub mod kallsyms;
 mod name_index;
+pub mod proc_kallsyms;
 mod symtab;
 pub mod types;
 

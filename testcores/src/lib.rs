@@ -26,6 +26,7 @@ pub mod damage;
 pub mod elf;
 pub mod flat;
 pub mod image;
+pub mod kcore;
 pub mod kdump;
 pub mod notes;
 pub mod real;

@@ -528,51 +528,6 @@ pub fn require_input(present: bool, what: &str, how_to_get_it: &str) -> bool {
     );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_script_table_lists_every_kernel_line_with_its_arch() {
-        let rows = table_rows(SCRIPT);
-        let releases: Vec<&str> = rows.iter().map(|(r, _)| r.as_str()).collect();
-        assert!(releases.contains(&DEFAULT_RELEASE), "{releases:?}");
-        assert!(rows.len() >= 4, "{rows:?}");
-        for (release, arch) in &rows {
-            assert!(
-                !release.starts_with('#') && !arch.is_empty(),
-                "{release} {arch}"
-            );
-        }
-        assert_eq!(default_kernel().arch, "x86_64");
-    }
-
-    #[test]
-    fn kernel_line_and_version() {
-        let k = |r: &str| Kernel {
-            release: r.into(),
-            arch: "x86_64".into(),
-            dir: PathBuf::new(),
-        };
-        assert_eq!(k("5.10.0-43-cloud-amd64").line(), "5.10");
-        assert_eq!(k("6.12.95+deb12-cloud-amd64").line(), "6.12");
-        assert_eq!(k("7.2.13+deb14-cloud-amd64").version(), (7, 2));
-        assert_eq!(k("6.1.0-56-cloud-amd64").version(), (6, 1));
-    }
-
-    #[test]
-    fn crash_output_is_parsed() {
-        let text =
-            "      TAINTED_MASK: 3201  PWOE\nNAME      TAINTS\noot_warn  OE\noot_prop  POE\n\
-                    last_unloaded_module = {\n";
-        let c = parse_crash(text).unwrap();
-        assert_eq!(c.tainted_mask, 0x3201);
-        assert_eq!(c.module_taints.len(), 2);
-        assert_eq!(c.module_taints["oot_prop"], "POE");
-        assert!(parse_crash("nothing").is_err());
-    }
-}
-
 /// Where tests record the support-matrix cells they proved: `dir()/.support/<release>/<capability>`
 /// (`scripts/test-all.sh` empties it before the tests, so only this run's proofs count).
 pub fn support_dir() -> PathBuf {
@@ -616,4 +571,49 @@ pub fn support_matrix() -> String {
         s += "\n";
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_table_lists_every_kernel_line_with_its_arch() {
+        let rows = table_rows(SCRIPT);
+        let releases: Vec<&str> = rows.iter().map(|(r, _)| r.as_str()).collect();
+        assert!(releases.contains(&DEFAULT_RELEASE), "{releases:?}");
+        assert!(rows.len() >= 4, "{rows:?}");
+        for (release, arch) in &rows {
+            assert!(
+                !release.starts_with('#') && !arch.is_empty(),
+                "{release} {arch}"
+            );
+        }
+        assert_eq!(default_kernel().arch, "x86_64");
+    }
+
+    #[test]
+    fn kernel_line_and_version() {
+        let k = |r: &str| Kernel {
+            release: r.into(),
+            arch: "x86_64".into(),
+            dir: PathBuf::new(),
+        };
+        assert_eq!(k("5.10.0-43-cloud-amd64").line(), "5.10");
+        assert_eq!(k("6.12.95+deb12-cloud-amd64").line(), "6.12");
+        assert_eq!(k("7.2.13+deb14-cloud-amd64").version(), (7, 2));
+        assert_eq!(k("6.1.0-56-cloud-amd64").version(), (6, 1));
+    }
+
+    #[test]
+    fn crash_output_is_parsed() {
+        let text =
+            "      TAINTED_MASK: 3201  PWOE\nNAME      TAINTS\noot_warn  OE\noot_prop  POE\n\
+                    last_unloaded_module = {\n";
+        let c = parse_crash(text).unwrap();
+        assert_eq!(c.tainted_mask, 0x3201);
+        assert_eq!(c.module_taints.len(), 2);
+        assert_eq!(c.module_taints["oot_prop"], "POE");
+        assert!(parse_crash("nothing").is_err());
+    }
 }

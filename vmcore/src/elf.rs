@@ -3,6 +3,11 @@
 //! `PT_LOAD` segments map physical ranges (`p_paddr`) to file bytes; `p_filesz < p_memsz` means the tail of the
 //! segment was excluded (an answer of its own, not zeros). `/proc/vmcore` also fills `p_vaddr` (kernel text and
 //! the direct map), from which the direct-map base follows; QEMU leaves it 0.
+//!
+//! `/proc/kcore` is an ELF core of kernel *virtual* memory: its segments are addressed by `p_vaddr` (kernel
+//! text, the direct map, vmalloc and modules), and `p_paddr` is `-1` where there is no physical address
+//! (older kernels write 0). Such a core is read by virtual address through its segments
+//! ([`Addressing::Virtual`]): no page tables, and no physical view.
 
 use serde::Serialize;
 
@@ -26,9 +31,22 @@ pub struct LoadSegment {
     pub mem_size: u64,
 }
 
+/// How an ELF core's segments are addressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Addressing {
+    /// `p_paddr` (vmcores): reads are physical, virtual ones go through page tables.
+    Physical,
+    /// `p_vaddr` (`/proc/kcore`): reads are virtual, through the segments themselves.
+    Virtual,
+}
+
+/// `p_paddr` of a kcore segment that has no physical address (vmalloc, modules).
+const NO_PADDR: u64 = u64::MAX;
+
 pub(crate) struct Elf {
     pub(crate) machine: u16,
-    /// Sorted by `paddr`.
+    pub(crate) addressing: Addressing,
+    /// Sorted by `paddr` (by `vaddr` for [`Addressing::Virtual`]).
     pub(crate) segments: Vec<LoadSegment>,
     /// max_end[i] = max(paddr + mem_size) over segments[..=i]: lets lookups handle overlapping segments
     /// (/proc/vmcore's kernel-text segment overlaps a RAM segment).
@@ -126,7 +144,9 @@ impl Elf {
                             format!("p_filesz <= p_memsz ({memsz:#x}), found {filesz:#x}"),
                         ));
                     }
-                    if paddr.checked_add(memsz).is_none() || offset.checked_add(filesz).is_none() {
+                    // kcore writes -1 for segments without a physical address; their vaddr range counts.
+                    let base = if paddr == NO_PADDR { vaddr } else { paddr };
+                    if base.checked_add(memsz).is_none() || offset.checked_add(filesz).is_none() {
                         return Err(Error::malformed(
                             path,
                             at + 8,
@@ -154,25 +174,65 @@ impl Elf {
                 _ => {}
             }
         }
-        segments.sort_by_key(|s| s.paddr);
-        let mut max_end = Vec::with_capacity(segments.len());
-        let mut m = 0;
-        for s in &segments {
-            m = m.max(s.paddr + s.mem_size);
-            max_end.push(m);
-        }
-        Ok(Elf {
+        let addressing = if segments.iter().any(|s| s.paddr == NO_PADDR) {
+            Addressing::Virtual
+        } else {
+            Addressing::Physical
+        };
+        let mut elf = Elf {
             machine,
+            addressing,
             segments,
-            max_end,
+            max_end: Vec::new(),
             notes,
             missing_bytes,
-        })
+        };
+        elf.index();
+        Ok(elf)
     }
 
-    /// The segment holding `paddr`, preferring one with file data for it.
-    fn segment(&self, paddr: u64) -> Option<&LoadSegment> {
-        let mut i = self.segments.partition_point(|s| s.paddr <= paddr);
+    /// Read this core by virtual address (a kcore whose segments all carry a physical address too, as
+    /// older kernels write: recognised by its notes, see `Vmcore::from_backing`).
+    pub(crate) fn address_virtually(&mut self) {
+        self.addressing = Addressing::Virtual;
+        self.index();
+    }
+
+    /// The start of a segment in this core's address space.
+    fn start(&self, s: &LoadSegment) -> u64 {
+        match self.addressing {
+            Addressing::Physical => s.paddr,
+            Addressing::Virtual => s.vaddr,
+        }
+    }
+
+    fn index(&mut self) {
+        let virt = self.addressing == Addressing::Virtual;
+        self.segments
+            .sort_by_key(|s| if virt { s.vaddr } else { s.paddr });
+        // Virtual segments could wrap past the top of the address space in a hostile file: clamp.
+        let end = |s: &LoadSegment| {
+            if virt {
+                s.vaddr.saturating_add(s.mem_size)
+            } else {
+                s.paddr + s.mem_size
+            }
+        };
+        let mut m = 0;
+        self.max_end = self
+            .segments
+            .iter()
+            .map(|s| {
+                m = end(s).max(m);
+                m
+            })
+            .collect();
+    }
+
+    /// The segment holding `addr` (physical, or virtual for kcore), preferring one with file data for it.
+    fn segment(&self, addr: u64) -> Option<&LoadSegment> {
+        let paddr = addr;
+        let mut i = self.segments.partition_point(|s| self.start(s) <= paddr);
         let mut fallback = None;
         while i > 0 {
             i -= 1;
@@ -180,8 +240,9 @@ impl Elf {
                 break;
             }
             let s = &self.segments[i];
-            if paddr < s.paddr + s.mem_size {
-                if paddr < s.paddr + s.file_size {
+            let rel = paddr - self.start(s);
+            if rel < s.mem_size {
+                if rel < s.file_size {
                     return Some(s);
                 }
                 fallback.get_or_insert(s);
@@ -192,6 +253,14 @@ impl Elf {
 
     /// Copy physical memory; `buf` must not cross a page boundary of the caller's choosing (the caller splits).
     pub(crate) fn read(&self, src: &Source, paddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        if self.addressing == Addressing::Virtual {
+            return Err(ReadError::NoTranslation {
+                vaddr: paddr,
+                why: std::sync::Arc::from(
+                    "this core (/proc/kcore) is addressed by virtual address: it has no physical view",
+                ),
+            });
+        }
         let mut done = 0usize;
         while done < buf.len() {
             let a = paddr + done as u64;
@@ -209,6 +278,52 @@ impl Elf {
             done += n;
         }
         Ok(())
+    }
+
+    /// Copy kernel virtual memory of a [`Addressing::Virtual`] core through its segments. The running kernel
+    /// may change between two reads: a caller reading a structure twice may see two versions (bounded walks
+    /// in the analyzers name what does not hold together). A refused read (kcore returns `EFAULT`/`EIO` for
+    /// pages it cannot copy) is reported for that address, never retried.
+    pub(crate) fn read_virtual(
+        &self,
+        src: &Source,
+        vaddr: u64,
+        buf: &mut [u8],
+    ) -> Result<(), ReadError> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let a = vaddr.wrapping_add(done as u64);
+            let s = self.segment(a).ok_or(ReadError::Unmapped {
+                vaddr: a,
+                detail: "outside every segment of /proc/kcore",
+            })?;
+            let rel = a - s.vaddr;
+            if rel >= s.file_size {
+                return Err(ReadError::Unmapped {
+                    vaddr: a,
+                    detail: "in a /proc/kcore segment without file data",
+                });
+            }
+            // One page at a time: kcore fails a whole read for one bad page.
+            let n = ((s.file_size - rel) as usize)
+                .min(buf.len() - done)
+                .min(4096 - (a & 4095) as usize);
+            let data = src
+                .read_at(s.file_offset + rel, n as u64, "kcore segment data")
+                .map_err(|_| ReadError::Unmapped {
+                    vaddr: a,
+                    detail: "the kernel refused to copy this page through /proc/kcore",
+                })?;
+            buf[done..done + n].copy_from_slice(&data);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// The physical address kcore gives for `vaddr` (direct map and kernel text), if any.
+    pub(crate) fn kcore_paddr(&self, vaddr: u64) -> Option<u64> {
+        let s = self.segment(vaddr)?;
+        (s.paddr != NO_PADDR && s.paddr != 0).then(|| s.paddr + (vaddr - s.vaddr))
     }
 
     /// `page_offset_base` from `/proc/vmcore`-style segments (`p_vaddr` = direct-map address of `p_paddr`).
@@ -229,12 +344,21 @@ impl Elf {
         self.ranges(|s| s.file_size)
     }
 
-    /// Total over segments, counting overlapping physical ranges once.
+    /// Total over segments, counting overlapping physical ranges once. For a virtual core, over the
+    /// segments that have a physical address (kcore's RAM and kernel text), by that address.
     fn ranges(&self, len: impl Fn(&LoadSegment) -> u64) -> u64 {
-        let mut total = 0;
+        let mut phys: Vec<&LoadSegment> = self
+            .segments
+            .iter()
+            .filter(|s| {
+                self.addressing == Addressing::Physical || (s.paddr != NO_PADDR && s.paddr != 0)
+            })
+            .collect();
+        phys.sort_by_key(|s| s.paddr);
+        let mut total = 0u64;
         let mut covered = 0u64;
-        for s in &self.segments {
-            let end = s.paddr + len(s);
+        for s in phys {
+            let end = s.paddr.saturating_add(len(s));
             let start = s.paddr.max(covered);
             if end > start {
                 total += end - start;
@@ -242,5 +366,15 @@ impl Elf {
             covered = covered.max(end);
         }
         total
+    }
+
+    /// One past the highest physical address the segments describe.
+    pub(crate) fn phys_end(&self) -> u64 {
+        self.segments
+            .iter()
+            .filter(|s| s.paddr != NO_PADDR)
+            .map(|s| s.paddr.saturating_add(s.mem_size))
+            .max()
+            .unwrap_or(0)
     }
 }

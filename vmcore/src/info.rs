@@ -38,7 +38,8 @@ pub struct DumpInfo {
     pub has_vmcoreinfo: bool,
     /// Records in the flattened stream (flattened only).
     pub flattened_records: Option<u64>,
-    /// Where kernel address translation starts (`init_top_pgt`, `QEMU CR3`), or why it cannot.
+    /// Where kernel address translation starts (`init_top_pgt`, `QEMU CR3`, or `kcore segments (virtual
+    /// addresses)` for `/proc/kcore`), or `unavailable`.
     pub translation: String,
     /// `page_offset_base` when known.
     pub direct_map_base: Option<String>,
@@ -111,7 +112,16 @@ pub(crate) fn summarize(d: &Vmcore) -> DumpInfo {
         warnings
             .push("no VMCOREINFO: kernel release, build-id and KASLR offset are unknown".into());
     }
+    let kcore = d.format() == Format::Kcore;
     let (translation, direct_map_base, address_translation) = match d.translator() {
+        _ if kcore => (
+            "kcore segments (virtual addresses)".to_string(),
+            match &d.body {
+                Body::Elf(e) => e.direct_map_base().map(|b| format!("{b:#x}")),
+                Body::Kdump(_) => None,
+            },
+            None,
+        ),
         Ok(t) => (
             t.root_source().to_string(),
             t.direct_map_base().map(|b| format!("{b:#x}")),

@@ -63,6 +63,9 @@ pub enum Format {
     /// A flattened stream holding an ELF core (`makedumpfile -F -E`).
     #[serde(rename = "elf-flattened")]
     ElfFlattened,
+    /// An ELF core of kernel virtual memory, read through its segments: `/proc/kcore` of a running kernel.
+    #[serde(rename = "kcore")]
+    Kcore,
 }
 
 impl Format {
@@ -72,6 +75,7 @@ impl Format {
             Format::Kdump => "kdump",
             Format::KdumpFlattened => "kdump-flattened",
             Format::ElfFlattened => "elf-flattened",
+            Format::Kcore => "kcore",
         }
     }
 }
@@ -121,7 +125,7 @@ impl Vmcore {
             flat,
         };
         let head = src.read_at(0, src.len().min(8), "format magic")?;
-        let body = if head.len() >= 8 && head[..8] == kdump::KDUMP_SIGNATURE[..] {
+        let mut body = if head.len() >= 8 && head[..8] == kdump::KDUMP_SIGNATURE[..] {
             Body::Kdump(Box::new(kdump::Kdump::parse(&src)?))
         } else if head.starts_with(b"\x7fELF") {
             Body::Elf(elf::Elf::parse(&src)?)
@@ -144,6 +148,19 @@ impl Vmcore {
                     format!("{expected} (offset within the {note_origin})"),
                 )
             })?;
+        }
+        // kcore of kernels that write a physical address on every segment: its NT_TASKSTRUCT note (the
+        // reading task's `task_struct`, which no vmcore carries) says this core is kernel virtual memory.
+        if let Body::Elf(e) = &mut body {
+            const NT_TASKSTRUCT: u32 = 4;
+            if e.addressing == elf::Addressing::Physical
+                && notes
+                    .other
+                    .iter()
+                    .any(|(n, t, _)| n == "CORE" && *t == NT_TASKSTRUCT)
+            {
+                e.address_virtually();
+            }
         }
         let vmcoreinfo_text = match &body {
             Body::Kdump(k) => k.vmcoreinfo.clone().or_else(|| notes.vmcoreinfo.clone()),
@@ -175,6 +192,7 @@ impl Vmcore {
 
     pub fn format(&self) -> Format {
         match (&self.body, self.src.flat.is_some()) {
+            (Body::Elf(e), false) if e.addressing == elf::Addressing::Virtual => Format::Kcore,
             (Body::Elf(_), false) => Format::Elf,
             (Body::Elf(_), true) => Format::ElfFlattened,
             (Body::Kdump(_), false) => Format::Kdump,
@@ -213,16 +231,11 @@ impl Vmcore {
     pub fn max_pfn(&self) -> u64 {
         match &self.body {
             Body::Kdump(k) => k.header.max_mapnr,
-            Body::Elf(e) => e
-                .segments
-                .iter()
-                .map(|s| (s.paddr + s.mem_size).div_ceil(self.page_size))
-                .max()
-                .unwrap_or(0),
+            Body::Elf(e) => e.phys_end().div_ceil(self.page_size),
         }
     }
 
-    /// The `PT_LOAD` segments of an ELF dump, sorted by physical address.
+    /// The `PT_LOAD` segments of an ELF dump, sorted by physical address (by virtual address for kcore).
     pub fn elf_segments(&self) -> Option<&[LoadSegment]> {
         match &self.body {
             Body::Elf(e) => Some(&e.segments),
@@ -304,8 +317,16 @@ impl Vmcore {
             })
     }
 
-    /// Translate a kernel virtual address to a physical one.
+    /// Translate a kernel virtual address to a physical one (kcore: where its segments say, else none).
     pub fn translate(&self, vaddr: u64) -> Result<u64, ReadError> {
+        if let Body::Elf(e) = &self.body {
+            if e.addressing == elf::Addressing::Virtual {
+                return e.kcore_paddr(vaddr).ok_or(ReadError::Unmapped {
+                    vaddr,
+                    detail: "no physical address in /proc/kcore's segments",
+                });
+            }
+        }
         self.translator_for(vaddr)?.translate(self, vaddr)
     }
 
@@ -320,8 +341,13 @@ impl Vmcore {
         }
     }
 
-    /// Read kernel virtual memory, page by page.
+    /// Read kernel virtual memory, page by page (through the segments for kcore).
     pub fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        if let Body::Elf(e) = &self.body {
+            if e.addressing == elf::Addressing::Virtual {
+                return e.read_virtual(&self.src, vaddr, buf);
+            }
+        }
         let t = self.translator_for(vaddr)?;
         let mut done = 0usize;
         while done < buf.len() {
@@ -339,6 +365,11 @@ impl Vmcore {
     }
 
     fn build_translator(&self) -> Result<Translator, String> {
+        if matches!(&self.body, Body::Elf(e) if e.addressing == elf::Addressing::Virtual) {
+            return Err(
+                "none needed: /proc/kcore is read by virtual address through its segments".into(),
+            );
+        }
         match self.machine() {
             Machine::X86_64 => self.build_x86_64_translator().map(Translator::X86_64),
             Machine::Aarch64 => self.build_aarch64_translator().map(Translator::Aarch64),

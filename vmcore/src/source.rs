@@ -11,17 +11,33 @@ use std::sync::Arc;
 use crate::error::Error;
 use crate::flattened::{FlatMap, FlatReadError};
 
-/// The whole file, mapped (or owned, for in-memory dumps such as fuzz inputs).
+/// The whole file, mapped (or owned, for in-memory dumps such as fuzz inputs), or read on demand when it
+/// cannot be mapped (`/proc/kcore` has no mmap: its bytes are the running kernel's memory, read per call).
 pub(crate) enum Backing {
     Mapped(memmap2::Mmap),
     Owned(Vec<u8>),
+    /// A file read with `pread` (procfs files); `len` is its size at open time.
+    Read {
+        file: File,
+        len: u64,
+    },
 }
 
 impl Backing {
+    /// The mapped or owned bytes; empty for a [`Backing::Read`] file, whose bytes only
+    /// [`Source::read_at`] fetches (only ELF cores are read that way: see [`map_file`]).
     pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             Backing::Mapped(m) => m,
             Backing::Owned(v) => v,
+            Backing::Read { .. } => &[],
+        }
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Backing::Read { len, .. } => *len,
+            b => b.bytes().len() as u64,
         }
     }
 }
@@ -47,7 +63,20 @@ pub(crate) fn map_file(path: &Path) -> Result<Backing, Error> {
     // rewriting it) is outside what we support, as for every mmap-based reader. All reads are bounds-checked
     // against the length at map time.
     #[allow(unsafe_code)]
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    let map = match unsafe { memmap2::Mmap::map(&file) } {
+        Ok(m) => m,
+        // procfs files (`/proc/kcore`) have no mmap, and kcore's size (the whole kernel address space) is
+        // more than a mapping may be (ENOMEM): read such files piecewise instead.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(19 /* ENODEV */ | 22 /* EINVAL */ | 12 /* ENOMEM */ | 75 /* EOVERFLOW */)
+            ) =>
+        {
+            return Ok(Backing::Read { file, len });
+        }
+        Err(e) => return Err(io(e)),
+    };
     #[cfg(unix)]
     {
         // Page reads are scattered; don't let the kernel read ahead megabytes we won't use.
@@ -68,7 +97,7 @@ impl Source {
     pub(crate) fn len(&self) -> u64 {
         match &self.flat {
             Some(f) => f.logical_len(),
-            None => self.backing.bytes().len() as u64,
+            None => self.backing.len(),
         }
     }
 
@@ -99,6 +128,17 @@ impl Source {
         if end > self.len() {
             return Err(truncated());
         }
+        if let Backing::Read { file, .. } = &self.backing {
+            use std::os::unix::fs::FileExt;
+            let mut buf = vec![0u8; len as usize];
+            return file
+                .read_exact_at(&mut buf, offset)
+                .map(|_| Cow::Owned(buf))
+                .map_err(|source| Error::Io {
+                    file: self.path.to_path_buf(),
+                    source,
+                });
+        }
         match &self.flat {
             None => Ok(Cow::Borrowed(
                 &self.backing.bytes()[offset as usize..end as usize],
@@ -117,6 +157,7 @@ impl Source {
     /// Where logical `offset..offset+len` lies in the real file, when it is one contiguous piece.
     pub(crate) fn file_range(&self, offset: u64, len: u64) -> Option<u64> {
         match &self.flat {
+            None if matches!(self.backing, Backing::Read { .. }) => None,
             None => (offset.checked_add(len)? <= self.len()).then_some(offset),
             Some(flat) => flat.file_offset(offset, len),
         }

@@ -309,3 +309,102 @@ fn incomplete_dump_opens_and_says_which_pages_were_never_written() {
     assert_eq!(ok, 20);
     assert_eq!(ok + unwritten, img.pages.len());
 }
+
+/// A `/proc/kcore`-style core of the same kernel: read by virtual address through its segments (text, the
+/// direct map, a module region without a physical address), no page tables and no physical view.
+#[test]
+fn kcore_is_read_by_virtual_address_through_its_segments() {
+    use testcores::kcore::{write_kcore, KcoreOptions, KcoreSegment};
+    use testcores::x86_64::vmcoreinfo_text;
+    let p = KernelParams::default();
+    let (img, k) = kernel(p.clone());
+    let ps = img.page_size as u64;
+    let page = |paddr: u64| {
+        img.read_phys(paddr, ps as usize)
+            .expect("page in the image")
+    };
+    let text: Vec<u8> = (0..k.text_len / ps)
+        .flat_map(|i| {
+            img.read_phys(k.text_paddr + i * ps, ps as usize)
+                .unwrap_or_else(|| vec![0; ps as usize])
+        })
+        .collect();
+    let release_page = k.release_paddr & !(ps - 1);
+    let segments = vec![
+        KcoreSegment {
+            vaddr: k.text_vaddr,
+            paddr: Some(k.text_paddr),
+            bytes: text,
+        },
+        KcoreSegment {
+            vaddr: k.page_offset_base + release_page,
+            paddr: Some(release_page),
+            bytes: page(release_page),
+        },
+        KcoreSegment {
+            vaddr: k.module_vaddr,
+            paddr: None,
+            bytes: page(k.module_paddr),
+        },
+    ];
+    for old_style in [false, true] {
+        let what = if old_style {
+            "p_paddr 0 (pre-4.16)"
+        } else {
+            "p_paddr -1"
+        };
+        let opts = KcoreOptions {
+            vmcoreinfo: Some(vmcoreinfo_text(&p, &k)),
+            old_style_paddr: old_style,
+        };
+        let d = Vmcore::from_bytes("kcore", write_kcore(&segments, &opts))
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(d.format(), Format::Kcore, "{what}");
+        assert_eq!(d.format().name(), "kcore");
+        let vi = d.vmcoreinfo().expect("VMCOREINFO note");
+        assert_eq!(vi.osrelease.as_deref(), Some("6.1.0-56-cloud-amd64"));
+        let mut b = vec![0u8; 20];
+        d.read_virt(k.release_vaddr, &mut b).unwrap();
+        assert_eq!(&b, b"6.1.0-56-cloud-amd64", "{what}: via the text segment");
+        d.read_virt(k.page_offset_base + k.release_paddr, &mut b)
+            .unwrap();
+        assert_eq!(
+            &b, b"6.1.0-56-cloud-amd64",
+            "{what}: via the direct map segment"
+        );
+        let mut m = vec![0u8; 8];
+        d.read_virt(k.module_name_vaddr, &mut m).unwrap();
+        assert_eq!(&m, b"oot_prop", "{what}: via the module segment");
+        // Outside every segment: unmapped, named; physical reads have no meaning in a virtual core.
+        assert!(
+            matches!(
+                d.read_virt(k.module_vaddr + (64 << 20), &mut m),
+                Err(ReadError::Unmapped { .. })
+            ),
+            "{what}"
+        );
+        assert!(
+            matches!(
+                d.read_phys(k.release_paddr, &mut m),
+                Err(ReadError::NoTranslation { .. })
+            ),
+            "{what}"
+        );
+        // A read crossing from one segment into unmapped space fails at the first missing byte.
+        let end = k.module_vaddr + ps - 4;
+        assert!(
+            matches!(d.read_virt(end, &mut m), Err(ReadError::Unmapped { vaddr, .. }) if vaddr == k.module_vaddr + ps),
+            "{what}"
+        );
+        let info = d.info();
+        assert_eq!(
+            info.translation, "kcore segments (virtual addresses)",
+            "{what}"
+        );
+        assert!(info.warnings.is_empty(), "{what}: {:?}", info.warnings);
+        if !old_style {
+            assert_eq!(d.translate(k.release_vaddr).unwrap(), k.release_paddr);
+            assert!(d.translate(k.module_name_vaddr).is_err());
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! `vmtaint report --live` inside real guests (testcores/live-guest.sh): the static binary ran in each
+//! kernel's busybox initramfs on its own running kernel. Its report must equal the guest's own view
+//! (mask, modules and their letters, last unloaded module) and the report of the dump the real-dump script
+//! made of the same scenario (same facts: mask, module letters and signatures, last unloaded, timeline).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use engine::{DebuginfoOptions, VmlinuxCache};
+use serde_json::Value;
+use testcores::real::{self, Kernel, Scenario};
+
+/// The live results of one kernel and scenario, with the guest's truth beside them.
+fn live_scenario(k: &Kernel, name: &'static str) -> Scenario {
+    Scenario {
+        name,
+        dir: real::dir().join("live").join(&k.release).join(name),
+        kernel: k.clone(),
+    }
+}
+
+fn x86_kernels() -> Vec<Kernel> {
+    real::kernels()
+        .into_iter()
+        .filter(|k| k.arch == "x86_64")
+        .collect()
+}
+
+/// Every kernel's live results, or the gate's loud failure.
+fn live_runs(name: &'static str) -> Vec<(Scenario, Value)> {
+    let runs: Vec<Scenario> = x86_kernels()
+        .iter()
+        .map(|k| live_scenario(k, name))
+        .collect();
+    let missing: Vec<String> = runs
+        .iter()
+        .filter(|s| !s.dir.join("live.json").exists())
+        .map(|s| s.dir.display().to_string())
+        .collect();
+    if !real::require_input(
+        missing.is_empty(),
+        &format!("live guest results ({})", missing.join(", ")),
+        "run `bash testcores/live-guest.sh`",
+    ) {
+        return Vec::new();
+    }
+    runs.into_iter()
+        .map(|s| {
+            let rc = s.truth("../live.rc");
+            assert_eq!(
+                rc.trim(),
+                "0",
+                "{}: report --live exit status; stderr: {}",
+                s.id(),
+                s.truth("../live.stderr")
+            );
+            let json: Value = serde_json::from_str(&s.truth("../live.json"))
+                .unwrap_or_else(|e| panic!("{}: live.json: {e}", s.id()));
+            (s, json)
+        })
+        .collect()
+}
+
+fn modules_of(r: &Value) -> BTreeMap<String, (String, Value)> {
+    r["modules"]
+        .as_array()
+        .expect("modules")
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                (
+                    m["taints"].as_str().unwrap().to_string(),
+                    m["signed"].clone(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The taint-setting events of a timeline up to the crash (a live report is taken before it), in order:
+/// (kind, letter, module).
+fn taint_events(r: &Value) -> Vec<(String, String, String)> {
+    r["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .take_while(|e| !matches!(e["kind"].as_str(), Some("sysrq" | "panic")))
+        .filter(|e| matches!(e["kind"].as_str(), Some("taint" | "warn" | "first_seen")))
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
+            (s("kind"), s("letter"), s("module"))
+        })
+        .collect()
+}
+
+#[test]
+fn live_reports_equal_the_guests_truth_and_the_dump_report() {
+    let cache = VmlinuxCache::default();
+    for (s, live) in live_runs("mixed") {
+        let id = s.id();
+        // Read through /proc/kcore (the guest runs as root, no lockdown), not the reduced report.
+        assert_eq!(live["dump"]["format"], "kcore", "{id}: {}", live["source"]);
+        assert_ne!(live["source"]["kind"], "procfs", "{id}");
+        assert_eq!(
+            live["tainted_mask"].as_u64(),
+            Some(s.tainted()),
+            "{id}: mask"
+        );
+        let got = modules_of(&live);
+        let truth = s.modules();
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            truth.keys().collect::<Vec<_>>(),
+            "{id}: modules"
+        );
+        for (name, (letters, _)) in &got {
+            assert_eq!(letters, &truth[name], "{id}: {name} letters");
+        }
+        let (gone, gone_letters) = s.last_unloaded().expect("mixed unloads oot_gone");
+        assert_eq!(live["last_unloaded_module"]["name"], gone.as_str(), "{id}");
+        if s.kernel.version() >= (6, 0) {
+            assert_eq!(
+                live["last_unloaded_module"]["taints"],
+                gone_letters.as_str(),
+                "{id}"
+            );
+        }
+        // The dump the real-dump script made of the same scenario: the same facts.
+        let dump = s.kernel.dir.join("mixed").join("vmcore.lzo");
+        if !real::require_input(
+            dump.exists(),
+            &format!("{}", dump.display()),
+            "run `bash testcores/make-real-cores.sh --scenario mixed`",
+        ) {
+            continue;
+        }
+        let opts = DebuginfoOptions {
+            vmlinux: Some(s.kernel.vmlinux()),
+            ..Default::default()
+        };
+        let from_dump = engine::report_file(&dump, &opts, &cache)
+            .unwrap_or_else(|e| panic!("{id}: dump report: {e}"));
+        let dumped = serde_json::to_value(&from_dump).unwrap();
+        assert_eq!(live["tainted_mask"], dumped["tainted_mask"], "{id}");
+        assert_eq!(live["taint_string"], dumped["taint_string"], "{id}");
+        // The dump's guest also had qemu_fw_cfg loaded for QEMU's own dump: compare the modules both have.
+        let dm = modules_of(&dumped);
+        for (name, facts) in &got {
+            if let Some(d) = dm.get(name) {
+                assert_eq!(facts, d, "{id}: {name} letters and signature");
+            }
+        }
+        assert!(
+            got.contains_key("oot_prop") && dm.contains_key("oot_prop"),
+            "{id}"
+        );
+        assert_eq!(
+            live["last_unloaded_module"], dumped["last_unloaded_module"],
+            "{id}"
+        );
+        // The dumps' scenario may load more modules than this one (the cached dumps follow the real-dump
+        // script's newest scenario): compare what concerns the modules the live guest loaded.
+        let ours = |name: &str| name.is_empty() || got.contains_key(name);
+        let unsigned = |r: &Value| -> Vec<String> {
+            r["signatures"]["unsigned_modules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_str().unwrap().to_string())
+                .filter(|n| ours(n))
+                .collect()
+        };
+        assert_eq!(unsigned(&live), unsigned(&dumped), "{id}");
+        let dump_events: Vec<_> = taint_events(&dumped)
+            .into_iter()
+            .filter(|(_, _, m)| ours(m))
+            .collect();
+        assert_eq!(taint_events(&live), dump_events, "{id}: timeline");
+        assert!(!taint_events(&live).is_empty(), "{id}");
+        // The in-memory ring, through kcore: the same log analyzers as for dumps.
+        assert_eq!(live["kernel_log"]["source"], "printk_ringbuffer", "{id}");
+    }
+}
+
+#[test]
+fn live_bit_16_alone_is_the_auxiliary_bit_with_nothing_in_the_log() {
+    for (s, live) in live_runs("aux") {
+        let id = s.id();
+        assert_eq!(s.tainted(), 65536, "{id}: truth");
+        assert_eq!(live["tainted_mask"].as_u64(), Some(65536), "{id}");
+        let flags = live["flags"].as_array().unwrap();
+        assert_eq!(flags.len(), 1, "{id}");
+        assert_eq!(flags[0]["bit"], 16, "{id}");
+        assert_eq!(flags[0]["letter"], "X", "{id}");
+        let name = flags[0]["name"].as_str().unwrap().to_lowercase();
+        assert!(name.contains("aux"), "{id}: {name}");
+        assert!(
+            live["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "no_evidence" && e["bit"] == 16),
+            "{id}: {}",
+            live["timeline"]
+        );
+    }
+}
+
+/// `info --live` in the guest: kcore is recognised as such (and the binary ran with no library present).
+#[test]
+fn live_info_in_the_guests_says_kcore() {
+    for (s, _) in live_runs("mixed") {
+        let info: Value = serde_json::from_str(&s.truth("../info.json")).unwrap();
+        assert_eq!(info["format"], "kcore", "{}", s.id());
+        assert_eq!(
+            info["release"].as_str(),
+            Some(s.release().as_str()),
+            "{}",
+            s.id()
+        );
+        let _: PathBuf = s.dir.clone();
+    }
+}
