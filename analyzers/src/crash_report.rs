@@ -87,6 +87,23 @@ pub struct CodeLocation {
     pub module: Option<String>,
     /// The raw address, when printed (`[<ffffffff8107d3a0>]` before 4.x, `RIP: 0010:0xffffffffc03e1000`).
     pub address: Option<u64>,
+    /// Set when the kernel printed a bare address and vmtaint resolved it from the dump's memory
+    /// ([`crate::resolve`]); `None` for what the kernel printed itself.
+    #[serde(default)]
+    pub resolved_by: Option<ResolvedBy>,
+}
+
+/// Where a bare address was resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolvedBy {
+    /// The vmlinux symbols (`.symtab` or the dump's kallsyms).
+    VmlinuxSymbols,
+    /// A loaded module's memory ranges and its own in-memory symbol table.
+    ModuleSymtab,
+    /// In the module area but in no loaded module's memory (a freed `__init` section or an unloaded
+    /// module's memory): symbol and module stay `null`.
+    NoLoadedModule,
 }
 
 /// One frame of a call trace.
@@ -179,6 +196,7 @@ pub fn parse_location(s: &str) -> Option<CodeLocation> {
             size: None,
             module,
             address: Some(a),
+            resolved_by: None,
         });
     }
     let (name, offs) = sym.rsplit_once('+')?;
@@ -192,6 +210,7 @@ pub fn parse_location(s: &str) -> Option<CodeLocation> {
         size: Some(hex(size)?),
         module,
         address: None,
+        resolved_by: None,
     })
 }
 

@@ -53,6 +53,8 @@ pub enum Owner {
     Module,
     /// Only an address is known (or no site at all).
     Unknown,
+    /// An address in the module area that no loaded module owns ([`CrashSite::unowned`]).
+    NoLoadedModule,
 }
 
 /// How the owner was found.
@@ -61,6 +63,9 @@ pub enum Owner {
 pub enum OwnerSource {
     /// From the symbol the kernel printed into its log (`%pS`).
     Log,
+    /// From the dump's memory: the kernel printed a bare address, vmtaint found its owner (a module's
+    /// memory ranges and symbol table, or the vmlinux symbols).
+    Memory,
     /// Not found.
     None,
 }
@@ -146,6 +151,10 @@ pub struct CrashSite {
     pub flags_before: Vec<FlagAtCrash>,
     /// The flag the crash itself adds (D for an oops or BUG, W, L, B).
     pub flags_by_crash: Vec<FlagAtCrash>,
+    /// The site's address is in the module area but in no loaded module: the nearest modules and the last
+    /// unloaded one.
+    #[serde(default)]
+    pub unowned: Option<crate::resolve::Unowned>,
 }
 
 /// What the dump (not the log) knows about modules; all empty for a log alone.
@@ -252,13 +261,25 @@ pub fn analyze(
             None => (None, None),
         },
     };
+    let source = |l: &CodeLocation| match l.resolved_by {
+        Some(_) => OwnerSource::Memory,
+        None => OwnerSource::Log,
+    };
     let (owner, owner_module, owner_source) = match &site {
+        Some(
+            l @ CodeLocation {
+                module: Some(m), ..
+            },
+        ) => (Owner::Module, Some(m.clone()), source(l)),
+        Some(
+            l @ CodeLocation {
+                symbol: Some(_), ..
+            },
+        ) => (Owner::KernelProper, None, source(l)),
         Some(CodeLocation {
-            module: Some(m), ..
-        }) => (Owner::Module, Some(m.clone()), OwnerSource::Log),
-        Some(CodeLocation {
-            symbol: Some(_), ..
-        }) => (Owner::KernelProper, None, OwnerSource::Log),
+            resolved_by: Some(crate::crash_report::ResolvedBy::NoLoadedModule),
+            ..
+        }) => (Owner::NoLoadedModule, None, OwnerSource::Memory),
         _ => (Owner::Unknown, None, OwnerSource::None),
     };
 
@@ -411,5 +432,6 @@ pub fn analyze(
         tainting_modules: mods,
         flags_before,
         flags_by_crash,
+        unowned: None,
     })
 }

@@ -298,6 +298,7 @@ pub fn report_from_log(text: &TextLog) -> Report {
         flags: described.map(|d| d.flags).unwrap_or_default(),
         taint_source: table.source,
         modules: Vec::new(),
+        keyrings: Vec::new(),
         signatures: Signatures {
             sig_enforce: None,
             module_sig_force: ForceConfig::Unknown,

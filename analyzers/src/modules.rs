@@ -61,6 +61,9 @@ pub struct ModuleInfo {
         deserialize_with = "crate::hex::read_one"
     )]
     pub address: u64,
+    /// Its parameters at crash time (`kp`/`num_kp`); `None` when the kernel's types have no `kp`.
+    #[serde(default)]
+    pub parameters: Option<Vec<crate::module_params::ModuleParam>>,
     /// The raw `taints` bitmask (not in the JSON contract, 0 when read back from it; used to attribute flags).
     #[serde(skip)]
     pub taint_mask: u64,
@@ -198,13 +201,24 @@ pub fn analyze_modules(t: &dyn Target, table: &TaintTable) -> Result<Modules, An
         .symbol("modules")
         .ok_or_else(|| AnalyzerError::MissingSymbol("modules".into()))?;
     let layout = ModuleLayout::learn(t)?;
+    let params = crate::module_params::ParamLayout::learn(t);
     let walk = walk_list(t, head, MAX_MODULES);
     let mut problems = walk.problems;
     let mut modules = Vec::with_capacity(walk.nodes.len());
     for node in walk.nodes {
         let addr = node.wrapping_sub(layout.list);
         match read_module(t, &layout, table, addr, &mut problems) {
-            Ok(m) => modules.push(m),
+            Ok(mut m) => {
+                if let Some(pl) = &params {
+                    let (list, why) = crate::module_params::read_params(t, pl, addr);
+                    problems.extend(
+                        why.into_iter()
+                            .map(|w| format!("module {:?} parameters: {w}", m.name)),
+                    );
+                    m.parameters = Some(list);
+                }
+                modules.push(m)
+            }
             Err(e) => problems.push(format!("module at {addr:#x}: {e}")),
         }
     }
@@ -315,6 +329,7 @@ fn read_module(
         version,
         srcversion,
         address: addr,
+        parameters: None,
         taint_mask,
     })
 }

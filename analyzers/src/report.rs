@@ -57,6 +57,10 @@ pub enum Analyzer {
     Signatures,
     KernelLog,
     Timeline,
+    /// The trusted keyrings ([`crate::keyrings`]).
+    Keyrings,
+    /// Code addresses resolved from the dump ([`crate::resolve`]).
+    Resolve,
     /// The crash utility hosting the analyzers (its memory, symbol and VMCOREINFO access).
     Crash,
 }
@@ -71,6 +75,8 @@ impl Analyzer {
             Analyzer::Signatures => "signatures",
             Analyzer::KernelLog => "kernel_log",
             Analyzer::Timeline => "timeline",
+            Analyzer::Keyrings => "keyrings",
+            Analyzer::Resolve => "resolve",
             Analyzer::Crash => "crash",
         }
     }
@@ -188,6 +194,10 @@ pub struct Report {
     pub log_only: Option<crate::log_report::LogOnly>,
     /// `None` when no kernel log could be read (the reason is in `problems`).
     pub kernel_log: Option<LogSummary>,
+    /// The trusted keyrings (`.builtin_trusted_keys`, `.secondary_trusted_keys`, `.platform`, `.machine`)
+    /// the kernel has, with their keys.
+    #[serde(default)]
+    pub keyrings: Vec<crate::keyrings::Keyring>,
     pub problems: Vec<Problem>,
 }
 
@@ -264,6 +274,8 @@ pub struct Gathered {
     pub modules: Result<Modules, AnalyzerError>,
     pub unloaded: Unloaded,
     pub signatures: SignatureState,
+    /// The trusted keyrings (empty when the kernel or the front end has none).
+    pub keyrings: crate::keyrings::Keyrings,
     pub log: Result<KernelLog, LogError>,
 }
 
@@ -272,11 +284,21 @@ pub fn gather(target: &dyn Target) -> Gathered {
     let t = target;
     // The table is a handful of small reads and every other analyzer decodes through it.
     let table = read_taint_table(t);
-    let (((mask, modules), (unloaded, signatures)), log) = rayon::join(
+    let (((mask, modules), (unloaded, (signatures, keyrings))), log) = rayon::join(
         || {
             rayon::join(
                 || rayon::join(|| read_tainted_mask(t), || analyze_modules(t, &table)),
-                || rayon::join(|| read_unloaded(t, &table), || read_signature_state(t)),
+                || {
+                    rayon::join(
+                        || read_unloaded(t, &table),
+                        || {
+                            rayon::join(
+                                || read_signature_state(t),
+                                || crate::keyrings::read_keyrings(t),
+                            )
+                        },
+                    )
+                },
             )
         },
         || crate::kernel_log::read_log(t),
@@ -287,6 +309,7 @@ pub fn gather(target: &dyn Target) -> Gathered {
         modules,
         unloaded,
         signatures,
+        keyrings,
         log,
     }
 }
@@ -301,6 +324,7 @@ pub fn combine(target: &dyn Target, g: Gathered, extra_taint_events: &[(char, St
         modules,
         unloaded,
         signatures: sig_state,
+        keyrings,
         log,
     } = g;
     let mut problems = Vec::new();
@@ -335,6 +359,15 @@ pub fn combine(target: &dyn Target, g: Gathered, extra_taint_events: &[(char, St
     };
     note(&mut problems, Analyzer::Unloaded, &unloaded.problems);
     note(&mut problems, Analyzer::Signatures, &sig_state.problems);
+    note(&mut problems, Analyzer::Keyrings, &keyrings.problems);
+    for k in &keyrings.keyrings {
+        let named: Vec<String> = k
+            .problems
+            .iter()
+            .map(|p| format!("{}: {p}", k.name))
+            .collect();
+        note(&mut problems, Analyzer::Keyrings, &named);
+    }
     let log = match log {
         Ok(l) => {
             note(&mut problems, Analyzer::KernelLog, &l.problems);
@@ -406,11 +439,22 @@ pub fn combine(target: &dyn Target, g: Gathered, extra_taint_events: &[(char, St
     let panic = Some(crate::panic::analyze(t, log.as_ref()))
         .filter(|p| p.message.is_some() || p.cpu.is_some() || p.pid.is_some());
 
-    let crash_reports = log
+    let mut crash_reports = log
         .as_ref()
         .map(crate::crash_report::parse_reports)
         .unwrap_or_default();
-    let crash_site = crate::crash_site::analyze(
+    // Bare addresses the kernel could not name, resolved from the dump's own symbols and module tables.
+    let (unowned, resolve_problems) = crate::resolve::resolve_reports(
+        t,
+        &modules,
+        unloaded
+            .last_unloaded_module
+            .as_ref()
+            .map(|l| l.name.clone()),
+        &mut crash_reports,
+    );
+    note(&mut problems, Analyzer::Resolve, &resolve_problems);
+    let mut crash_site = crate::crash_site::analyze(
         &crash_reports,
         timeline.as_ref().map_or(&[][..], |t| &t.events[..]),
         &crate::crash_site::ModuleFacts {
@@ -427,6 +471,10 @@ pub fn combine(target: &dyn Target, g: Gathered, extra_taint_events: &[(char, St
             tainted_mask: mask,
         },
     );
+    if let Some(c) = crash_site.as_mut() {
+        let at = c.site.as_ref().and_then(|l| l.address);
+        c.unowned = unowned.into_iter().find(|u| Some(u.address) == at);
+    }
     let signatures = summarize(&sig_state, mask, &table, &modules);
     let attribution = mask.map(|m| attribute_flags(m, &table, &modules, &unloaded, &events));
     let described = mask.map(|m| table.describe(m));
@@ -455,6 +503,7 @@ pub fn combine(target: &dyn Target, g: Gathered, extra_taint_events: &[(char, St
             .map(crate::load_failures::find)
             .unwrap_or_default(),
         log_only: None,
+        keyrings: keyrings.keyrings,
         kernel_log: log.as_ref().map(|l| LogSummary {
             source: l.source,
             records: l.records.len(),

@@ -42,6 +42,16 @@ impl fmt::Display for TypeRef<'_> {
 }
 
 /// Where a member sits inside its containing type.
+/// A symbol found by address ([`Target::symbol_at`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolAt {
+    pub name: String,
+    /// Its run-time start address.
+    pub address: u64,
+    /// Its size when the source knows it (`.symtab`), else the distance to the next symbol (kallsyms).
+    pub size: Option<u64>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member {
     /// Byte offset from the start of the containing type (nested anonymous members already added in).
@@ -95,6 +105,14 @@ pub trait Target: Sync {
     /// A VMCOREINFO value by its full key, e.g. `"OSRELEASE"`, `"SYMBOL(prb)"`,
     /// `"OFFSET(printk_info.ts_nsec)"`. `None` when the dump has no such key (or no VMCOREINFO).
     fn vmcoreinfo(&self, key: &str) -> Option<String>;
+
+    /// The kernel (vmlinux) symbol containing `addr`, or the nearest one below it: crash's
+    /// `value_search()`. `None` when the source cannot answer (then addresses in vmlinux stay bare).
+    /// Module addresses are not asked here: [`crate::resolve`] reads the modules' own symbol tables.
+    fn symbol_at(&self, addr: u64) -> Option<SymbolAt> {
+        let _ = addr;
+        None
+    }
 
     /// Read a little-endian u64 (x86-64 targets are little-endian; a big-endian port would add a method).
     fn read_u64(&self, addr: u64) -> Result<u64, ReadError> {

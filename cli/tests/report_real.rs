@@ -972,7 +972,17 @@ fn exit_codes_and_damaged_dump(sc: &Scenario, full: &Value) {
         if (num, den) == (9, 10) {
             // The cut is inside the page data and the report still has substance.
             assert_eq!(r["tainted_mask"], full["tainted_mask"], "{ctx}");
-            assert!(!got.is_empty(), "{ctx}: modules");
+            // Modules live in vmalloc space on the highest physical pages, which a -d 31 file keeps last:
+            // the cut may take the newest ones (mixed's oot_params, loaded last, heads the list). Then the
+            // problem names the page the list walk needed.
+            assert!(
+                !got.is_empty()
+                    || problems.iter().any(|pr| {
+                        pr["analyzer"] == "modules"
+                            && s(&pr["message"]).contains("page at physical")
+                    }),
+                "{ctx}: modules: {problems:?}"
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -325,6 +325,31 @@ impl SymbolSource for BtfSource {
         }
     }
 
+    fn symbol_at(&self, addr: u64) -> Option<analyzers::target::SymbolAt> {
+        match &self.addresses {
+            Addresses::Kallsyms(k) => {
+                let (s, next) = k.at_or_below(addr)?;
+                Some(analyzers::target::SymbolAt {
+                    name: s.name,
+                    address: s.address,
+                    size: next.map(|n| n - s.address),
+                })
+            }
+            // A running kernel's /proc/kallsyms: not asked (its addresses stay bare).
+            Addresses::Proc(_) => None,
+            Addresses::Vmlinux { vmlinux, slide } => {
+                let s = vmlinux
+                    .symbol_containing(addr.wrapping_sub(*slide))
+                    .ok()??;
+                Some(analyzers::target::SymbolAt {
+                    name: s.name,
+                    address: s.address.wrapping_add(*slide),
+                    size: (s.size > 0).then_some(s.size),
+                })
+            }
+        }
+    }
+
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {
         match ty {
             TypeRef::Struct(n) | TypeRef::Union(n) => self.btf.layout(n).ok().map(|l| l.size),

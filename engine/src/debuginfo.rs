@@ -80,6 +80,18 @@ impl SymbolSource for DwarfSource {
             .map(|s| s.address.wrapping_add(self.slide))
     }
 
+    fn symbol_at(&self, addr: u64) -> Option<analyzers::target::SymbolAt> {
+        let s = self
+            .vmlinux
+            .symbol_containing(addr.wrapping_sub(self.slide))
+            .ok()??;
+        Some(analyzers::target::SymbolAt {
+            name: s.name,
+            address: s.address.wrapping_add(self.slide),
+            size: (s.size > 0).then_some(s.size),
+        })
+    }
+
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {
         match ty {
             TypeRef::Struct(n) | TypeRef::Union(n) => self.layout(n).map(|l| l.size),

@@ -256,6 +256,8 @@ impl LiveHost {
                 version: attr("version"),
                 srcversion: attr("srcversion"),
                 address: 0,
+                // /sys/module/NAME/parameters would give them; the reduced report does not read it yet.
+                parameters: None,
                 taint_mask,
                 name,
             });
@@ -338,6 +340,8 @@ impl LiveHost {
                 ],
             },
             signatures: self.signature_state(),
+            // Kernel memory only (the keyrings' assoc_arrays): none without /proc/kcore.
+            keyrings: Default::default(),
             log: log.map_err(LogError::Unavailable),
         };
         let report = combine(&facts, gathered, &[]);

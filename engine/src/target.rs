@@ -1,7 +1,7 @@
 //! A crash dump seen as an analyzers [`Target`]: memory from `vmcore`, symbols and types from a
 //! [`SymbolSource`] (DWARF from a debug vmlinux today; BTF and in-dump kallsyms are the same shape).
 
-use analyzers::target::{Member, ReadError, Target, TypeRef};
+use analyzers::target::{Member, ReadError, SymbolAt, Target, TypeRef};
 use vmcore::Vmcore;
 
 /// Where symbol addresses and type layouts come from.
@@ -24,6 +24,11 @@ pub trait SymbolSource: Send + Sync {
     fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
         let _ = enumeration;
         self.enumerator(name)
+    }
+    /// See [`Target::symbol_at`] (run-time address, the KASLR slide already applied).
+    fn symbol_at(&self, addr: u64) -> Option<SymbolAt> {
+        let _ = addr;
+        None
     }
 }
 
@@ -87,6 +92,12 @@ impl Target for DumpTarget<'_> {
 
     fn vmcoreinfo(&self, key: &str) -> Option<String> {
         self.dump.vmcoreinfo()?.get(key).map(str::to_string)
+    }
+
+    fn symbol_at(&self, addr: u64) -> Option<SymbolAt> {
+        traced(format_args!("symbol_at {addr:#x}"), || {
+            self.symbols.symbol_at(addr)
+        })
     }
 }
 
@@ -162,6 +173,10 @@ impl SymbolSource for Chain<'_> {
         let extent = r.symbol_extent(name)?;
         n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Some(extent)
+    }
+
+    fn symbol_at(&self, addr: u64) -> Option<SymbolAt> {
+        self.first(|r| r.symbol_at(addr))
     }
 
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `read` | `readmem(addr, KVADDR, .., RETURN_ON_ERROR\|QUIET)`, after [`KvtopGuard`] checked the page tables |
 //! | `symbol` | `symbol_search(name)->value` (kernel, then module symbols; KASLR applied by crash) |
+//! | `symbol_at` | `value_search(addr)` (name and start; no size: the resolver bounds it by `_text`..`_end`) |
 //! | `size_of`, `member` | gdb expressions through `gdb_pass_through(.., GNU_RETURN_ON_ERROR)`, output captured in a private temporary file; bit fields from `ptype /o` (see [`crate::gdb_text`]) |
 //! | `enumerator` | `enumerator_value(name, &value)` |
 //! | `vmcoreinfo` | `pc->read_vmcoreinfo(key)` (see [`crate::vmcoreinfo`]) |
@@ -287,6 +288,19 @@ impl Target for CrashTarget {
             return None;
         }
         self.traced(format_args!("symbol({name})"), ffi::symbol_value(name))
+    }
+
+    fn symbol_at(&self, addr: u64) -> Option<analyzers::target::SymbolAt> {
+        if !self.on_owner_thread() {
+            return None;
+        }
+        let (name, address) = ffi::symbol_at(addr)?;
+        // crash's syment has no size: the resolver bounds it by the kernel's text range.
+        Some(analyzers::target::SymbolAt {
+            name,
+            address,
+            size: None,
+        })
     }
 
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {

@@ -46,6 +46,7 @@ unsafe impl<const N: usize> Sync for HelpData<N> {}
 #[repr(C)]
 struct Syment {
     value: c_ulong,
+    name: *const c_char,
 }
 
 extern "C" {
@@ -66,6 +67,7 @@ extern "C" {
         error_handle: c_ulong,
     ) -> c_int;
     fn symbol_search(name: *const c_char) -> *const Syment;
+    fn value_search(value: c_ulong, offset: *mut c_ulong) -> *const Syment;
     fn enumerator_value(name: *mut c_char, value: *mut c_long) -> c_int;
     fn gdb_pass_through(cmd: *mut c_char, fptr: *mut libc::FILE, flags: c_ulong) -> c_int;
     fn output_open() -> c_int;
@@ -163,6 +165,28 @@ pub fn symbol_value(name: &str) -> Option<u64> {
     let sp = unsafe { symbol_search(name.as_ptr()) };
     // SAFETY: non-NULL results point into crash's symbol table, whose first field is `ulong value`.
     (!sp.is_null()).then(|| unsafe { (*sp).value } as u64)
+}
+
+#[allow(clippy::unnecessary_cast)]
+/// The symbol at or below `addr` through crash's `value_search()`: `(name, start)`; `None` when crash knows
+/// none.
+pub fn symbol_at(addr: u64) -> Option<(String, u64)> {
+    let mut offset: c_ulong = 0;
+    // SAFETY: value_search only searches crash's symbol tables and writes the offset; NULL when not found.
+    let sp = unsafe { value_search(addr as c_ulong, &mut offset) };
+    if sp.is_null() {
+        return None;
+    }
+    // SAFETY: a non-NULL result points into crash's symbol table: `ulong value; char *name; ...`.
+    let (value, name) = unsafe { ((*sp).value as u64, (*sp).name) };
+    if name.is_null() {
+        return None;
+    }
+    // SAFETY: crash's symbol names are NUL-terminated strings it owns for the session.
+    let name = unsafe { std::ffi::CStr::from_ptr(name) }
+        .to_string_lossy()
+        .into_owned();
+    Some((name, value))
 }
 
 #[allow(clippy::unnecessary_cast)]

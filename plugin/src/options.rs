@@ -9,13 +9,17 @@ pub struct Options {
     pub json: bool,
     pub modules: bool,
     pub timeline: bool,
+    pub parameters: bool,
+    pub keys: bool,
 }
 
 pub const USAGE: &str = concat!(
-    "Usage: taint [-j] [-m] [-t]\n",
+    "Usage: taint [-j] [-m] [-t] [-p] [-k]\n",
     "  -j  JSON (the same document as `vmtaint report --json`)\n",
     "  -m  loaded modules only\n",
     "  -t  taint timeline only\n",
+    "  -p  parameters of every module (values at crash time)\n",
+    "  -k  keys in the trusted keyrings\n",
     "Enter \"help taint\" for details.\n",
 );
 
@@ -31,6 +35,8 @@ pub fn parse_options(args: &[String]) -> Result<Options, String> {
                 'j' => o.json = true,
                 'm' => o.modules = true,
                 't' => o.timeline = true,
+                'p' => o.parameters = true,
+                'k' => o.keys = true,
                 _ => return Err(a.clone()),
             }
         }
@@ -42,7 +48,7 @@ pub fn parse_options(args: &[String]) -> Result<Options, String> {
 /// in the whole report, followed by the problems of the analyzers behind it.
 pub fn render(doc: &FullReport, o: Options) -> Result<String, serde_json::Error> {
     let report = &doc.report;
-    let whole = !o.modules && !o.timeline;
+    let whole = !o.modules && !o.timeline && !o.parameters && !o.keys;
     if o.json {
         let mut s = if whole {
             serde_json::to_string_pretty(doc)?
@@ -53,6 +59,18 @@ pub fn render(doc: &FullReport, o: Options) -> Result<String, serde_json::Error>
             }
             if o.timeline {
                 part.insert("timeline".into(), serde_json::to_value(&report.timeline)?);
+            }
+            if o.parameters {
+                // Per module: its name and parameters (the same objects as in `modules`).
+                let params: serde_json::Map<String, serde_json::Value> = report
+                    .modules
+                    .iter()
+                    .map(|m| Ok((m.name.clone(), serde_json::to_value(&m.parameters)?)))
+                    .collect::<Result<_, serde_json::Error>>()?;
+                part.insert("parameters".into(), params.into());
+            }
+            if o.keys {
+                part.insert("keyrings".into(), serde_json::to_value(&report.keyrings)?);
             }
             serde_json::to_string_pretty(&part)?
         };
@@ -66,10 +84,21 @@ pub fn render(doc: &FullReport, o: Options) -> Result<String, serde_json::Error>
     if o.modules {
         wanted.push(Section::Modules);
     }
+    if o.keys {
+        wanted.push(Section::Keyrings);
+    }
     if o.timeline {
         wanted.push(Section::Timeline);
     }
     let mut out = String::new();
+    if o.parameters {
+        let p = text::parameters(report, false);
+        if p.is_empty() {
+            out.push_str("Parameters: no module has any\n");
+        } else {
+            out.push_str(p.trim_start_matches('\n'));
+        }
+    }
     for section in wanted {
         // A section alone starts at its heading, not at the blank line that separates it in the whole report.
         out.push_str(text::section(report, section, false).trim_start_matches('\n'));
@@ -142,10 +171,20 @@ mod tests {
             json: true,
             modules: true,
             timeline: true,
+            ..Options::default()
         });
         let keys: Vec<&String> = part.as_object().expect("object").keys().collect();
         assert_eq!(keys, ["modules", "timeline"]);
+        let part = json(Options {
+            json: true,
+            parameters: true,
+            keys: true,
+            ..Options::default()
+        });
+        let keys: Vec<&String> = part.as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["keyrings", "parameters"]);
         assert!(USAGE.contains("-j") && USAGE.contains("-m") && USAGE.contains("-t"));
+        assert!(USAGE.contains("-p") && USAGE.contains("-k"));
     }
 
     #[test]
@@ -156,8 +195,12 @@ mod tests {
             Ok(Options {
                 json: true,
                 modules: true,
-                timeline: false
+                ..Options::default()
             })
+        );
+        assert_eq!(
+            parse_options(&args(&["-pk"])).map(|o| (o.parameters, o.keys)),
+            Ok((true, true))
         );
         assert_eq!(
             parse_options(&args(&["-t", "-j"])).map(|o| o.timeline),

@@ -328,6 +328,9 @@ fn mixed_lzo_session(crash: &Path, s: &Scenario) {
         ("redirect", "taint -j > @DIR@/report.json".into()),
         ("bad", "taint -q".into()),
         ("after-bad", "taint -jm".into()),
+        ("params", "taint -p".into()),
+        ("params-json", "taint -jp".into()),
+        ("keys", "taint -k".into()),
         // crash's own commands write to its buffered stdout, the markers (`echo` runs through system())
         // straight to the file descriptor: their output is kept apart in files.
         ("sys", "sys -t > @DIR@/sys.txt".into()),
@@ -405,6 +408,39 @@ fn mixed_lzo_session(crash: &Path, s: &Scenario) {
         serde_json::from_str::<Value>(&file).expect("file is JSON"),
         report
     );
+
+    // taint -p: oot_params's values as the guest's /sys/module/oot_params/parameters showed them.
+    let params = session.section("params");
+    let want = s.truth("params.txt");
+    assert!(!want.is_empty(), "truth/params.txt is empty");
+    for line in want.lines() {
+        let (name, value) = line.split_once('=').expect("name=value");
+        assert!(
+            params.contains(&format!("    {name} = {value}  (")),
+            "taint -p lacks {line}:\n{params}"
+        );
+    }
+    assert_eq!(
+        session.json("params-json")["parameters"]["oot_params"],
+        report["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == "oot_params")
+            .expect("oot_params in taint -j")["parameters"]
+    );
+    // taint -k: every asymmetric key of the guest's /proc/keys, by its description.
+    let keys = session.section("keys");
+    assert!(keys.starts_with("Trusted keys"), "{keys}");
+    for line in s
+        .truth("keys.txt")
+        .lines()
+        .filter(|l| l.contains(" asymmetri "))
+    {
+        let describe = line.split(" asymmetri ").nth(1).unwrap().trim_start();
+        let desc = describe.rsplit_once(": X509").map_or(describe, |(d, _)| d);
+        assert!(keys.contains(desc), "taint -k lacks {desc:?}:\n{keys}");
+    }
 
     // A bad option prints usage, and crash carries on with the next commands.
     assert!(

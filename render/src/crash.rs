@@ -6,13 +6,13 @@
 //! let site = CrashSite {
 //!     how: ReportKind::Panic, headline: "Kernel panic - not syncing: x".into(), seq: 9, ts_ns: 3 * 86_400_000_000_000,
 //!     report: 0,
-//!     site: Some(CodeLocation { symbol: Some("blk_mq_complete_request".into()), offset: Some(0x42), size: Some(0x50), module: None, address: None }),
+//!     site: Some(CodeLocation { symbol: Some("blk_mq_complete_request".into()), offset: Some(0x42), size: Some(0x50), module: None, address: None, resolved_by: None }),
 //!     site_from: Some(SiteFrom::CallTrace), owner: Owner::KernelProper, owner_module: None, owner_source: OwnerSource::Log,
 //!     verdict: Relation::Absent,
 //!     tainting_modules: vec![TaintingModule { name: "nvidia".into(), letters: "PO".into(), relation: Relation::Absent,
 //!         known_from: vec!["loaded".into()], still_loaded: Some(true), first_taint_ns: Some(14_000_000_000) }],
 //!     flags_before: vec![FlagAtCrash { bit: 0, letter: 'P', set_by: Some("nvidia".into()), set_ns: Some(14_000_000_000), pending: false }],
-//!     flags_by_crash: vec![],
+//!     flags_by_crash: vec![], unowned: None,
 //! };
 //! let lines = render::crash::crash_site_lines(&site);
 //! assert_eq!(lines[0], "Crash in blk_mq_complete_request+0x42 (kernel proper; panic: Kernel panic - not syncing: x)");
@@ -45,6 +45,11 @@ pub fn location_text(l: &CodeLocation) -> String {
     };
     if let Some(m) = &l.module {
         s += &format!(" [{m}]");
+    }
+    if l.resolved_by.is_some() && l.symbol.is_some() {
+        if let Some(a) = l.address {
+            s += &format!(" (at {a:#x}, resolved from the dump)");
+        }
     }
     s
 }
@@ -104,6 +109,29 @@ pub fn crash_site_lines(c: &CrashSite) -> Vec<String> {
         ),
         (Some(l), Owner::Unknown) => {
             format!("Crash at {} (owner unknown; {how})", location_text(l))
+        }
+        (Some(l), Owner::NoLoadedModule) => {
+            let mut near = Vec::new();
+            if let Some(u) = &c.unowned {
+                if let Some((m, d)) = &u.nearest_below {
+                    near.push(format!("{d:#x} past the end of {m}"));
+                }
+                if let Some((m, d)) = &u.nearest_above {
+                    near.push(format!("{d:#x} before {m}"));
+                }
+                if let Some(m) = &u.last_unloaded {
+                    near.push(format!("last unloaded: {m}"));
+                }
+            }
+            format!(
+                "Crash at {} in no loaded module: a freed __init section or an unloaded module's memory{} ({how})",
+                location_text(l),
+                if near.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", near.join(", "))
+                }
+            )
         }
         (None, _) => format!("Crash site unknown ({how})"),
     });

@@ -36,8 +36,12 @@ pub enum Section {
     Flags,
     /// The loaded modules table.
     Modules,
+    /// The parameters of the tainting modules (all modules: [`parameters`]).
+    Parameters,
     /// Signature enforcement, lockdown, unsigned modules.
     Signatures,
+    /// The trusted keyrings and their keys.
+    Keyrings,
     /// `last_unloaded_module` and the tracked unloaded tainted modules.
     Unloaded,
     /// The taint timeline from the kernel log.
@@ -50,11 +54,13 @@ pub enum Section {
 
 impl Section {
     /// Every section, in print order.
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 10] = [
         Section::Verdict,
         Section::Flags,
         Section::Modules,
+        Section::Parameters,
         Section::Signatures,
+        Section::Keyrings,
         Section::Unloaded,
         Section::Timeline,
         Section::LoadFailures,
@@ -65,8 +71,9 @@ impl Section {
     pub fn analyzers(self) -> &'static [&'static str] {
         match self {
             Section::Verdict | Section::Flags => &["taint"],
-            Section::Modules => &["modules"],
+            Section::Modules | Section::Parameters => &["modules"],
             Section::Signatures => &["signatures"],
+            Section::Keyrings => &["keyrings"],
             Section::Unloaded => &["unloaded"],
             Section::Timeline => &["timeline", "kernel_log"],
             Section::LoadFailures => &["load_failures"],
@@ -110,7 +117,9 @@ pub fn section(r: &Report, which: Section, color: bool) -> String {
         Section::Verdict => verdict(r, &p, &mut o),
         Section::Flags => flags(r, &p, &mut o),
         Section::Modules => modules(r, &p, &mut o),
+        Section::Parameters => params(r, &p, &mut o, false),
         Section::Signatures => signatures(r, &mut o),
+        Section::Keyrings => keyrings(r, &p, &mut o),
         Section::Unloaded => unloaded(r, &p, &mut o),
         Section::Timeline => timeline(r, &p, &mut o),
         Section::LoadFailures => crate::log::load_failure_lines(&r.load_failures)
@@ -142,6 +151,91 @@ pub fn full_report(d: &FullReport, color: bool) -> String {
             .unwrap_or_default()
     );
     s
+}
+
+/// The parameters of every module that has any (`taint -p`, `report -m`): one line per parameter,
+/// `  NAME = VALUE  (KIND)`, under a line per module.
+pub fn parameters(r: &Report, color: bool) -> String {
+    let mut o = String::new();
+    params(r, &Paint(color), &mut o, true);
+    o
+}
+
+fn params(r: &Report, p: &Paint, o: &mut String, all: bool) {
+    let shown: Vec<_> = r
+        .modules
+        .iter()
+        .filter(|m| all || m.taint_mask != 0)
+        .filter(|m| m.parameters.as_ref().is_some_and(|v| !v.is_empty()))
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    let title = if all {
+        "Parameters"
+    } else {
+        "Parameters (tainting modules)"
+    };
+    let _ = writeln!(o, "\n{}", p.on(BOLD, title));
+    for m in shown {
+        let _ = writeln!(o, "  {}", m.name);
+        for x in m.parameters.iter().flatten() {
+            let value = match (&x.value, x.kind.as_str()) {
+                (Some(v), _) => v.clone(),
+                (None, "unknown") => format!("? (unknown ops {:#x})", x.ops),
+                (None, _) => "?".to_string(),
+            };
+            let mut line = format!("    {} = {}  ({})", x.name, value, x.kind);
+            if let Some(why) = &x.problem {
+                line += &format!("  {}", p.on(YELLOW, why));
+            }
+            let _ = writeln!(o, "{line}");
+        }
+    }
+}
+
+/// One line per key under its keyring: `  [serial] TYPE  DESCRIPTION  (expires DATE)`.
+fn keyrings(r: &Report, p: &Paint, o: &mut String) {
+    if r.keyrings.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n{}", p.on(BOLD, "Trusted keys"));
+    for k in &r.keyrings {
+        let _ = writeln!(o, "  {} ({} keys)", k.name, k.keys.len());
+        for key in &k.keys {
+            let expiry = match key.expiry {
+                Some(s) => format!("  (expires {})", utc_date(s)),
+                None => String::new(),
+            };
+            let _ = writeln!(
+                o,
+                "    {}  {}{expiry}",
+                key.key_type.as_deref().unwrap_or("?"),
+                key.description.as_deref().unwrap_or("?"),
+            );
+        }
+    }
+    if r.signatures.module_sig_supported != Some(false) {
+        let _ = writeln!(
+            o,
+            "  Modules signed by a key not in these keyrings are rejected (sig_enforce) or taint E."
+        );
+    }
+}
+
+/// `YYYY-MM-DD` of seconds since the epoch (UTC), civil-from-days.
+fn utc_date(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 fn verdict(r: &Report, p: &Paint, o: &mut String) {

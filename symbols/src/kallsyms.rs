@@ -453,6 +453,20 @@ impl Kallsyms {
         })
     }
 
+    /// The entry at or below `address` (the table is sorted by address) and the next higher address, which
+    /// bounds its size.
+    pub fn at_or_below(&self, address: u64) -> Option<(KernelSymbol, Option<u64>)> {
+        let i = self
+            .addresses
+            .partition_point(|&a| a <= address)
+            .checked_sub(1)?;
+        let next = self.addresses[i + 1..]
+            .iter()
+            .copied()
+            .find(|&a| a > self.addresses[i]);
+        Some((self.get(i)?, next))
+    }
+
     /// Every entry in table order.
     pub fn iter(&self) -> impl Iterator<Item = KernelSymbol> + '_ {
         (0..self.len()).filter_map(|i| self.get(i))

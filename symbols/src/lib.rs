@@ -181,6 +181,11 @@ impl Vmlinux {
         })
     }
 
+    /// The symbol containing the unrelocated `address` (or the nearest below it), from `.symtab`.
+    pub fn symbol_containing(&self, address: u64) -> Result<Option<Symbol>> {
+        Ok(self.symtab()?.containing(self.image.data(), address))
+    }
+
     /// Every symbol with this name (several `static`s may share one), in table order.
     pub fn symbols_named(&self, name: &str) -> Result<Vec<Symbol>> {
         Ok(self.symtab()?.lookup(self.image.data(), name))

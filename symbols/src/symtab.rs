@@ -198,6 +198,37 @@ impl SymbolTable {
         out
     }
 
+    /// The function or object symbol containing the unrelocated `address` (within its size), else the
+    /// nearest one at or below it; a linear scan (meant for a handful of addresses per report).
+    pub fn containing(&self, data: &[u8], address: u64) -> Option<Symbol> {
+        let mut best: Option<(u64, u64, usize)> = None; // (value, size, index)
+        for i in 0..self.len() {
+            let Some(raw) = self.raw(data, i) else {
+                continue;
+            };
+            let kind = raw.info & 0xf;
+            if !(kind == STT_FUNC || kind == STT_OBJECT || kind == STT_NOTYPE)
+                || raw.value > address
+                || raw.value == 0
+                || raw.name.is_empty()
+            {
+                continue;
+            }
+            let inside = address < raw.value.saturating_add(raw.size);
+            let better = match best {
+                None => true,
+                Some((v, sz, _)) => {
+                    let best_inside = address < v.saturating_add(sz);
+                    (inside && !best_inside) || (inside == best_inside && raw.value > v)
+                }
+            };
+            if better {
+                best = Some((raw.value, raw.size, i));
+            }
+        }
+        self.symbol(data, best?.2)
+    }
+
     pub fn symbol(&self, data: &[u8], i: usize) -> Option<Symbol> {
         let raw = self.raw(data, i)?;
         let local = raw.info >> 4 == STB_LOCAL;
