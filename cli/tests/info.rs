@@ -50,7 +50,9 @@ fn info_json_matches_schema_and_oracles_on_every_real_dump() {
             .zip(["lzo", "zlib", "lzo", "none"])
             .map(|((p, f), c)| (p, f, c))
             .collect();
-        if s.name == "mixed" {
+        // QEMU's own dumps of `mixed` (dump-guest-memory over QMP): x86-64 guests only (arm64's virt
+        // machine has no second serial port for the handshake).
+        if s.name == "mixed" && s.kernel.arch == "x86_64" {
             files.push((
                 s.dir.join("qemu-kdump.flat").to_string_lossy().into(),
                 "kdump-flattened",

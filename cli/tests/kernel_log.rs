@@ -7,7 +7,8 @@ use engine::target::{DumpTarget, VmcoreInfoOnly};
 use testcores::real;
 use vmcore::Vmcore;
 
-/// `(1, 7, 8)` from the manifest's `"makedumpfile_version": "makedumpfile: version 1.7.8 (released ...)"`.
+/// `(1, 7, 8)` from the manifest's makedumpfile version, whichever way it is written:
+/// `makedumpfile: version 1.7.8 (released ...)` or Debian's `makedumpfile 1:1.7.2-1 (Debian arm64)`.
 fn makedumpfile_version(manifest: &str) -> (u32, u32, u32) {
     let v: serde_json::Value = serde_json::from_str(manifest).expect("manifest.json");
     let text = v["makedumpfile_version"]
@@ -15,15 +16,12 @@ fn makedumpfile_version(manifest: &str) -> (u32, u32, u32) {
         .expect("makedumpfile_version");
     let version = text
         .split_whitespace()
-        .skip_while(|w| *w != "version")
-        .nth(1)
+        .map(|w| w.rsplit(':').next().unwrap_or(w)) // Debian epoch `1:`
+        .map(|w| w.split('-').next().unwrap_or(w)) // Debian revision `-1`
+        .find(|w| w.split('.').count() == 3 && w.split('.').all(|p| p.parse::<u32>().is_ok()))
         .unwrap_or_else(|| panic!("no version in {text:?}"));
-    let mut n = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    (
-        n.next().unwrap_or(0),
-        n.next().unwrap_or(0),
-        n.next().unwrap_or(0),
-    )
+    let n: Vec<u32> = version.split('.').map(|p| p.parse().unwrap_or(0)).collect();
+    (n[0], n[1], n[2])
 }
 
 #[test]

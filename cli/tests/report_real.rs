@@ -931,7 +931,24 @@ fn exit_codes_and_damaged_dump(sc: &Scenario, full: &Value) {
         let (_, r) = report_json_with_status(&p);
         let ctx = format!("{}/vmcore.lzo cut at {num}/{den} ({cut} bytes)", sc.id());
         let problems = r["problems"].as_array().unwrap();
-        assert!(!problems.is_empty(), "{ctx}: the damage is named");
+        // A cut that removes pages the report reads is named; one that removes only pages it never reads
+        // (7.2's lzo keeps its kernel data early in the file) must leave the report exactly as it was.
+        if problems.is_empty() {
+            let strip = |v: &Value| {
+                let mut v = v.clone();
+                v.as_object_mut().unwrap().remove("dump");
+                v
+            };
+            assert_eq!(
+                strip(&r),
+                strip(full),
+                "{ctx}: nothing named, so nothing may differ"
+            );
+        }
+        assert!(
+            (num, den) != (1, 4) || !problems.is_empty(),
+            "{ctx}: a quarter of the file cannot hold everything the report reads"
+        );
         for pr in problems {
             let msg = s(&pr["message"]);
             // Each unreadable part is named, with the file and why, never as "not mapped".

@@ -301,6 +301,17 @@ impl Kallsyms {
             entries.push((start, len as u16));
             names.pos += len;
         }
+        // kallsyms_markers follows kallsyms_names (aligned): a wrong kallsyms_num_syms that still decodes
+        // (e.g. a pointer to other data whose first word is a plausible count) ends the names elsewhere.
+        if let Some(markers) = tables.markers {
+            let names_end = tables.names.wrapping_add(names.pos as u64);
+            if !(names_end <= markers && markers - names_end < 8) {
+                return Err(KallsymsError::Malformed(format!(
+                    "kallsyms_num_syms {count} ends kallsyms_names at {names_end:#x}, but kallsyms_markers \
+                     starts at {markers:#x}"
+                )));
+            }
+        }
         let mut names_buf = names.buf;
         names_buf.truncate(names.pos);
 

@@ -110,11 +110,20 @@ fn check_dump(
     );
 }
 
+/// Every x86-64 kernel's dumps (the arm64 ones, whose linear map and walk differ, are in real_arm64.rs).
+fn x86_64_scenarios() -> Vec<real::Scenario> {
+    real::all_scenarios()
+        .into_iter()
+        .filter(|s| s.kernel.arch == "x86_64")
+        .collect()
+}
+
 #[test]
 fn every_format_of_every_scenario_reads_right() {
-    let scenarios = real::all_scenarios();
+    let scenarios = x86_64_scenarios();
     let oracles: BTreeMap<String, Oracle> = real::kernels()
         .iter()
+        .filter(|k| k.arch == "x86_64")
         .map(|k| (k.release.clone(), oracle(k)))
         .collect();
     real::check_each(scenarios, real::Scenario::id, |s| {
@@ -161,7 +170,8 @@ fn every_format_of_every_scenario_reads_right() {
 /// kdump-zlib stream (which drgn 0.3.0 cannot open).
 #[test]
 fn qemu_dump_guest_memory_outputs_read_right() {
-    let mixed: Vec<real::Scenario> = real::all_scenarios()
+    // arm64's virt machine has no second serial port for the QMP handshake: no QEMU dumps there.
+    let mixed: Vec<real::Scenario> = x86_64_scenarios()
         .into_iter()
         .filter(|s| s.name == "mixed")
         .collect();
