@@ -475,7 +475,8 @@ fn mixed_lzo_session(crash: &Path, s: &Scenario) {
     } else if kept {
         "member(typeof(last_unloaded_module), taints) -> Some(Member {"
     } else {
-        "member(typeof(last_unloaded_module), taints) -> None"
+        // A bare char[] (before 6.0): no `name` member, so its taints are never asked for.
+        "member(typeof(last_unloaded_module), name) -> None"
     };
     assert!(
         session.stderr.contains(answer),
