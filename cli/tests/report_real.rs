@@ -662,9 +662,15 @@ fn timeline_matches_the_dumps_log() {
                 .iter()
                 .find_map(|(_, t)| t.strip_prefix("CPU: "))
                 .expect("a CPU: header after the crash line");
+            // `N PID: N Comm: X` (6.12+ put `UID: N` before PID): read by key.
             let hf: Vec<&str> = header.split_whitespace().collect();
-            let (pid, comm) = (hf[2], hf[4]);
-            assert_eq!((hf[1], hf[3]), ("PID:", "Comm:"), "{ctx}: {header:?}");
+            let after = |key: &str| {
+                hf.iter()
+                    .position(|w| *w == key)
+                    .and_then(|i| hf.get(i + 1).copied())
+                    .unwrap_or_else(|| panic!("{ctx}: no {key} in {header:?}"))
+            };
+            let (pid, comm) = (after("PID:"), after("Comm:"));
             let p = &r["panic"];
             let want_message = crash_text
                 .strip_prefix("Kernel panic - not syncing: ")
@@ -1010,8 +1016,11 @@ fn exit_codes_and_damaged_dump(sc: &Scenario, full: &Value) {
             );
         }
         if (num, den) == (9, 10) {
-            // The cut is inside the page data and the report still has substance.
-            assert_eq!(r["tainted_mask"], full["tainted_mask"], "{ctx}");
+            // The cut is inside the page data: what was read is right (a mask whose page the cut took,
+            // as on 6.12 whose kernel data sits late in the file, is named above).
+            if !r["tainted_mask"].is_null() {
+                assert_eq!(r["tainted_mask"], full["tainted_mask"], "{ctx}");
+            }
             // Modules live in vmalloc space on the highest physical pages, which a -d 31 file keeps last:
             // the cut may take the newest ones (mixed's oot_params, loaded last, heads the list). Then the
             // problem names the page the list walk needed.

@@ -114,6 +114,8 @@ pub struct Btf {
     /// (type id, enumerator index) of every enumerator, and their index by name; built on first use.
     enumerators: OnceLock<(Vec<(u32, u32)>, NameIndex)>,
     layouts: Mutex<HashMap<String, Arc<Layout>>>,
+    /// Whether the encoder recorded the signedness of chars (its `signed char` has the SIGNED bit).
+    char_sign_recorded: OnceLock<bool>,
 }
 
 impl std::fmt::Debug for Btf {
@@ -213,6 +215,7 @@ impl Btf {
             names: NameIndex::default(),
             enumerators: OnceLock::new(),
             layouts: Mutex::new(HashMap::new()),
+            char_sign_recorded: OnceLock::new(),
         };
         let names = NameIndex::build(btf.offsets.len(), |id| {
             let rec = btf.record(id as u32).ok()?;
@@ -427,6 +430,16 @@ impl Btf {
         self.desc(id, Mode::Expand, 0)
     }
 
+    /// Whether this BTF records the sign of chars: its `signed char` carries the SIGNED bit.
+    fn char_sign_recorded(&self) -> bool {
+        *self.char_sign_recorded.get_or_init(|| {
+            self.named("signed char", &[KIND_INT])
+                .first()
+                .and_then(|&id| self.record(id).ok())
+                .is_some_and(|r| (self.word(r.extra) >> 24) & INT_SIGNED != 0)
+        })
+    }
+
     /// The C spelling of the type with this id, typedef names kept (as the DWARF reader spells it).
     pub fn type_name(&self, id: u32) -> Result<String> {
         self.spell(id, 0)
@@ -496,14 +509,22 @@ impl Btf {
                 let name = self.name(rec.name_off)?.unwrap_or_default();
                 let size = u64::from(rec.size_or_type);
                 // DWARF says signed_char or unsigned_char; BTF keeps a CHAR bit (not always set by pahole),
-                // so a 1-byte integer named `...char` is a char, signed as its SIGNED bit says: plain
-                // `char` is signed on 6.1 and unsigned from 6.2 on (`-funsigned-char`), seen in both
-                // kernels' .BTF.
+                // so a 1-byte integer named `...char` is a char. Its sign: `unsigned char` is unsigned,
+                // `signed char` signed; plain `char` is signed on x86-64 before 6.2 and unsigned from 6.2
+                // on (`-funsigned-char`). Newer pahole says which in the SIGNED bit (6.1: set, 6.12: not);
+                // older pahole (5.10's) records no char's sign at all, and then `char` is the C default.
                 let is_char = enc & INT_CHAR != 0 || (size == 1 && name.ends_with("char"));
                 let encoding = if enc & INT_BOOL != 0 {
                     BaseEncoding::Bool
                 } else if is_char {
-                    if enc & INT_SIGNED != 0 {
+                    let signed = if name.starts_with("unsigned") {
+                        false
+                    } else if enc & INT_SIGNED != 0 || name.starts_with("signed") {
+                        true
+                    } else {
+                        !self.char_sign_recorded()
+                    };
+                    if signed {
                         BaseEncoding::SignedChar
                     } else {
                         BaseEncoding::UnsignedChar
@@ -803,16 +824,23 @@ mod tests {
         b
     }
 
-    /// Plain `char` is signed or not as the kernel was built (6.2+: `-funsigned-char`); pahole says which in
-    /// the SIGNED bit, as the 6.1 and 6.12 vmlinux .BTF show.
+    /// Plain `char` is signed or not as the kernel was built (6.2+: `-funsigned-char`); newer pahole says
+    /// which in the SIGNED bit (as the 6.1 and 6.12 vmlinux .BTF show), older pahole records no char's sign
+    /// (5.10's: `signed char` has no SIGNED bit either) and `char` is then signed, the C default there.
     #[test]
     fn plain_char_signedness_follows_the_signed_bit() {
-        for (bits, want) in [
-            (INT_SIGNED << 24 | 8, BaseEncoding::SignedChar),
-            (8, BaseEncoding::UnsignedChar),
+        for (bits, signed_char_bits, want) in [
+            (
+                INT_SIGNED << 24 | 8,
+                INT_SIGNED << 24 | 8,
+                BaseEncoding::SignedChar,
+            ),
+            (8, INT_SIGNED << 24 | 8, BaseEncoding::UnsignedChar),
+            (8, 8, BaseEncoding::SignedChar),
         ] {
             let mut b = Builder::new();
             b.t("char", KIND_INT, 0, false, 1, &[bits]);
+            b.t("signed char", KIND_INT, 0, false, 1, &[signed_char_bits]);
             let c = b.s("c");
             b.t("holder", KIND_STRUCT, 1, false, 1, &[c, 1, 0]);
             let btf = Btf::parse(b.bytes()).unwrap();

@@ -301,16 +301,26 @@ impl Kallsyms {
             entries.push((start, len as u16));
             names.pos += len;
         }
-        // kallsyms_markers follows kallsyms_names (aligned): a wrong kallsyms_num_syms that still decodes
-        // (e.g. a pointer to other data whose first word is a plausible count) ends the names elsewhere.
-        if let Some(markers) = tables.markers {
-            let names_end = tables.names.wrapping_add(names.pos as u64);
-            if !(names_end <= markers && markers - names_end < 8) {
-                return Err(KallsymsError::Malformed(format!(
-                    "kallsyms_num_syms {count} ends kallsyms_names at {names_end:#x}, but kallsyms_markers \
-                     starts at {markers:#x}"
-                )));
+        // After kallsyms_names come kallsyms_markers (one u32 or unsigned long per 256 names), on newer
+        // kernels kallsyms_seqs_of_names (3 bytes per name), then kallsyms_token_table. A wrong
+        // kallsyms_num_syms that still decodes (a pointer to other data whose first word is a plausible
+        // count) ends the names elsewhere: before the markers, or past the token table.
+        let names_end = tables.names.wrapping_add(names.pos as u64);
+        let gap_max = u64::from(count.div_ceil(256)) * 8 + 3 * u64::from(count) + 64;
+        let ends_right = match tables.markers {
+            Some(markers) => names_end <= markers && markers - names_end < 8,
+            None => {
+                tables.token_table <= tables.names
+                    || (names_end <= tables.token_table
+                        && tables.token_table - names_end <= gap_max)
             }
+        };
+        if !ends_right {
+            return Err(KallsymsError::Malformed(format!(
+                "kallsyms_num_syms {count} ends kallsyms_names at {names_end:#x}, which is not where the \
+                 tables after them begin (kallsyms_markers {:?}, kallsyms_token_table {:#x})",
+                tables.markers, tables.token_table
+            )));
         }
         let mut names_buf = names.buf;
         names_buf.truncate(names.pos);
