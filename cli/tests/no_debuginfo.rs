@@ -12,7 +12,7 @@ use engine::make_report_cached;
 use engine::target::SymbolSource;
 use serde_json::Value;
 use symbols::btf::Btf;
-use symbols::Vmlinux;
+use symbols::{TypeDesc, Vmlinux};
 use testcores::real;
 use vmcore::Vmcore;
 
@@ -232,9 +232,23 @@ fn btf_layouts_equal_dwarf_layouts_on(s: &real::Scenario) {
     for name in VARIABLES {
         let dwarf = v.variable_type(name).unwrap();
         let btf = in_dump.btf().variable_type(name, None).unwrap();
-        assert_eq!(btf, *dwarf, "typeof({name})");
+        match (&btf, &*dwarf) {
+            // 5.10's BTF has no VAR for taint_flags and the kernel's table says no length: the element
+            // type must agree; the report takes the length from the symbol's extent instead.
+            (
+                TypeDesc::Array {
+                    element: b,
+                    count: None,
+                },
+                TypeDesc::Array { element: d, .. },
+            ) if s.kernel.version() < (6, 0) => assert_eq!(b, d, "typeof({name}) elements"),
+            _ => assert_eq!(btf, *dwarf, "typeof({name})"),
+        }
         let ty = TypeRef::TypeOf(name);
-        assert_eq!(in_dump.size_of(ty), dwarf_src.size_of(ty), "size of {name}");
+        // An array of unknown length has no size (5.10, above): unknown, never a wrong size.
+        if !(s.kernel.version() < (6, 0) && in_dump.size_of(ty).is_none()) {
+            assert_eq!(in_dump.size_of(ty), dwarf_src.size_of(ty), "size of {name}");
+        }
     }
     for (ty, member) in [
         (TypeRef::TypeOf("panic_cpu"), "counter"),
