@@ -628,7 +628,11 @@ fn timeline_matches_the_dumps_log() {
                     let ev = at(*us, "warn");
                     assert_eq!(ev.len(), 1, "{ctx}: one warn event at {us} µs for {text:?}");
                     assert_eq!(s(&ev[0]["letter"]), "W", "{ctx}");
-                    let bracketed = text.rsplit_once('[').and_then(|(_, m)| m.strip_suffix(']'));
+                    // `... func+off/size [mod]` (6.x) or `... [mod], CPU#0: comm/pid` (7.x).
+                    let bracketed = text
+                        .rsplit_once('[')
+                        .and_then(|(_, m)| m.split_once(']'))
+                        .map(|(m, _)| m);
                     assert_eq!(ev[0]["module"].as_str(), bracketed, "{ctx}: {text:?}");
                 }
             }
