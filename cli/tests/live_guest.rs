@@ -20,10 +20,7 @@ fn live_scenario(k: &Kernel, name: &'static str) -> Scenario {
 }
 
 fn x86_kernels() -> Vec<Kernel> {
-    real::kernels()
-        .into_iter()
-        .filter(|k| k.arch == "x86_64")
-        .collect()
+    real::kernels_of("x86_64")
 }
 
 /// Every kernel's live results, or the gate's loud failure.

@@ -69,10 +69,7 @@ fn vmlinux(k: &real::Kernel) -> Arc<Vmlinux> {
 /// with CONFIG_KALLSYMS_ALL). arm64's kallsyms has no data symbols; what its dumps give without debuginfo
 /// (the mask from the log, said so) is tested in report_real_arm64.rs.
 fn full_kallsyms_scenarios() -> Vec<real::Scenario> {
-    real::all_scenarios()
-        .into_iter()
-        .filter(|s| s.kernel.arch == "x86_64")
-        .collect()
+    real::scenarios_of("x86_64")
 }
 
 /// The mixed scenario of every such kernel line.
@@ -94,11 +91,7 @@ fn every_dump_reports_the_same_without_debuginfo() {
     let scenarios = full_kallsyms_scenarios();
     assert_eq!(
         scenarios.len(),
-        real::SCENARIOS.len()
-            * real::kernels()
-                .iter()
-                .filter(|k| k.arch == "x86_64")
-                .count(),
+        real::SCENARIOS.len() * real::kernels_of("x86_64").len(),
         "every scenario of every kernel is present"
     );
     let cache = VmlinuxCache::default();

@@ -71,10 +71,7 @@ fn lzo_reports() -> &'static BTreeMap<String, (Scenario, Value)> {
     static R: OnceLock<BTreeMap<String, (Scenario, Value)>> = OnceLock::new();
     R.get_or_init(|| {
         // x86-64 kernels; the arm64 dumps have their own expectations in report_real_arm64.rs.
-        let all: Vec<Scenario> = real::all_scenarios()
-            .into_iter()
-            .filter(|s| s.kernel.arch == "x86_64")
-            .collect();
+        let all: Vec<Scenario> = real::scenarios_of("x86_64");
         assert_eq!(
             all.len(),
             real::SCENARIOS.len() * x86_64_kernels(),
@@ -104,10 +101,7 @@ fn each_kernels(scenario: &str) -> Vec<&'static (Scenario, Value)> {
 }
 
 fn x86_64_kernels() -> usize {
-    real::kernels()
-        .iter()
-        .filter(|k| k.arch == "x86_64")
-        .count()
+    real::kernels_of("x86_64").len()
 }
 
 fn s(v: &Value) -> &str {

@@ -425,6 +425,19 @@ pub fn all_scenarios() -> Vec<Scenario> {
     )
 }
 
+/// The kernel lines of one architecture (`x86_64`, `aarch64`), in the table's order.
+pub fn kernels_of(arch: &str) -> Vec<Kernel> {
+    kernels().into_iter().filter(|k| k.arch == arch).collect()
+}
+
+/// Every scenario of the kernels of one architecture (same rules as [`all_scenarios`]).
+pub fn scenarios_of(arch: &str) -> Vec<Scenario> {
+    all_scenarios()
+        .into_iter()
+        .filter(|s| s.kernel.arch == arch)
+        .collect()
+}
+
 /// One scenario of the default kernel by name (same rules as [`scenarios`]).
 pub fn scenario(name: &str) -> Option<Scenario> {
     scenarios().into_iter().find(|s| s.name == name)

@@ -112,18 +112,14 @@ fn check_dump(
 
 /// Every x86-64 kernel's dumps (the arm64 ones, whose linear map and walk differ, are in real_arm64.rs).
 fn x86_64_scenarios() -> Vec<real::Scenario> {
-    real::all_scenarios()
-        .into_iter()
-        .filter(|s| s.kernel.arch == "x86_64")
-        .collect()
+    real::scenarios_of("x86_64")
 }
 
 #[test]
 fn every_format_of_every_scenario_reads_right() {
     let scenarios = x86_64_scenarios();
-    let oracles: BTreeMap<String, Oracle> = real::kernels()
+    let oracles: BTreeMap<String, Oracle> = real::kernels_of("x86_64")
         .iter()
-        .filter(|k| k.arch == "x86_64")
         .map(|k| (k.release.clone(), oracle(k)))
         .collect();
     real::check_each(scenarios, real::Scenario::id, |s| {
