@@ -1,6 +1,8 @@
-//! The part of crash 8's C API this extension uses, declared from crash's `defs.h` (facts only) and checked
+//! The part of crash's C API this extension uses, declared from crash's `defs.h` (facts only) and checked
 //! against the dynamic symbol table of Debian's crash 8.0.2 (`nm -D /usr/bin/crash` exports every name
-//! below).
+//! below) and crash 9. The layouts and constants are in [`crate::abi`], whose tests compile
+//! `plugin/abi/probe.c` against each crash's `defs.h`; that probe also asserts the C type of every
+//! function and global declared here (keep the two in step).
 //!
 //! Every function here was read for error paths: none of them is called in a way that reaches
 //! `error(FATAL, ...)`, `RESTART()` or any other `longjmp` back to crash's prompt, because such a jump would
@@ -9,31 +11,8 @@
 
 use std::ffi::{c_char, c_int, c_long, c_ulong, c_ulonglong, c_void, CStr, CString};
 
-/// `MAXARGS` in defs.h: the length of the `args[]` array.
-pub const MAXARGS: usize = 100;
-/// `readmem()` memory type: kernel virtual address.
-const KVADDR: c_int = 0x1;
-/// `readmem()` memory type: physical address (no translation, so no page-table walk).
-const PHYSADDR: c_int = 0x4;
-/// `readmem()` error handling: return FALSE instead of `RESTART()`, and print nothing. Never
-/// `FAULT_ON_ERROR` (0x1), which longjmps.
-const RETURN_ON_ERROR_QUIET: c_ulong = 0x2 | 0x4;
-/// `gdb_pass_through()` flags: catch gdb's exceptions and report failure (`GNU_RETURN_ON_ERROR`), and run
-/// the command as not typed at a terminal (`GNU_FROM_TTY_OFF`). Without the first, a failing gdb
-/// command is rethrown and ends in crash's error handling.
-const GNU_RETURN_ON_ERROR_TTY_OFF: c_ulong = 0x8 | 0x20;
-
-/// `struct command_table_entry` (defs.h): one command of an extension.
-#[repr(C)]
-pub struct CommandTableEntry {
-    pub name: *const c_char,
-    pub func: Option<extern "C" fn()>,
-    pub help_data: *const *const c_char,
-    pub flags: c_ulong,
-}
-
-// SAFETY: the table and the strings it points to are immutable statics; crash only reads them.
-unsafe impl Sync for CommandTableEntry {}
+pub use crate::abi::{CommandTableEntry, MAXARGS};
+use crate::abi::{Syment, GNU_RETURN_ON_ERROR_TTY_OFF, KVADDR, PHYSADDR, RETURN_ON_ERROR_QUIET};
 
 /// A NULL-terminated array of C string pointers (crash's `char **help_data`), for statics.
 #[repr(transparent)]
@@ -41,13 +20,6 @@ pub struct HelpData<const N: usize>(pub [*const c_char; N]);
 
 // SAFETY: immutable pointers to `'static` string literals.
 unsafe impl<const N: usize> Sync for HelpData<N> {}
-
-/// The head of `struct syment` (defs.h): `ulong value` is its first field. Only read, never allocated.
-#[repr(C)]
-struct Syment {
-    value: c_ulong,
-    name: *const c_char,
-}
 
 extern "C" {
     /// crash's current output stream (redirected for `| cmd` and `> file`).

@@ -19,6 +19,7 @@
 // The extension is an FFI boundary with the crash executable: unsafe is its nature (see `ffi`).
 #![allow(unsafe_code)]
 
+mod abi;
 mod document;
 mod gdb_text;
 mod options;

@@ -16,7 +16,7 @@ use crate::ffi;
 /// `RTLD_DL_SYMENT` of glibc's `dladdr1()`: return the matching `ElfW(Sym)`.
 const RTLD_DL_SYMENT: c_int = 1;
 /// The members after `read_vmcoreinfo` in `struct program_context`, plus itself: three pointers.
-const TAIL_BYTES: u64 = 3 * 8;
+const TAIL_BYTES: u64 = crate::abi::PROGRAM_CONTEXT_TAIL_BYTES;
 
 type ReadVmcoreinfo = unsafe extern "C" fn(*const c_char) -> *mut c_char;
 

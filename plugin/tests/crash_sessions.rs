@@ -1,6 +1,10 @@
 //! The extension inside the real crash 8 on the real dumps (testcores/make-real-cores.sh) of every kernel
-//! line crash 8 reads (the script stored crash's own output there: 5.10 and 6.1), checked against what each
-//! guest said about itself before it crashed.
+//! line crash 8 reads (the script stored crash's own output there: 5.10 and 6.1), and inside crash 9
+//! (testcores/build-crash9.sh, from Debian sid's source package) on every x86-64 kernel line crash 9 opens
+//! (5.10, 6.1, 6.12), checked against what each guest said about itself before it crashed, against what
+//! crash itself reads from the same dump (`sys -t`, `mod -t`, `p last_unloaded_module`, `log`), and
+//! against `vmtaint report --json`. Where crash 9 cannot open a kernel's dumps (7.2), the test checks
+//! that it still stops the known way, so the support matrix's "cannot open" stays true.
 //!
 //! One crash session runs many commands (crash takes seconds to start): each command's output is
 //! delimited by `echo` markers. These tests fail, never skip, when crash, the dumps or the debug vmlinux
@@ -318,7 +322,16 @@ fn mixed_lzo_session_reports_truth_and_behaves_as_a_crash_command() {
     });
 }
 
+/// The support-matrix key each crash's tests record under (the column `crash-extension`; crash 9 adds its
+/// own proof to that cell).
+const CRASH8_PROOF: &str = "crash-extension";
+const CRASH9_PROOF: &str = "crash-extension@crash9";
+
 fn mixed_lzo_session(crash: &Path, s: &Scenario) {
+    mixed_lzo_session_proving(crash, s, CRASH8_PROOF)
+}
+
+fn mixed_lzo_session_proving(crash: &Path, s: &Scenario, proof: &str) {
     let cmds: Vec<(&str, String)> = vec![
         ("json", "taint -j".into()),
         ("text", "taint".into()),
@@ -335,6 +348,9 @@ fn mixed_lzo_session(crash: &Path, s: &Scenario) {
         // straight to the file descriptor: their output is kept apart in files.
         ("sys", "sys -t > @DIR@/sys.txt".into()),
         ("prb", "sym prb > @DIR@/prb.txt".into()),
+        ("mod", "mod -t > @DIR@/mod.txt".into()),
+        ("lum", "p last_unloaded_module > @DIR@/lum.txt".into()),
+        ("log", "log > @DIR@/log.txt".into()),
     ];
     let session = run_crash(
         crash,
@@ -452,6 +468,8 @@ fn mixed_lzo_session(crash: &Path, s: &Scenario) {
     assert_eq!(after["modules"], report["modules"]);
     let sys = std::fs::read_to_string(session.dir.join("sys.txt")).expect("sys -t > file");
     assert!(sys.contains(&format!("TAINTED_MASK: {mask:x}")), "{sys}");
+    // crash's own view of the same dump, command by command, equals the extension's report.
+    assert_crash_view_matches(&session.dir, &report, s, &format!("{}/vmcore.lzo", s.id()));
 
     // VMCOREINFO came through crash's reader and agrees with crash's own symbol table.
     let prb = std::fs::read_to_string(session.dir.join("prb.txt")).expect("sym prb > file");
@@ -486,8 +504,104 @@ fn mixed_lzo_session(crash: &Path, s: &Scenario) {
     let _ = std::fs::remove_dir_all(&session.dir);
     real::record_support(
         &s.kernel,
-        "crash-extension",
+        proof,
         &format!("real dump in CI ({})", crash_version(crash)),
+    );
+}
+
+/// What crash's own commands read from the dump (written by the session to `sys.txt`, `mod.txt`,
+/// `lum.txt`, `log.txt` in `dir`) against the report `taint -j` printed: the mask and its letters, every
+/// tainted module's letters, the last unloaded module, and every taint message of crash's `log` in the
+/// timeline at crash's timestamp.
+fn assert_crash_view_matches(dir: &Path, report: &Value, s: &Scenario, what: &str) {
+    let read = |f: &str| {
+        std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{what}: {f}: {e}"))
+    };
+    let text = format!("{}{}{}", read("sys.txt"), read("mod.txt"), read("lum.txt"));
+    let c = real::CrashOracle::parse(&text).unwrap_or_else(|e| panic!("{what}: {e}:\n{text}"));
+    assert_eq!(
+        report["tainted_mask"].as_u64(),
+        Some(c.tainted_mask),
+        "{what}: mask vs sys -t"
+    );
+    assert_eq!(
+        c.tainted_mask,
+        s.tainted(),
+        "{what}: crash's sys -t vs the guest"
+    );
+    let letters: String = report["flags"]
+        .as_array()
+        .expect("flags")
+        .iter()
+        .filter_map(|f| f["letter"].as_str())
+        .collect();
+    assert_eq!(letters, c.letters, "{what}: letters vs sys -t");
+    let tainted: BTreeMap<String, String> = report["modules"]
+        .as_array()
+        .expect("modules")
+        .iter()
+        .filter(|m| m["taints"].as_str().is_some_and(|t| !t.is_empty()))
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().into(),
+                m["taints"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tainted, c.module_taints,
+        "{what}: tainted modules vs mod -t"
+    );
+    let (name, taints) = c
+        .last_unloaded
+        .unwrap_or_else(|| panic!("{what}: crash printed no last_unloaded_module:\n{text}"));
+    match &report["last_unloaded_module"] {
+        Value::Null => assert_eq!(name, "", "{what}: last_unloaded_module"),
+        l => {
+            assert_eq!(
+                l["name"].as_str(),
+                Some(name.as_str()),
+                "{what}: last unloaded"
+            );
+            assert_eq!(
+                l["taints_raw"].as_str(),
+                taints.as_deref(),
+                "{what}: last unloaded taints"
+            );
+        }
+    }
+    // crash's `log`: `[    S.UUUUUU] message`. Each taint message is a timeline event at that time.
+    let log = read("log.txt");
+    let events = report["timeline"].as_array().expect("timeline");
+    let mut seen = 0;
+    for line in log.lines().filter(|l| l.contains("taints kernel.")) {
+        let (stamp, message) = line
+            .strip_prefix('[')
+            .and_then(|l| l.split_once("] "))
+            .unwrap_or_else(|| panic!("{what}: crash's log line without a time: {line}"));
+        let (secs, micros) = stamp.trim().split_once('.').expect("S.UUUUUU");
+        let ns =
+            secs.parse::<u64>().unwrap() * 1_000_000_000 + micros.parse::<u64>().unwrap() * 1000;
+        assert!(
+            events.iter().any(
+                |e| e["ts_ns"].as_u64().is_some_and(|t| t / 1000 == ns / 1000)
+                    && e["text"]
+                        .as_str()
+                        .is_some_and(|t| t.contains(message.trim()))
+            ),
+            "{what}: crash's log line {line:?} is not in the timeline: {}",
+            report["timeline"]
+        );
+        seen += 1;
+    }
+    let want = s
+        .truth("dmesg.txt")
+        .lines()
+        .filter(|l| l.contains("taints kernel."))
+        .count();
+    assert_eq!(
+        seen, want,
+        "{what}: taint lines in crash's log vs the guest's dmesg:\n{log}"
     );
 }
 
@@ -564,4 +678,190 @@ fn elf_and_flattened_same_report(crash: &Path, s: &Scenario) {
         let _ = std::fs::remove_dir_all(&session.dir);
     }
     assert_eq!(reports[0], reports[1], "ELF and flattened reports differ");
+}
+
+// --- crash 9 ------------------------------------------------------------------------------------------
+
+/// What stops crash 9.0.2 on a kernel whose `struct module` has no `num_gpl_syms` (7.x merged the GPL
+/// symbol table into the main one): crash needs that member's offset while it loads the module list.
+/// Upstream crash fixed this after 9.0.2 (commit 3a415c0); Debian sid still carries 9.0.2.
+const CRASH9_STOPS_AT: &str = "invalid structure member offset: module_num_gpl_syms";
+
+/// Whether the kernel's `struct module` has `member`, from its own DWARF (dwarves' pahole: an oracle
+/// independent of crash and of vmtaint).
+fn struct_module_has(vmlinux: &Path, member: &str) -> bool {
+    let out = Command::new("pahole")
+        .arg("-C")
+        .arg("module")
+        .arg(vmlinux)
+        .output()
+        .expect("run pahole (dwarves)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("struct module {"),
+        "pahole -C module {} failed",
+        vmlinux.display()
+    );
+    text.lines().any(|l| {
+        l.split("/*").next().is_some_and(|decl| {
+            decl.trim()
+                .trim_end_matches(';')
+                .rsplit([' ', '*', '\t'])
+                .next()
+                .is_some_and(|name| name == member)
+        })
+    })
+}
+
+/// The x86-64 scenarios named `name`, split into those crash 9.0.2 opens and those it cannot (its host
+/// arch is x86-64: the arm64 dumps need a crash built with `target=ARM64`, not built here).
+fn crash9_scenarios(name: &str) -> (Vec<Scenario>, Vec<Scenario>) {
+    let all: Vec<Scenario> = real::scenarios_of("x86_64")
+        .into_iter()
+        .filter(|s| s.name == name)
+        .collect();
+    let (opens, cannot): (Vec<Scenario>, Vec<Scenario>) = all
+        .into_iter()
+        .partition(|s| struct_module_has(&s.kernel.vmlinux(), "num_gpl_syms"));
+    if !opens.is_empty() || !cannot.is_empty() {
+        let lines: Vec<&str> = opens.iter().map(|s| s.kernel.line()).collect();
+        assert!(
+            lines.contains(&"6.1") && lines.contains(&"6.12"),
+            "crash 9 opens 6.1 and 6.12: {lines:?}"
+        );
+    }
+    (opens, cannot)
+}
+
+#[test]
+fn crash9_mixed_lzo_session_reports_truth_and_behaves_as_a_crash_command() {
+    let Some(crash) = real::crash9() else { return };
+    let (opens, _) = crash9_scenarios("mixed");
+    if opens.is_empty() {
+        eprintln!("WARNING: real dumps missing: crash 9 sessions NOT RUN");
+        return;
+    }
+    real::check_each(opens, Scenario::id, |s| {
+        mixed_lzo_session_proving(&crash, s, CRASH9_PROOF)
+    });
+}
+
+/// Every other scenario (lzo) and the mixed scenario's other formats, inside crash 9: `taint -j` equals
+/// `vmtaint report --json` and the guest's truth, and crash 9's own `sys -t`, `mod -t`,
+/// `p last_unloaded_module` and `log` read the same.
+fn crash9_dump_session(crash: &Path, s: &Scenario, file: &str) {
+    let dump = s.dir.join(file);
+    let session = run_crash(
+        crash,
+        &s.kernel.vmlinux(),
+        &dump,
+        &[
+            ("json", "taint -j".into()),
+            ("sys", "sys -t > @DIR@/sys.txt".into()),
+            ("mod", "mod -t > @DIR@/mod.txt".into()),
+            ("lum", "p last_unloaded_module > @DIR@/lum.txt".into()),
+            ("log", "log > @DIR@/log.txt".into()),
+        ],
+        &[],
+    );
+    let report = session.json("json");
+    let what = format!("{}/{file}", s.id());
+    assert_report_matches_truth(&report, s, &what);
+    assert_equals_cli_report(&report, &dump);
+    assert_crash_view_matches(&session.dir, &report, s, &what);
+    let _ = std::fs::remove_dir_all(&session.dir);
+}
+
+#[test]
+fn crash9_reads_every_scenario_as_vmtaint_does() {
+    let Some(crash) = real::crash9() else { return };
+    let scenarios: Vec<Scenario> = ["clean", "unloaded", "oops", "many"]
+        .into_iter()
+        .flat_map(|n| crash9_scenarios(n).0)
+        .collect();
+    if scenarios.is_empty() {
+        eprintln!("WARNING: real dumps missing: crash 9 scenario sessions NOT RUN");
+        return;
+    }
+    real::check_each(scenarios, Scenario::id, |s| {
+        crash9_dump_session(&crash, s, "vmcore.lzo")
+    });
+}
+
+#[test]
+fn crash9_reads_every_format_as_vmtaint_does() {
+    let Some(crash) = real::crash9() else { return };
+    let (opens, _) = crash9_scenarios("mixed");
+    if opens.is_empty() {
+        eprintln!("WARNING: real dumps missing: crash 9 format sessions NOT RUN");
+        return;
+    }
+    let runs: Vec<(Scenario, &str)> = opens
+        .iter()
+        .flat_map(|s| ["vmcore.zlib", "vmcore.flat", "vmcore.elf"].map(|f| (s.clone(), f)))
+        .collect();
+    real::check_each(
+        runs,
+        |(s, f)| format!("{}/{f}", s.id()),
+        |(s, f)| crash9_dump_session(&crash, s, f),
+    );
+}
+
+/// Where crash 9.0.2 cannot open a kernel's dumps, it stops at [`CRASH9_STOPS_AT`] before its prompt, so
+/// the extension cannot be loaded; and its `mod -t` would fail there even past that (it reads
+/// `taint_flag.module`, which 6.19 removed: drgn's oracle shows the kernel's `taint_flags[]` without it).
+/// The support matrix says so.
+#[test]
+fn crash9_cannot_open_kernels_without_num_gpl_syms_and_says_why() {
+    let Some(crash) = real::crash9() else { return };
+    let (_, cannot) = crash9_scenarios("mixed");
+    for s in &cannot {
+        let dump = s.dir.join("vmcore.lzo");
+        let dir = std::env::temp_dir().join(format!("vmtaint-crash9-stops-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cmds = dir.join("commands");
+        std::fs::write(&cmds, "sys -t\nq\n").unwrap();
+        let out = Command::new(&crash)
+            .arg("-s")
+            .arg(s.kernel.vmlinux())
+            .arg(&dump)
+            .arg("-i")
+            .arg(&cmds)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run crash 9");
+        let _ = std::fs::remove_dir_all(&dir);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !out.status.success(),
+            "{}: crash 9 exited 0: it opens this kernel now; move it to the kernels it reads\n{text}",
+            s.id()
+        );
+        assert!(
+            text.contains(CRASH9_STOPS_AT),
+            "{}: crash 9 stopped differently:\n{text}",
+            s.id()
+        );
+        assert!(
+            !text.contains("TAINTED_MASK"),
+            "{}: crash 9 got as far as sys -t:\n{text}",
+            s.id()
+        );
+        let flags = s.drgn(&dump).taint_flags;
+        let without_module = flags.iter().all(|(_, module)| module.is_none());
+        let cell = format!(
+            "{}: cannot open ({CRASH9_STOPS_AT}{})",
+            crash_version(&crash),
+            if without_module {
+                "; its mod -t needs taint_flag.module, gone in 6.19"
+            } else {
+                ""
+            }
+        );
+        real::record_support(&s.kernel, CRASH9_PROOF, &cell);
+    }
 }

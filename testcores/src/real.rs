@@ -186,8 +186,13 @@ pub struct DrgnOracle {
 pub struct CrashOracle {
     /// `TAINTED_MASK:` of `sys -t`.
     pub tainted_mask: u64,
+    /// The letters `sys -t` prints after the mask (`PWOE`; empty when untainted).
+    pub letters: String,
     /// `mod -t`: the tainted modules and their letters.
     pub module_taints: BTreeMap<String, String>,
+    /// `p last_unloaded_module`, where crash printed it: the name (empty when none was unloaded), and the
+    /// taints the kernel keeps (`(POE)`), `None` where it is a bare `char[]` (before 6.0).
+    pub last_unloaded: Option<(String, Option<String>)>,
 }
 
 impl Scenario {
@@ -319,14 +324,24 @@ fn parse_drgn(text: &str) -> Result<DrgnOracle, String> {
     })
 }
 
+impl CrashOracle {
+    /// Parse crash's output of `sys -t` and `mod -t` (the script's `oracle/crash-<format>.txt`, or a test's
+    /// own crash session): the mask, and the `NAME  TAINTS` rows.
+    pub fn parse(text: &str) -> Result<CrashOracle, String> {
+        parse_crash(text)
+    }
+}
+
 fn parse_crash(text: &str) -> Result<CrashOracle, String> {
     let mask = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("TAINTED_MASK:"))
         .ok_or("no TAINTED_MASK line")?;
-    let hex = mask.split_whitespace().next().ok_or("empty TAINTED_MASK")?;
+    let mut mask_fields = mask.split_whitespace();
+    let hex = mask_fields.next().ok_or("empty TAINTED_MASK")?;
     let tainted_mask =
         u64::from_str_radix(hex, 16).map_err(|e| format!("TAINTED_MASK {hex}: {e}"))?;
+    let letters = mask_fields.next().unwrap_or("").to_string();
     // `mod -t`: a `NAME  TAINTS` header, then one row per tainted module, up to the next command's output.
     let mut module_taints = BTreeMap::new();
     let mut rows = false;
@@ -340,10 +355,27 @@ fn parse_crash(text: &str) -> Result<CrashOracle, String> {
             rows = false;
         }
     }
+    // gdb's print of `last_unloaded_module`: `{ name = "...", taints = "..." }` (6.0+) or `$1 = "..."`.
+    let last_unloaded = if let Some(name) = gdb_string(text, "name = \"") {
+        let taints =
+            gdb_string(text, "taints = \"").ok_or("last_unloaded_module without taints")?;
+        Some((name, Some(taints)))
+    } else {
+        gdb_string(text, "last_unloaded_module = $1 = \"").map(|name| (name, None))
+    };
     Ok(CrashOracle {
         tainted_mask,
+        letters,
         module_taints,
+        last_unloaded,
     })
+}
+
+/// A C string gdb printed after `prefix` (up to the closing quote, cut at the first `\000`).
+fn gdb_string(text: &str, prefix: &str) -> Option<String> {
+    let body = text.lines().find_map(|l| l.trim().strip_prefix(prefix))?;
+    let body = body.split('"').next().unwrap_or("");
+    Some(body.split("\\000").next().unwrap_or("").to_string())
 }
 
 /// Returns `all` after checking that every scenario's dumps exist. Panics with what to run when they don't,
@@ -541,6 +573,45 @@ pub fn require_input(present: bool, what: &str, how_to_get_it: &str) -> bool {
     );
 }
 
+/// crash 9, built from Debian sid's source package by `testcores/build-crash9.sh` (bookworm's crash 8.0.2
+/// cannot open the 6.12 and 7.2 dumps): `$VMTAINT_CRASH9`, else the script's cached build (`--cached`: it
+/// builds nothing here). Gated like the dumps ([`require_input`]): `None` only when missing inputs are
+/// allowed; under CI a missing build fails the test.
+pub fn crash9() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("VMTAINT_CRASH9") {
+        let p = PathBuf::from(p);
+        return require_input(
+            p.exists(),
+            &format!("crash 9 at {} ($VMTAINT_CRASH9)", p.display()),
+            "point VMTAINT_CRASH9 at a crash 9 binary, or unset it",
+        )
+        .then_some(p);
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("build-crash9.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .arg("--cached")
+        .env("VMTAINT_TESTCORES_DIR", dir())
+        .stdin(std::process::Stdio::null())
+        .output();
+    let path = match &out {
+        Ok(o) if o.status.success() => {
+            Some(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        }
+        _ => None,
+    };
+    let why = match &out {
+        Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        Err(e) => format!("bash {}: {e}", script.display()),
+    };
+    require_input(
+        path.as_ref().is_some_and(|p| p.exists()),
+        "crash 9 (testcores/build-crash9.sh's cached build)",
+        &format!("run `bash testcores/build-crash9.sh`; it said: {why}"),
+    )
+    .then(|| path.expect("checked"))
+}
+
 /// Where tests record the support-matrix cells they proved: `dir()/.support/<release>/<capability>`
 /// (`scripts/test-all.sh` empties it before the tests, so only this run's proofs count).
 pub fn support_dir() -> PathBuf {
@@ -549,6 +620,8 @@ pub fn support_dir() -> PathBuf {
 
 /// Record that a test proved `capability` on kernel `k`'s real dumps; `cell` is what the README's support
 /// matrix shows for it (e.g. "real dump in CI", or the formats read). Call it after the assertions.
+/// `COLUMN@WHO` (e.g. `crash-extension@crash9`) adds a second proof to the column `COLUMN`: the matrix
+/// shows `COLUMN`'s cell, then each `COLUMN@*` cell by name, joined with "; ".
 pub fn record_support(k: &Kernel, capability: &str, cell: &str) {
     let d = support_dir().join(&k.release);
     std::fs::create_dir_all(&d)
@@ -577,13 +650,34 @@ pub fn support_matrix() -> String {
     for k in kernels() {
         s += &format!("| {} | {} |", k.release, k.arch);
         for (key, _) in SUPPORT_COLUMNS {
-            let cell = std::fs::read_to_string(support_dir().join(&k.release).join(key))
-                .unwrap_or_else(|_| "not proven".into());
-            s += &format!(" {} |", cell.trim());
+            s += &format!(" {} |", support_cell(&support_dir().join(&k.release), key));
         }
         s += "\n";
     }
     s
+}
+
+/// One cell: the proofs recorded for `key` in a kernel's support directory (`key`, then `key@*` by name).
+fn support_cell(kernel_dir: &Path, key: &str) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(kernel_dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n == key || n.strip_prefix(key).is_some_and(|r| r.starts_with('@')))
+        .collect();
+    // `key` itself sorts first: '@' comes after the end of the string.
+    names.sort();
+    let cells: Vec<String> = names
+        .iter()
+        .filter_map(|n| std::fs::read_to_string(kernel_dir.join(n)).ok())
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    if cells.is_empty() {
+        "not proven".into()
+    } else {
+        cells.join("; ")
+    }
 }
 
 #[cfg(test)]
@@ -619,14 +713,44 @@ mod tests {
     }
 
     #[test]
+    fn a_support_cell_joins_every_proof_of_its_column() {
+        let d = std::env::temp_dir().join(format!("vmtaint-support-cell-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        assert_eq!(support_cell(&d, "crash-extension"), "not proven");
+        std::fs::write(d.join("crash-extension@crash9"), "crash 9: yes\n").unwrap();
+        assert_eq!(support_cell(&d, "crash-extension"), "crash 9: yes");
+        std::fs::write(d.join("crash-extension"), "crash 8: yes").unwrap();
+        std::fs::write(d.join("crash-extensions"), "another column").unwrap();
+        assert_eq!(
+            support_cell(&d, "crash-extension"),
+            "crash 8: yes; crash 9: yes"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn crash_output_is_parsed() {
         let text =
             "      TAINTED_MASK: 3201  PWOE\nNAME      TAINTS\noot_warn  OE\noot_prop  POE\n\
                     last_unloaded_module = {\n";
         let c = parse_crash(text).unwrap();
         assert_eq!(c.tainted_mask, 0x3201);
+        assert_eq!(c.letters, "PWOE");
         assert_eq!(c.module_taints.len(), 2);
         assert_eq!(c.module_taints["oot_prop"], "POE");
+        assert_eq!(c.last_unloaded, None);
         assert!(parse_crash("nothing").is_err());
+        let with_unloaded =
+            "TAINTED_MASK: 0\nlast_unloaded_module = $1 = {\n  name = \"oot_gone\\000\\000\",\n  \
+                             taints = \"(POE)\\000\"\n}\n";
+        assert_eq!(
+            parse_crash(with_unloaded).unwrap().last_unloaded,
+            Some(("oot_gone".into(), Some("(POE)".into())))
+        );
+        let bare = "TAINTED_MASK: 0\nlast_unloaded_module = $1 = \"oot_gone\\000\"\n";
+        assert_eq!(
+            parse_crash(bare).unwrap().last_unloaded,
+            Some(("oot_gone".into(), None))
+        );
     }
 }
