@@ -25,7 +25,7 @@ bash testcores/make-real-cores.sh
 
 step "crash 9 from Debian sid's source package (cached beside the real dumps)"
 # Bookworm's crash 8.0.2 cannot open the 6.12 and 7.2 dumps: the plugin's tests also run inside crash 9.
-# The first run installs bookworm's build dependencies and builds for 15-30 min on 2 cores; later runs print the path.
+# The first run installs bookworm's build dependencies and builds (73 min on 2 cores shared with other builds); later runs print the path.
 echo "crash 9: $(bash testcores/build-crash9.sh)"
 
 step "live guests: the static vmtaint, report --live inside each kernel's guest"
