@@ -265,7 +265,11 @@ impl Scenario {
             .lines()
             .map(|l| {
                 let f: Vec<&str> = l.splitn(4, '\t').collect();
-                assert!(f.len() == 4, "{}: bad load_attempts.txt line {l:?}", self.id());
+                assert!(
+                    f.len() == 4,
+                    "{}: bad load_attempts.txt line {l:?}",
+                    self.id()
+                );
                 LoadAttempt {
                     uptime: f[0].to_string(),
                     status: f[1].parse().unwrap_or_else(|_| panic!("status in {l:?}")),
