@@ -798,67 +798,6 @@ fn crash9_mixed_lzo_session_reports_truth_and_behaves_as_a_crash_command() {
     });
 }
 
-/// Every other scenario (lzo) and the mixed scenario's other formats, inside crash 9: `taint -j` equals
-/// `vmtaint report --json` and the guest's truth, and crash 9's own `sys -t`, `mod -t`,
-/// `p last_unloaded_module` and `log` read the same.
-fn crash9_dump_session(crash: &Path, s: &Scenario, file: &str) {
-    let dump = s.dir.join(file);
-    let session = run_crash(
-        crash,
-        &s.kernel.vmlinux(),
-        &dump,
-        &[
-            ("json", "taint -j".into()),
-            ("sys", "sys -t > @DIR@/sys.txt".into()),
-            ("mod", "mod -t > @DIR@/mod.txt".into()),
-            ("lum", "p last_unloaded_module > @DIR@/lum.txt".into()),
-            ("log", "log > @DIR@/log.txt".into()),
-        ],
-        &[],
-    );
-    let report = session.json("json");
-    let what = format!("{}/{file}", s.id());
-    assert_report_matches_truth(&report, s, &what);
-    assert_equals_cli_report(&report, &dump);
-    assert_crash_view_matches(&session.dir, &report, s, &what, true);
-    let _ = std::fs::remove_dir_all(&session.dir);
-}
-
-#[test]
-fn crash9_reads_every_scenario_as_vmtaint_does() {
-    let Some(crash) = real::crash9() else { return };
-    let scenarios: Vec<Scenario> = ["clean", "unloaded", "oops", "many"]
-        .into_iter()
-        .flat_map(|n| crash9_scenarios(n).0)
-        .collect();
-    if scenarios.is_empty() {
-        eprintln!("WARNING: real dumps missing: crash 9 scenario sessions NOT RUN");
-        return;
-    }
-    real::check_each(scenarios, Scenario::id, |s| {
-        crash9_dump_session(&crash, s, "vmcore.lzo")
-    });
-}
-
-#[test]
-fn crash9_reads_every_format_as_vmtaint_does() {
-    let Some(crash) = real::crash9() else { return };
-    let (opens, _) = crash9_scenarios("mixed");
-    if opens.is_empty() {
-        eprintln!("WARNING: real dumps missing: crash 9 format sessions NOT RUN");
-        return;
-    }
-    let runs: Vec<(Scenario, &str)> = opens
-        .iter()
-        .flat_map(|s| ["vmcore.zlib", "vmcore.flat", "vmcore.elf"].map(|f| (s.clone(), f)))
-        .collect();
-    real::check_each(
-        runs,
-        |(s, f)| format!("{}/{f}", s.id()),
-        |(s, f)| crash9_dump_session(&crash, s, f),
-    );
-}
-
 /// Where crash 9.0.2 cannot open a kernel's dumps, it stops at [`CRASH9_STOPS_AT`] before its prompt; its
 /// `mod -t` would fail there even past that (it reads `taint_flag.module`, which 6.19 removed: drgn's
 /// oracle shows the kernel's `taint_flags[]` without it). `--no_modules` does not help: crash 9.0.2 then
