@@ -122,9 +122,12 @@ fn run_crash_with(
     commands: &[(&str, String)],
     env: &[(&str, &str)],
 ) -> Session {
+    // One directory per session: crash 8's and crash 9's tests open the same dumps at the same time.
+    static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
-        "vmtaint-crash-test-{}-{}",
+        "vmtaint-crash-test-{}-{}-{}",
         std::process::id(),
+        SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         dump.display().to_string().replace('/', "_")
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
