@@ -19,6 +19,7 @@ use symbols::Vmlinux;
 use vmcore::Vmcore;
 
 use crate::btf_source::BtfSource;
+use crate::index::{AnswerIndex, Identity};
 use crate::live::LiveHost;
 use crate::target::SymbolSource;
 
@@ -140,16 +141,50 @@ pub struct Refused(pub String);
 /// Debug vmlinux files shared by every dump of a scan: one open [`Vmlinux`] per file (its symbol index and
 /// the layouts it has resolved are then reused by every dump of that build), and one discovery per
 /// (release, build-id).
+///
+/// It also holds the answer indexes ([`crate::index`]) of the builds it has seen, loaded once per build.
 #[derive(Default)]
 pub struct VmlinuxCache {
     opened: Mutex<HashMap<PathBuf, Arc<Vmlinux>>>,
     discovered: Mutex<HashMap<DiscoveryKey, Result<PathBuf, String>>>,
+    /// `None`: not decided yet (the environment decides, see [`crate::index::default_dir`]);
+    /// `Some(None)`: no index.
+    index_dir: std::sync::OnceLock<Option<PathBuf>>,
+    indexes: Mutex<HashMap<PathBuf, Arc<AnswerIndex>>>,
 }
 
 /// (release, build-id) of a dump.
 type DiscoveryKey = (Option<String>, Option<String>);
 
 impl VmlinuxCache {
+    /// A cache whose answer indexes live in `dir` (`None`: none kept), whatever the environment says.
+    ///
+    /// ```
+    /// let cache = engine::VmlinuxCache::with_index_dir(None); // no persistent index
+    /// # drop(cache);
+    /// ```
+    pub fn with_index_dir(dir: Option<PathBuf>) -> VmlinuxCache {
+        let cache = VmlinuxCache::default();
+        let _ = cache.index_dir.set(dir);
+        cache
+    }
+
+    /// The answer index of `vmlinux` read as a `kind` source, loaded from disk once per process; `None`
+    /// when indexes are disabled or the file has no build-id.
+    pub(crate) fn index_for(&self, kind: &'static str, vmlinux: &Vmlinux) -> Option<Arc<AnswerIndex>> {
+        let dir = self.index_dir.get_or_init(crate::index::default_dir).as_ref()?;
+        let build_id = vmlinux.build_id()?.to_hex();
+        let identity = Identity::of_file(kind, &build_id, vmlinux.path())?;
+        let mut indexes = self.indexes.lock().expect("cache lock");
+        let key = vmlinux.path().join(kind);
+        if let Some(i) = indexes.get(&key) {
+            return Some(i.clone());
+        }
+        let index = Arc::new(AnswerIndex::load(dir, identity));
+        indexes.insert(key, index.clone());
+        Some(index)
+    }
+
     fn open(&self, path: &std::path::Path) -> Result<Arc<Vmlinux>, symbols::Error> {
         if let Some(v) = self.opened.lock().expect("cache lock").get(path) {
             return Ok(v.clone());

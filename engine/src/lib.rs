@@ -14,6 +14,7 @@
 
 pub mod btf_source;
 pub mod debuginfo;
+pub mod index;
 pub mod live;
 pub mod report;
 pub mod target;

@@ -6,6 +6,7 @@ use analyzers::report::analyze;
 use vmcore::Vmcore;
 
 use crate::debuginfo::{choose_source_for, Chosen, DebuginfoOptions, Refused, VmlinuxCache};
+use crate::index::Indexed;
 use crate::target::{Chain, DumpTarget, SymbolSource, VmcoreInfoOnly};
 
 /// Make the report of an opened dump. Fails only when the user's explicit `--vmlinux` does not fit.
@@ -52,10 +53,24 @@ pub fn make_report_for(
             (&vmcoreinfo_only, None)
         }
     };
+    // Answers known for this build from an earlier report come from its index, the rest from the source.
+    let index = match &chosen {
+        Chosen::Dwarf(d, _) => cache.index_for("dwarf", &d.vmlinux).map(|i| (i, d.slide)),
+        _ => None,
+    };
+    let indexed = index.as_ref().map(|(index, slide)| Indexed {
+        inner: symbols,
+        index,
+        slide: *slide,
+    });
+    let best: &dyn SymbolSource = match &indexed {
+        Some(i) => i,
+        None => symbols,
+    };
     // VMCOREINFO stands behind the chosen source for what it lacks (unless it is the chosen source).
     let rungs: Vec<&dyn SymbolSource> = match chosen {
-        Chosen::VmcoreInfoOnly => vec![symbols],
-        _ => vec![symbols, &vmcoreinfo_only],
+        Chosen::VmcoreInfoOnly => vec![best],
+        _ => vec![best, &vmcoreinfo_only],
     };
     let chain = Chain::new(rungs);
     let target = DumpTarget {
@@ -63,6 +78,9 @@ pub fn make_report_for(
         symbols: &chain,
     };
     let report = analyze(&target);
+    if let Some((index, _)) = &index {
+        index.save_if_learned();
+    }
     let answers = chain
         .answers()
         .into_iter()
