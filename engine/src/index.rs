@@ -96,6 +96,22 @@ impl Identity {
         })
     }
 
+    /// The identity of a build known only by its `build_id` and `release` (the dump's own BTF and kallsyms).
+    pub fn of_build(kind: &'static str, build_id: &str, release: &str) -> Option<Identity> {
+        let build_id = build_id.trim();
+        if build_id.is_empty()
+            || build_id.len() > 256
+            || !build_id.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return None;
+        }
+        Some(Identity {
+            kind,
+            build_id: build_id.to_ascii_lowercase(),
+            source: format!("release {release}"),
+        })
+    }
+
     fn file_name(&self) -> String {
         format!("{}-{}.idx", self.kind, self.build_id)
     }
@@ -314,7 +330,7 @@ impl AnswerIndex {
         self.len() == 0
     }
 
-    fn get(&self, key: &str) -> Option<String> {
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
         self.answers
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -322,7 +338,7 @@ impl AnswerIndex {
             .cloned()
     }
 
-    fn put(&self, key: String, value: String) {
+    pub(crate) fn put(&self, key: String, value: String) {
         if key.len() > MAX_FIELD || value.len() > MAX_FIELD {
             return;
         }
@@ -389,10 +405,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// A symbol source answered from an [`AnswerIndex`] first, then from `inner` (whose answers are recorded).
 /// Addresses are kept unrelocated: `slide` (the dump's KASLR offset) is taken off before recording and added
 /// back when answering, so every dump of the build shares the answers.
+///
+/// Addresses below `floor` (run-time) are neither recorded nor looked up: a kallsyms table holds per-CPU
+/// symbols that KASLR does not move, and only the kernel image (from `_stext` up) moves by the slide.
 pub struct Indexed<'a> {
     pub inner: &'a dyn SymbolSource,
     pub index: &'a AnswerIndex,
     pub slide: u64,
+    pub floor: u64,
 }
 
 fn opt_u64(v: Option<u64>) -> String {
@@ -414,15 +434,22 @@ impl Indexed<'_> {
         &self,
         key: String,
         parse: impl Fn(&str) -> Option<T>,
-        show: impl Fn(&T) -> String,
+        show: impl Fn(&T) -> Option<String>,
         ask: impl FnOnce() -> T,
     ) -> T {
         if let Some(v) = self.index.get(&key).and_then(|v| parse(&v)) {
             return v;
         }
         let v = ask();
-        self.index.put(key, show(&v));
+        if let Some(shown) = show(&v) {
+            self.index.put(key, shown);
+        }
         v
+    }
+
+    /// The unrelocated form of a run-time address, if it may be recorded (at or above `floor`).
+    fn unslid(&self, addr: u64) -> Option<u64> {
+        (addr >= self.floor).then(|| addr.wrapping_sub(self.slide))
     }
 
     fn ty_key(ty: TypeRef<'_>) -> String {
@@ -498,18 +525,20 @@ impl SymbolSource for Indexed<'_> {
         let slide = self.slide;
         self.answer(
             format!("symbol {name}"),
-            parse_opt_u64,
-            |v| opt_u64(*v),
-            || self.inner.symbol(name).map(|a| a.wrapping_sub(slide)),
+            |s| parse_opt_u64(s).map(|a| a.map(|a| a.wrapping_add(slide))),
+            |v| match v {
+                None => Some("-".into()),
+                Some(a) => self.unslid(*a).map(|a| format!("{a:x}")),
+            },
+            || self.inner.symbol(name),
         )
-        .map(|a| a.wrapping_add(slide))
     }
 
     fn symbol_extent(&self, name: &str) -> Option<u64> {
         self.answer(
             format!("extent {name}"),
             parse_opt_u64,
-            |v| opt_u64(*v),
+            |v| Some(opt_u64(*v)),
             || self.inner.symbol_extent(name),
         )
     }
@@ -518,7 +547,7 @@ impl SymbolSource for Indexed<'_> {
         self.answer(
             format!("size {}", Self::ty_key(ty)),
             parse_opt_u64,
-            |v| opt_u64(*v),
+            |v| Some(opt_u64(*v)),
             || self.inner.size_of(ty),
         )
     }
@@ -527,7 +556,7 @@ impl SymbolSource for Indexed<'_> {
         self.answer(
             format!("member {}\t{path}", Self::ty_key(ty)),
             parse_member,
-            show_member,
+            |m| Some(show_member(m)),
             || self.inner.member(ty, path),
         )
     }
@@ -536,7 +565,7 @@ impl SymbolSource for Indexed<'_> {
         self.answer(
             format!("enumerator {name}"),
             parse_i64,
-            show_i64,
+            |v| Some(show_i64(v)),
             || self.inner.enumerator(name),
         )
     }
@@ -545,14 +574,16 @@ impl SymbolSource for Indexed<'_> {
         self.answer(
             format!("enumerator {enumeration}\t{name}"),
             parse_i64,
-            show_i64,
+            |v| Some(show_i64(v)),
             || self.inner.enumerator_in(enumeration, name),
         )
     }
 
     fn symbol_at(&self, addr: u64) -> Option<SymbolAt> {
         let slide = self.slide;
-        let unslid = addr.wrapping_sub(slide);
+        let Some(unslid) = self.unslid(addr) else {
+            return self.inner.symbol_at(addr);
+        };
         self.answer(
             format!("symbol_at {unslid:x}"),
             |s| {
@@ -568,13 +599,13 @@ impl SymbolSource for Indexed<'_> {
                 }))
             },
             |v| match v {
-                None => "-".into(),
-                Some(s) => format!(
+                None => Some("-".into()),
+                Some(s) => Some(format!(
                     "{:x} {}\t{}",
-                    s.address.wrapping_sub(slide),
+                    self.unslid(s.address)?,
                     opt_u64(s.size),
                     s.name
-                ),
+                )),
             },
             || self.inner.symbol_at(addr),
         )

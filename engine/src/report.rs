@@ -45,6 +45,7 @@ pub fn make_report_for(
     let (symbols, matched_by): (&dyn SymbolSource, Option<String>) = match &chosen {
         Chosen::Dwarf(d, how) => (d, Some(how.clone())),
         Chosen::Btf(b, how) => (b.as_ref(), how.clone()),
+        Chosen::BtfDumpIndexed(lazy) => (lazy, None),
         Chosen::VmcoreInfoOnly => {
             tried.push(Attempt {
                 source: "vmcoreinfo".into(),
@@ -55,13 +56,21 @@ pub fn make_report_for(
     };
     // Answers known for this build from an earlier report come from its index, the rest from the source.
     let index = match &chosen {
-        Chosen::Dwarf(d, _) => cache.index_for("dwarf", &d.vmlinux).map(|i| (i, d.slide)),
+        Chosen::Dwarf(d, _) => cache
+            .index_for("dwarf", &d.vmlinux)
+            .map(|i| (i, d.slide, 0)),
+        // The dump's own BTF and kallsyms (not a vmlinux's, not a running kernel's).
+        Chosen::Btf(b, None) if host.is_none() && b.origin() == "dump" => {
+            dump_index_of(dump, cache)
+        }
+        Chosen::BtfDumpIndexed(_) => dump_index_of(dump, cache),
         _ => None,
     };
-    let indexed = index.as_ref().map(|(index, slide)| Indexed {
+    let indexed = index.as_ref().map(|(index, slide, floor)| Indexed {
         inner: symbols,
         index,
         slide: *slide,
+        floor: *floor,
     });
     let best: &dyn SymbolSource = match &indexed {
         Some(i) => i,
@@ -78,7 +87,7 @@ pub fn make_report_for(
         symbols: &chain,
     };
     let report = analyze(&target);
-    if let Some((index, _)) = &index {
+    if let Some((index, _, _)) = &index {
         index.save_if_learned();
     }
     let answers = chain
@@ -104,6 +113,15 @@ pub fn make_report_for(
             crash_time_utc: info.crash_time_utc,
         },
     })
+}
+
+/// The dump's `btf-dump` answer index with its slide and floor.
+fn dump_index_of(
+    dump: &Vmcore,
+    cache: &VmlinuxCache,
+) -> Option<(std::sync::Arc<crate::index::AnswerIndex>, u64, u64)> {
+    let (slide, floor) = crate::debuginfo::dump_slide_floor(dump)?;
+    Some((cache.dump_index(dump)?, slide, floor))
 }
 
 /// Why a file got no report.
