@@ -386,7 +386,7 @@ fn dump_btf(
             let ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3);
             let recall = BtfFound::Scanned {
                 start: found.start,
-                len: found.len as u64,
+                len: found.len,
                 pages: found.stats.pages_read,
                 ms: ms.clone(),
             };

@@ -174,7 +174,10 @@ impl VmlinuxCache {
     /// The `btf-dump` answer index of the build `dump` comes from (its VMCOREINFO `BUILD-ID`), for a dump
     /// whose VMCOREINFO gives `KERNELOFFSET` and `_stext`; `None` otherwise or when indexes are disabled.
     pub(crate) fn dump_index(&self, dump: &Vmcore) -> Option<Arc<AnswerIndex>> {
-        let dir = self.index_dir.get_or_init(crate::index::default_dir).as_ref()?;
+        let dir = self
+            .index_dir
+            .get_or_init(crate::index::default_dir)
+            .as_ref()?;
         let vi = dump.vmcoreinfo()?;
         dump_slide_floor(dump)?;
         let identity = Identity::of_build(
@@ -194,8 +197,15 @@ impl VmlinuxCache {
 
     /// The answer index of `vmlinux` read as a `kind` source, loaded from disk once per process; `None`
     /// when indexes are disabled or the file has no build-id.
-    pub(crate) fn index_for(&self, kind: &'static str, vmlinux: &Vmlinux) -> Option<Arc<AnswerIndex>> {
-        let dir = self.index_dir.get_or_init(crate::index::default_dir).as_ref()?;
+    pub(crate) fn index_for(
+        &self,
+        kind: &'static str,
+        vmlinux: &Vmlinux,
+    ) -> Option<Arc<AnswerIndex>> {
+        let dir = self
+            .index_dir
+            .get_or_init(crate::index::default_dir)
+            .as_ref()?;
         let build_id = vmlinux.build_id()?.to_hex();
         let identity = Identity::of_file(kind, &build_id, vmlinux.path())?;
         let mut indexes = self.indexes.lock().expect("cache lock");
@@ -395,7 +405,7 @@ fn vmlinux_for(
 /// The symbol source a report uses, chosen down the ladder (see the module documentation).
 pub enum Chosen<'d> {
     /// The dump's BTF and kallsyms, read only for questions its build's answer index does not hold.
-    BtfDumpIndexed(LazyDumpBtf<'d>),
+    BtfDumpIndexed(Box<LazyDumpBtf<'d>>),
     /// DWARF, and how the vmlinux was matched.
     Dwarf(DwarfSource, String),
     /// BTF (from a vmlinux or the dump), and how a vmlinux was matched (`None` for the dump).
@@ -476,7 +486,7 @@ pub fn choose_source_for<'d>(
             source: "btf-dump".into(),
             outcome: format!("used the dump's BTF and kallsyms ({})", lazy.how()),
         });
-        return Ok(Chosen::BtfDumpIndexed(lazy));
+        return Ok(Chosen::BtfDumpIndexed(Box::new(lazy)));
     }
     match BtfSource::from_dump(dump) {
         Ok(src) => {

@@ -357,10 +357,7 @@ impl AnswerIndex {
         if !self.learned.swap(false, Ordering::Relaxed) {
             return;
         }
-        let mut answers = match read_file(path, &self.identity) {
-            Ok(on_disk) => on_disk,
-            Err(_) => HashMap::new(),
-        };
+        let mut answers = read_file(path, &self.identity).unwrap_or_default();
         answers.extend(
             self.answers
                 .read()
@@ -469,7 +466,8 @@ fn show_member(m: &Option<Member>) -> String {
             m.offset,
             m.size,
             opt_u64(m.array_len),
-            m.bits.map_or_else(|| "-".into(), |(a, b)| format!("{a}:{b}"))
+            m.bits
+                .map_or_else(|| "-".into(), |(a, b)| format!("{a}:{b}"))
         ),
     }
 }
@@ -609,5 +607,173 @@ impl SymbolSource for Indexed<'_> {
             },
             || self.inner.symbol_at(addr),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    fn identity() -> Identity {
+        Identity {
+            kind: "dwarf",
+            build_id: "00aa11bb".into(),
+            source: "123:456".into(),
+        }
+    }
+
+    fn answers() -> HashMap<String, String> {
+        [
+            ("symbol tainted_mask", "ffffffff82e0a2b8"),
+            ("member struct module\ttaints", "268 8 - -"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn a_sound_file_reads_back() {
+        let bytes = encode(&identity(), &answers());
+        assert_eq!(decode(&bytes, &identity()), Ok(answers()));
+    }
+
+    #[test]
+    fn every_damaged_byte_and_every_truncation_is_rejected() {
+        let bytes = encode(&identity(), &answers());
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x20;
+            assert!(decode(&bad, &identity()).is_err(), "byte {i} flipped");
+        }
+        for n in 0..bytes.len() {
+            assert!(decode(&bytes[..n], &identity()).is_err(), "cut at {n}");
+        }
+    }
+
+    #[test]
+    fn another_build_kind_source_format_or_file_is_stale_or_foreign() {
+        let bytes = encode(&identity(), &answers());
+        let other = |f: fn(&mut Identity)| {
+            let mut id = identity();
+            f(&mut id);
+            decode(&bytes, &id)
+        };
+        assert_eq!(
+            other(|i| i.build_id = "00aa11bc".into()),
+            Err(Rejected::Stale("build-id"))
+        );
+        assert_eq!(other(|i| i.kind = "btf-dump"), Err(Rejected::Stale("kind")));
+        assert_eq!(
+            other(|i| i.source = "123:457".into()),
+            Err(Rejected::Stale("source file"))
+        );
+        let mut v2 = bytes.clone();
+        v2[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&2u32.to_le_bytes());
+        assert_eq!(decode(&v2, &identity()), Err(Rejected::OtherFormat(2)));
+        assert_eq!(
+            decode(b"\x7fELF\x02\x01\x01 not an index", &identity()),
+            Err(Rejected::Foreign)
+        );
+    }
+
+    /// A source that counts the questions it is asked.
+    struct Counting(AtomicU32);
+
+    impl SymbolSource for Counting {
+        fn kind(&self) -> &'static str {
+            "dwarf"
+        }
+        fn origin(&self) -> String {
+            "test".into()
+        }
+        fn symbol(&self, name: &str) -> Option<u64> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            match name {
+                "tainted_mask" => Some(0xffff_ffff_9000_1000),
+                "percpu_thing" => Some(0x2_0000),
+                _ => None,
+            }
+        }
+        fn size_of(&self, _: TypeRef<'_>) -> Option<u64> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Some(24)
+        }
+        fn member(&self, _: TypeRef<'_>, path: &str) -> Option<Member> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            (path == "bits").then_some(Member {
+                offset: 3,
+                size: 4,
+                array_len: Some(7),
+                bits: Some((2, 5)),
+            })
+        }
+        fn enumerator(&self, _: &str) -> Option<i64> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Some(-3)
+        }
+        fn symbol_at(&self, addr: u64) -> Option<SymbolAt> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Some(SymbolAt {
+                name: "f".into(),
+                address: addr - 0x10,
+                size: None,
+            })
+        }
+    }
+
+    #[test]
+    fn answers_survive_a_save_and_move_with_the_slide() {
+        let dir = std::env::temp_dir().join(format!("vmtaint-index-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ask = |index: &AnswerIndex, slide: u64| {
+            let inner = Counting(AtomicU32::new(0));
+            let src = Indexed {
+                inner: &inner,
+                index,
+                slide,
+                floor: 0xffff_ffff_8000_0000,
+            };
+            let got = (
+                src.symbol("tainted_mask"),
+                src.symbol("absent"),
+                src.symbol("percpu_thing"),
+                src.size_of(TypeRef::Struct("module")),
+                src.member(TypeRef::TypeOf("x"), "bits"),
+                src.member(TypeRef::TypeOf("x"), "none"),
+                src.enumerator_in("e", "E"),
+                src.symbol_at(0xffff_ffff_9000_2000 + slide),
+            );
+            (got, inner.0.load(Ordering::Relaxed))
+        };
+        let first = AnswerIndex::load(&dir, identity());
+        assert_eq!(first.rejected, Some(Rejected::Missing));
+        let (cold, asked) = ask(&first, 0);
+        assert_eq!(asked, 8);
+        first.save_if_learned();
+        let again = AnswerIndex::load(&dir, identity());
+        assert_eq!(again.rejected, None);
+        // Another dump of the build, 16 MiB further: every answer moves, and only the per-CPU symbol (below
+        // the floor: KASLR does not move it) is asked again.
+        let slide = 0x100_0000;
+        let (warm, asked) = ask(&again, slide);
+        assert_eq!(asked, 1);
+        assert_eq!(warm.0, cold.0.map(|a| a + slide));
+        assert_eq!(warm.1, None);
+        assert_eq!(warm.2, Some(0x2_0000));
+        assert_eq!(
+            (warm.3, warm.4, warm.5, warm.6),
+            (cold.3, cold.4, cold.5, cold.6)
+        );
+        assert_eq!(warm.7.map(|s| s.address), cold.7.map(|s| s.address + slide));
+        // Nothing new: nothing written, no temporary file left.
+        again.save_if_learned();
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

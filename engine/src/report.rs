@@ -45,7 +45,7 @@ pub fn make_report_for(
     let (symbols, matched_by): (&dyn SymbolSource, Option<String>) = match &chosen {
         Chosen::Dwarf(d, how) => (d, Some(how.clone())),
         Chosen::Btf(b, how) => (b.as_ref(), how.clone()),
-        Chosen::BtfDumpIndexed(lazy) => (lazy, None),
+        Chosen::BtfDumpIndexed(lazy) => (lazy.as_ref(), None),
         Chosen::VmcoreInfoOnly => {
             tried.push(Attempt {
                 source: "vmcoreinfo".into(),
