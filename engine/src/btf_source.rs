@@ -601,13 +601,6 @@ impl SymbolSource for BtfSource {
     fn enumerator(&self, name: &str) -> Option<i64> {
         self.btf.enumerator(name)
     }
-
-    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
-        match self.btf.enumeration(enumeration) {
-            Ok(e) => e.value(name),
-            Err(_) => None,
-        }
-    }
 }
 
 /// Index keys of how a build's kallsyms and BTF were found, and of the bytes that identify them.
@@ -678,9 +671,5 @@ impl SymbolSource for LazyDumpBtf<'_> {
 
     fn enumerator(&self, name: &str) -> Option<i64> {
         self.source()?.enumerator(name)
-    }
-
-    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
-        self.source()?.enumerator_in(enumeration, name)
     }
 }

@@ -44,7 +44,7 @@ pub(crate) fn member_of(m: &symbols::Member) -> Member {
     }
 }
 
-/// Types (and enums) best found through a variable of that type or in its unit: DWARF has no index of type names, and looking up the
+/// Types best found through a variable of that type: DWARF has no index of type names, and looking up the
 /// variable first (through the symbol table's unit hint) puts the type's compile unit at hand instead of a
 /// search of every unit. The source keeps this knowledge so that analyzers ask only what they mean.
 const UNIT_HINTS: &[(&str, &str)] = &[
@@ -55,10 +55,6 @@ const UNIT_HINTS: &[(&str, &str)] = &[
     ("prb_desc", "prb"),
     ("prb_data_ring", "prb"),
     ("printk_log", "log_buf"),
-    // kernel/module/main.c (kernel/module.c before 5.17) defines `modules` and sees every module.h enum.
-    ("mod_mem_type", "modules"),
-    ("module_state", "modules"),
-    ("lockdown_reason", "kernel_locked_down"),
     // security/keys/keyring.c defines `key_type_keyring` and includes lib/assoc_array's private header.
     ("key_type", "key_type_keyring"),
     ("key", "key_type_keyring"),
@@ -124,16 +120,8 @@ impl SymbolSource for DwarfSource {
         }
     }
 
-    /// DWARF has no index of enumerator names: answer through the enum ([`SymbolSource::enumerator_in`]).
-    fn enumerator(&self, _name: &str) -> Option<i64> {
-        None
-    }
-
-    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
-        if let Some((_, var)) = UNIT_HINTS.iter().find(|(ty, _)| *ty == enumeration) {
-            let _ = self.vmlinux.variable_type(var);
-        }
-        self.vmlinux.enumeration(enumeration).ok()?.value(name)
+    fn enumerator(&self, name: &str) -> Option<i64> {
+        self.vmlinux.enumerator(name).ok()
     }
 }
 

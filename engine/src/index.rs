@@ -568,15 +568,6 @@ impl SymbolSource for Indexed<'_> {
         )
     }
 
-    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
-        self.answer(
-            format!("enumerator {enumeration}\t{name}"),
-            parse_i64,
-            |v| Some(show_i64(v)),
-            || self.inner.enumerator_in(enumeration, name),
-        )
-    }
-
     fn symbol_at(&self, addr: u64) -> Option<SymbolAt> {
         let slide = self.slide;
         let Some(unslid) = self.unslid(addr) else {
@@ -742,7 +733,7 @@ mod tests {
                 src.size_of(TypeRef::Struct("module")),
                 src.member(TypeRef::TypeOf("x"), "bits"),
                 src.member(TypeRef::TypeOf("x"), "none"),
-                src.enumerator_in("e", "E"),
+                src.enumerator("E"),
                 src.symbol_at(0xffff_ffff_9000_2000 + slide),
             );
             (got, inner.0.load(Ordering::Relaxed))
