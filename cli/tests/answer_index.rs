@@ -101,8 +101,11 @@ fn cold_and_warm_reports_are_the_reports_without_index_on_every_kernel() {
     }
 }
 
+/// The default kernel, its mixed dump, the reference reports (DWARF, BTF) and a warm index directory.
+type Warmed = (real::Kernel, PathBuf, [(i32, String); 2], PathBuf);
+
 /// The default kernel's mixed dump, its reference reports (DWARF, BTF) and a warm index directory.
-fn warmed(name: &str) -> Option<(real::Kernel, PathBuf, [(i32, String); 2], PathBuf)> {
+fn warmed(name: &str) -> Option<Warmed> {
     let kernel = real::default_kernel();
     let dump = mixed(&kernel)?;
     let dir = scratch(name);
