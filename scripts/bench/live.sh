@@ -73,12 +73,21 @@ table() {
 		args+=(-n "$1" "$2")
 		shift 2
 	done
-	"${HYPERFINE:-hyperfine}" -N --warmup 1 --runs "$n" --style none --export-markdown "$md" "${args[@]}" >&2 || {
+	# Exit statuses are checked once before (a log-only report exits 3: a report without a verdict).
+	"${HYPERFINE:-hyperfine}" -N -i --warmup 1 --runs "$n" --style none --export-markdown "$md" "${args[@]}" >&2 || {
 		rm -f "$md"
 		return 1
 	}
 	cat "$md"
 	rm -f "$md"
+}
+
+# Run a command once; its exit status must be one of the allowed ones.
+check() {
+	local allowed=$1 rc=0
+	shift
+	"$@" >/dev/null 2>"${TMPDIR:-/tmp}/bench-check.err" || rc=$?
+	case " $allowed " in *" $rc "*) ;; *) die "$* exited $rc: $(tail -3 "${TMPDIR:-/tmp}/bench-check.err")" ;; esac
 }
 
 # --- on this machine's running kernel -------------------------------------------
@@ -96,8 +105,10 @@ measure_here() {
 	echo
 	echo "Live, $rel ($(uname -m)), $(awk '/^model name/ { $1 = $2 = $3 = ""; print; exit }' /proc/cpuinfo | sed 's/^ *//')$(grep -q '^flags.* hypervisor' /proc/cpuinfo && echo ', virtual machine'): tainted=$(cat /proc/sys/kernel/tainted), $(wc -l </proc/modules) modules, log $(($(stat -c %s "$log") >> 20)) MiB"
 	echo
-	local rows=("vmtaint report --live (kcore, BTF + kallsyms)" "$vt report --live --json")
-	[ -f "$vmlinux" ] && rows+=("vmtaint report --live --vmlinux (kcore, DWARF)" "$vt report --live --json --vmlinux $vmlinux")
+	check 0 "$vt" report --live --json --no-debuginfo
+	check "0 3" "$vt" report --json "$log"
+	local rows=("vmtaint report --live (kcore, BTF + kallsyms)" "$vt report --live --json --no-debuginfo")
+	[ -f "$vmlinux" ] && check 0 "$vt" report --live --json --vmlinux "$vmlinux" && rows+=("vmtaint report --live --vmlinux (kcore, DWARF)" "$vt report --live --json --vmlinux $vmlinux")
 	rows+=("vmtaint report 10 MB log (log only)" "$vt report --json $log")
 	rows+=("dmesg | grep -i taint" "sh -c 'dmesg | grep -i taint >/dev/null'")
 	rows+=("grep -i taint 10 MB log" "grep -ci taint $log")
@@ -143,6 +154,10 @@ set --
 # shellcheck disable=SC1090 # the real-dump script's tables and functions, not its main part
 source <(sed -n '1,/^# --- main ---/p' "$REAL" |
 	sed "s|^SCRIPT_DIR=.*|SCRIPT_DIR=$REPO/testcores|; s|^SCRIPT=.*|SCRIPT=$REAL|")
+die() {
+	say "$*"
+	exit 1
+}
 r=$HOST_KERNEL
 kernel_paths "$r"
 build=
@@ -170,8 +185,9 @@ cp "$binary" "$w/root/bin/vmtaint"
 install_program "$w/root" "$(command -v hyperfine)" /bin/hyperfine
 install_program "$w/root" "$(readlink -f /usr/bin/python3)" /usr/bin/python3
 install_program "$w/root" /bin/bash /bin/bash
-# drgn's own libraries travel in its wheel (drgn.libs); the system ones they need go to the initramfs.
-for f in "$site"/_drgn*.so "$site"/drgn.libs/*; do
+# drgn's own libraries travel in its wheel (drgn.libs); the system ones they and python's extension
+# modules (readline, ...) need go to the initramfs.
+for f in "$site"/_drgn*.so "$site"/drgn.libs/* /usr/lib/"$pyver"/lib-dynload/*.so; do
 	for lib in $(ldd "$f" | grep -o '/[^ ]*' | grep -v '/drgn\.libs/'); do
 		mkdir -p "$w/root$(dirname "$lib")"
 		cp -L "$lib" "$w/root$lib"
@@ -241,6 +257,8 @@ cat "$w/out/tables.md"
 # Natively on this host: what needs no kcore.
 log=$w/taint.log
 make_log "$log"
+check 0 "$binary" report --live --json
+check "0 3" "$binary" report --json "$log"
 echo
 echo "Natively on this host ($(uname -r), $(nproc) CPUs; $why: vmtaint's live report here is the reduced one from /proc and /sys), log $(($(stat -c %s "$log") >> 20)) MiB"
 echo
