@@ -775,6 +775,57 @@ mod tests {
         assert_eq!(l.records[1].text, "y");
     }
 
+    /// A kernel whose symbols name no data (arm64 without CONFIG_KALLSYMS_ALL, no debug vmlinux): the mask
+    /// and the module list come from /proc and /sys, each said so, and the last unloaded module is named
+    /// unknown; a module with no readable `struct module` keeps its sysfs letters, its signature unknown.
+    #[test]
+    fn gaps_of_a_kernel_without_data_symbols_are_filled_from_proc_and_sys_and_named() {
+        let root = std::env::temp_dir().join(format!("vmtaint-fill-gaps-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let put = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        put("proc/sys/kernel/tainted", "12801\n");
+        put(
+            "proc/modules",
+            "oot_prop 16384 0 - Live 0xffff800000a00000 (POE)\n",
+        );
+        put("sys/module/oot_prop/taint", "POE\n");
+        let host = LiveHost::at(&root);
+        let memory = analyzers::fake::FakeTarget::new();
+        let mut g = analyzers::report::gather(&memory);
+        assert!(g.mask.is_err() && g.modules.is_err(), "no symbols at all");
+        host.fill_gaps(&mut g, &memory);
+        assert_eq!(g.mask.as_ref().ok(), Some(&12801));
+        assert!(g
+            .table
+            .problems
+            .iter()
+            .any(|p| p.contains("CONFIG_KALLSYMS_ALL") && p.contains("/proc/sys/kernel/tainted")));
+        let m = g.modules.as_ref().unwrap();
+        assert_eq!(m.modules.len(), 1);
+        assert_eq!(
+            (m.modules[0].name.as_str(), m.modules[0].taints.as_str()),
+            ("oot_prop", "POE")
+        );
+        assert_eq!(m.modules[0].signed, None);
+        assert!(
+            m.problems
+                .iter()
+                .any(|p| p.contains("oot_prop not read from memory")),
+            "{:?}",
+            m.problems
+        );
+        assert!(g
+            .unloaded
+            .problems
+            .iter()
+            .any(|p| p.contains("last_unloaded_module is unknown")));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
     #[test]
     fn build_id_from_notes() {
         let mut n = Vec::new();
