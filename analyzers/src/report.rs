@@ -184,11 +184,15 @@ pub struct Report {
     pub unexplained_flags: Vec<TaintFlag>,
     pub timeline: Vec<TimelineEvent>,
     pub panic: Option<PanicInfo>,
-    /// Every oops/BUG/WARNING/panic/sysrq/hung-task/soft-lockup report of the kernel log.
+    /// Every oops/BUG/WARNING/panic/sysrq/hung-task/soft-lockup report of the kernel log (absent from the JSON
+    /// of versions before it: reads back empty).
+    #[serde(default)]
     pub crash_reports: Vec<crate::crash_report::CrashReport>,
     /// Where it crashed and whether a tainting module is involved (`None`: no crash in the log).
     pub crash_site: Option<crate::crash_site::CrashSite>,
-    /// Module loads the kernel log shows failing, and why.
+    /// Module loads the kernel log shows failing, and why (absent from the JSON of versions before it: reads
+    /// back empty; [`crate::document::CrashFacts::read_back`] says such a count is unknown).
+    #[serde(default)]
     pub load_failures: Vec<crate::load_failures::LoadFailure>,
     /// Set when the report was made from a kernel log alone ([`crate::log_report`]).
     pub log_only: Option<crate::log_report::LogOnly>,
