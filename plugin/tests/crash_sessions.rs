@@ -589,13 +589,16 @@ fn elf_and_flattened_same_report(crash: &Path, s: &Scenario) {
 #[test]
 fn crash_site_option_prints_the_reports_crash_site_lines() {
     let Some(crash) = crash_binary() else { return };
-    for name in ["oops", "mixed"] {
-        let default: Vec<Scenario> = scenarios(name)
-            .into_iter()
-            .filter(|s| s.kernel.release == real::DEFAULT_RELEASE)
-            .collect();
-        real::check_each(default, Scenario::id, |s| crash_site_session(&crash, s));
+    // The default kernel's dumps alone (its own gate): crash 8 reads them.
+    let default: Vec<Scenario> = real::scenarios()
+        .into_iter()
+        .filter(|s| ["oops", "mixed"].contains(&s.name))
+        .collect();
+    if default.is_empty() {
+        return; // the gate said loudly that the real dumps are missing (VMTAINT_ALLOW_MISSING_REAL=1)
     }
+    assert_eq!(default.len(), 2, "{default:?}");
+    real::check_each(default, Scenario::id, |s| crash_site_session(&crash, s));
 }
 
 fn crash_site_session(crash: &Path, s: &Scenario) {
