@@ -2,7 +2,7 @@
 //! [`DumpTarget`], the analyzers run, and the report records which source answered and which dump it is.
 
 use analyzers::document::{Attempt, DumpSummary, FullReport, SourceReport};
-use analyzers::report::analyze;
+use analyzers::report::{analyze, combine, gather};
 use vmcore::Vmcore;
 
 use crate::debuginfo::{choose_source_for, Chosen, DebuginfoOptions, Refused, VmlinuxCache};
@@ -62,7 +62,15 @@ pub fn make_report_for(
         dump,
         symbols: &chain,
     };
-    let report = analyze(&target);
+    let report = match host {
+        // The running kernel: what its memory cannot give, /proc and /sys can (each said so).
+        Some(h) => {
+            let mut gathered = gather(&target);
+            h.fill_gaps(&mut gathered, &target);
+            combine(&target, gathered, &[])
+        }
+        None => analyze(&target),
+    };
     let answers = chain
         .answers()
         .into_iter()
