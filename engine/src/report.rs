@@ -68,7 +68,15 @@ pub fn make_report_for(
         .into_iter()
         .map(|(k, n)| (k.to_string(), n))
         .collect();
-    let info = dump.info();
+    // The identity, not `info()`: counting a kdump's pages reads both bitmaps whole (512 MiB each at 16 TiB).
+    let info = dump.identity();
+    if crate::target::tracing() {
+        eprintln!(
+            "trace: {} bytes read from the dump {}",
+            dump.bytes_read(),
+            info.path
+        );
+    }
     Ok(FullReport {
         report,
         source: SourceReport {

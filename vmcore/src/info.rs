@@ -49,6 +49,42 @@ pub struct DumpInfo {
     pub warnings: Vec<String>,
 }
 
+/// What names a dump in a report: its file, format, kernel release, build-id and crash time. Cheap: reads
+/// headers only (a [`DumpInfo`] also counts the pages, which reads both kdump bitmaps whole).
+#[derive(Debug, Clone, Serialize)]
+pub struct DumpIdentity {
+    pub path: String,
+    pub format: Format,
+    pub release: Option<String>,
+    pub build_id: Option<String>,
+    pub crash_time: Option<i64>,
+    pub crash_time_utc: Option<String>,
+}
+
+pub(crate) fn identify(d: &Vmcore) -> DumpIdentity {
+    let vi = d.vmcoreinfo.as_ref();
+    let (release, crash_time) = match &d.body {
+        Body::Kdump(k) => (
+            vi.and_then(|v| v.osrelease.clone())
+                .or_else(|| Some(k.header.release.clone()).filter(|r| !r.is_empty())),
+            vi.and_then(|v| v.crashtime)
+                .or(Some(k.header.timestamp_sec).filter(|&t| t > 0)),
+        ),
+        Body::Elf(_) => (
+            vi.and_then(|v| v.osrelease.clone()),
+            vi.and_then(|v| v.crashtime),
+        ),
+    };
+    DumpIdentity {
+        path: d.path().display().to_string(),
+        format: d.format(),
+        release,
+        build_id: vi.and_then(|v| v.build_id.clone()),
+        crash_time,
+        crash_time_utc: crash_time.map(rfc3339),
+    }
+}
+
 pub(crate) fn summarize(d: &Vmcore) -> DumpInfo {
     let vi = d.vmcoreinfo.as_ref();
     let ps = d.page_size;
@@ -73,8 +109,8 @@ pub(crate) fn summarize(d: &Vmcore) -> DumpInfo {
                     vi.and_then(|v| v.crashtime)
                         .or(Some(h.timestamp_sec).filter(|&t| t > 0)),
                     Some(h.nr_cpus.max(0) as u64),
-                    k.ram_pages,
-                    k.dumped_pages,
+                    0,
+                    0,
                     Some(h.dump_level),
                     Some(h.header_version),
                     h.incomplete(),
@@ -97,14 +133,32 @@ pub(crate) fn summarize(d: &Vmcore) -> DumpInfo {
                     Some(d.machine().name().to_string()),
                     vi.and_then(|v| v.crashtime),
                     (cpus > 0).then_some(cpus as u64),
-                    e.ram_bytes() / ps,
-                    e.dumped_bytes() / ps,
+                    0,
+                    0,
                     None,
                     None,
                     e.missing_bytes > 0,
                 )
             }
         };
+    let (ram, dumped) = match (d.page_totals(), &d.body) {
+        (Ok((ram, dumped)), Body::Kdump(k)) => {
+            let missing = k.descriptors_missing(&d.src, dumped);
+            if missing > 0 {
+                warnings.push(format!(
+                    "the 2nd bitmap marks {dumped} dumped pages but the {} ends {missing} bytes before their page \
+                     descriptors do: pages past that read as corrupt",
+                    d.src.kind()
+                ));
+            }
+            (ram, dumped)
+        }
+        (Ok(t), Body::Elf(_)) => t,
+        (Err(e), _) => {
+            warnings.push(format!("pages not counted: {e}"));
+            (ram, dumped)
+        }
+    };
     if d.src.flat.as_ref().is_some_and(|f| f.unterminated) {
         warnings.push("the flattened stream has no end marker: it was cut short".into());
     }

@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::Error;
@@ -90,6 +91,8 @@ pub(crate) struct Source {
     pub(crate) path: Arc<Path>,
     pub(crate) backing: Backing,
     pub(crate) flat: Option<FlatMap>,
+    /// Bytes of the file the reads so far have touched (see [`Source::read_at`]); relaxed: a tally, not a lock.
+    pub(crate) bytes_read: AtomicU64,
 }
 
 impl Source {
@@ -109,8 +112,20 @@ impl Source {
         }
     }
 
-    /// `len` bytes at logical `offset`, borrowed when contiguous in the file.
+    /// `len` bytes at logical `offset`, borrowed when contiguous in the file, counted in [`Source::bytes_read`].
     pub(crate) fn read_at(
+        &self,
+        offset: u64,
+        len: u64,
+        what: &str,
+    ) -> Result<Cow<'_, [u8]>, Error> {
+        let bytes = self.peek_at(offset, len, what)?;
+        self.bytes_read.fetch_add(len, Ordering::Relaxed);
+        Ok(bytes)
+    }
+
+    /// [`Source::read_at`] without counting: for bytes an earlier read already counted.
+    pub(crate) fn peek_at(
         &self,
         offset: u64,
         len: u64,
