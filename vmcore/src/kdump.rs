@@ -297,22 +297,23 @@ impl Kdump {
     /// Extend the rank table through `block`; returns its entry.
     fn fill_ranks(&self, src: &Source, block: u64) -> Result<u64, Error> {
         let mut rank = self.rank.write().expect("kdump rank lock");
-        // Count in slabs of many blocks, one bitmap read each.
-        const SLAB_BLOCKS: u64 = 256;
-        while (rank.len() as u64) <= block {
-            let first = rank.len() as u64 - 1; // the block whose count is not yet known
-            let blocks = (block - first).min(SLAB_BLOCKS);
-            let bytes = src.read_at(
-                self.dumped.offset + first * RANK_BITS / 8,
-                blocks * RANK_BITS / 8,
-                self.dumped.what,
-            )?;
-            let mut acc = *rank.last().expect("rank[0] = 0");
-            for chunk in bytes.chunks(RANK_BYTES) {
-                acc += popcount(chunk);
-                rank.push(acc);
-            }
-        }
+        // Count in order from the first block not yet known, through `block`, in slabs.
+        let first = rank.len() as u64 - 1;
+        let mut acc = *rank.last().expect("rank[0] = 0");
+        rank.reserve((block + 1 - first) as usize);
+        src.for_each_slab(
+            self.dumped.offset + first * RANK_BITS / 8,
+            (block - first) * RANK_BITS / 8,
+            COUNT_SLAB_BYTES,
+            self.dumped.what,
+            true,
+            |bytes| {
+                for chunk in bytes.chunks(RANK_BYTES) {
+                    acc += popcount(chunk);
+                    rank.push(acc);
+                }
+            },
+        )?;
         Ok(rank[block as usize])
     }
 
@@ -550,17 +551,14 @@ impl Bitmap {
         if from % 8 != 0 {
             n += partial(from / 8, !((1u8 << (from % 8)) - 1))?;
         }
-        let mut at = first_byte;
-        while at < last_byte {
-            let len = (last_byte - at).min(COUNT_SLAB_BYTES);
-            let bytes = if count_read {
-                src.read_at(self.offset + at, len, self.what)?
-            } else {
-                src.peek_at(self.offset + at, len, self.what)?
-            };
-            n += popcount(&bytes);
-            at += len;
-        }
+        src.for_each_slab(
+            self.offset + first_byte,
+            last_byte.saturating_sub(first_byte),
+            COUNT_SLAB_BYTES,
+            self.what,
+            count_read,
+            |bytes| n += popcount(bytes),
+        )?;
         if to % 8 != 0 {
             n += partial(last_byte, (1u8 << (to % 8)) - 1)?;
         }
