@@ -157,10 +157,52 @@ pub struct CrashReport {
     pub location: Option<CodeLocation>,
     /// arm64 `lr :`.
     pub link_register: Option<CodeLocation>,
+    /// A kworker's `Workqueue: WQ FUNC [MOD]` line: the work function it was running when the report was
+    /// made (show_regs() → print_worker_info()).
+    #[serde(default)]
+    pub workqueue: Option<WorkqueueInfo>,
     pub call_trace: Vec<Frame>,
     pub modules_linked_in: Option<ModulesLinkedIn>,
     /// `Kernel panic - not syncing: MSG` message of a panic or sysrq report.
     pub panic_message: Option<String>,
+}
+
+/// The work a kworker was running: `Workqueue: events oot_initfree_run [oot_initfree]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkqueueInfo {
+    /// The workqueue's name (`events`, `kblockd`, ...).
+    pub name: String,
+    /// The work function, as printed (`%ps`: no offset).
+    pub function: CodeLocation,
+}
+
+/// `Workqueue: WQ FUNC [MOD]` (the text after `Workqueue: `).
+fn parse_workqueue(rest: &str) -> Option<WorkqueueInfo> {
+    let (name, func) = rest.trim().split_once(' ')?;
+    let func = func.trim();
+    // `FUNC [MOD]` or `FUNC`; print_worker_info() may add ` (DESC)` after it.
+    let func = match func.find(" (") {
+        Some(i) if !func[..i].contains('[') || func[..i].ends_with(']') => &func[..i],
+        _ => func,
+    };
+    let (sym, module) = match func.strip_suffix(']').and_then(|x| x.rsplit_once(" [")) {
+        Some((sym, m)) => (sym.trim(), Some(m.to_string())),
+        None => (func, None),
+    };
+    if name.is_empty() || sym.is_empty() || !sym.bytes().all(is_symbol_char) {
+        return None;
+    }
+    Some(WorkqueueInfo {
+        name: name.to_string(),
+        function: CodeLocation {
+            symbol: Some(sym.to_string()),
+            offset: None,
+            size: None,
+            module,
+            address: None,
+            resolved_by: None,
+        },
+    })
 }
 
 fn hex(s: &str) -> Option<u64> {
@@ -375,6 +417,7 @@ pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
                     file_line: None,
                     location: None,
                     link_register: None,
+                    workqueue: None,
                     call_trace: Vec::new(),
                     modules_linked_in: None,
                     panic_message: None,
@@ -465,6 +508,12 @@ pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
             if let Some(ip) = line.strip_prefix("IP: ") {
                 if r.location.is_none() {
                     r.location = parse_frame(ip).map(|f| f.location);
+                }
+                continue;
+            }
+            if let Some(wq) = line.strip_prefix("Workqueue: ") {
+                if r.workqueue.is_none() {
+                    r.workqueue = parse_workqueue(wq);
                 }
                 continue;
             }

@@ -113,6 +113,11 @@ pub struct TaintingModule {
     pub still_loaded: Option<bool>,
     /// Time of its first taint line (≈ its load), nanoseconds since boot.
     pub first_taint_ns: Option<u64>,
+    /// Set when the module never got loaded: its load failed (the reason, as `load_failures` names it), yet
+    /// the kernel had already tainted itself for it (O and E are set before symbols and parameters are
+    /// checked; seen on every kernel 5.10-7.2).
+    #[serde(default)]
+    pub failed_load: Option<crate::load_failures::Reason>,
 }
 
 /// A taint flag at the crash.
@@ -238,6 +243,24 @@ fn crash_flag(kind: ReportKind, headline: &str) -> Option<(u32, char)> {
     }
 }
 
+/// Marks the tainting modules that are not loaded, are not the last unloaded one, and whose load the log shows
+/// failing: they tainted the kernel without ever running ([`TaintingModule::failed_load`]).
+pub fn mark_failed_loads(
+    site: &mut CrashSite,
+    failures: &[crate::load_failures::LoadFailure],
+    last_unloaded: Option<&str>,
+) {
+    for m in &mut site.tainting_modules {
+        if m.still_loaded == Some(true) || last_unloaded == Some(m.name.as_str()) {
+            continue;
+        }
+        m.failed_load = failures
+            .iter()
+            .find(|f| f.module.as_deref() == Some(m.name.as_str()))
+            .map(|f| f.reason);
+    }
+}
+
 /// The crash site of the log's reports. `None` when the log shows no crash (or only warnings).
 pub fn analyze(
     reports: &[CrashReport],
@@ -296,6 +319,7 @@ pub fn analyze(
                     known_from: Vec::new(),
                     still_loaded: None,
                     first_taint_ns: None,
+                    failed_load: None,
                 });
                 mods.last_mut().unwrap()
             }
@@ -358,6 +382,9 @@ pub fn analyze(
             Relation::AtSite
         } else if in_frame(true)
             || r.link_register.as_ref().and_then(|l| l.module.as_deref()) == Some(&m.name)
+            // A kworker running the module's work function: that function is on the stack whatever the
+            // unwinder marks reliable (seen: a call through a freed __init pointer leaves only `?` frames).
+            || r.workqueue.as_ref().and_then(|w| w.function.module.as_deref()) == Some(&m.name)
         {
             Relation::OnCallTrace
         } else if in_frame(false) {

@@ -88,6 +88,11 @@ pub struct LoadFailure {
     pub kernel_line: Option<String>,
     /// The userspace line paired with it.
     pub userspace_line: Option<String>,
+    /// How many more times the kernel printed the same refusal for this attempt (0: once). busybox's
+    /// `insmod` tries `finit_module` and then `init_module` with the same file, so the kernel refuses one
+    /// command twice (seen on every kernel 5.10-7.2).
+    #[serde(default)]
+    pub repeats: u32,
 }
 
 /// Between two backquote-quote delimiters: `` `X' ``.
@@ -253,7 +258,9 @@ fn errno_fits(reason: Reason, err: &str) -> bool {
                 || e.contains("invalid argument")
         }
         Reason::BadParameter => {
-            e.contains("invalid argument")
+            // ERANGE from kstrto*() for a number out of the parameter's range.
+            e.contains("out of range")
+                || e.contains("invalid argument")
                 || e.contains("unknown symbol")
                 || e.contains("no such file")
                 || e.contains("no space")
@@ -273,6 +280,8 @@ pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
     let mut out: Vec<LoadFailure> = Vec::new();
     // Userspace lines already used to name a kernel failure.
     let mut used: Vec<u64> = Vec::new();
+    // The sequence number of the userspace line paired with the last failure.
+    let mut last_paired: Option<u64> = None;
     let lines: Vec<(u64, u64, &str)> = log
         .records
         .iter()
@@ -285,6 +294,17 @@ pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
         let Some((module, reason, detail)) = kernel_failure(line) else {
             continue;
         };
+        // The same refusal again before the attempt's userspace line (or with none): the same command
+        // retried the load (busybox's insmod: finit_module, then init_module).
+        if let Some(prev) = out.last_mut() {
+            if prev.kernel_line.as_deref() == Some(line)
+                && ts.saturating_sub(prev.ts_ns) < PAIR_WINDOW_NS
+                && last_paired.is_none_or(|u| u > seq)
+            {
+                prev.repeats += 1;
+                continue;
+            }
+        }
         // One attempt may print several lines (a CRC mismatch is followed by `Unknown symbol` for the same
         // symbol): they join the previous failure of the same module within the window.
         if let Some(prev) = out.last_mut() {
@@ -314,6 +334,7 @@ pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
             detail,
             kernel_line: Some(line.to_string()),
             userspace_line: None,
+            repeats: 0,
         };
         // The userspace line of the same attempt.
         // Within the window, or among the next few lines (a syslog file stamps kernel lines with the
@@ -333,6 +354,7 @@ pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
                     && (f.module.is_none() || m.is_none() || m == f.module))
                     .then_some((s, m, l))
             });
+        last_paired = paired.as_ref().map(|(s, _, _)| *s);
         if let Some((s, m, l)) = paired {
             used.push(s);
             if f.module.is_none() {
@@ -359,6 +381,7 @@ pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
                 detail: Some(err),
                 kernel_line: None,
                 userspace_line: Some(line.to_string()),
+                repeats: 0,
             });
         }
     }

@@ -129,7 +129,7 @@ impl ModuleLayout {
         let mut state_names = HashMap::new();
         for (n, default) in [("LIVE", 0), ("COMING", 1), ("GOING", 2), ("UNFORMED", 3)] {
             let v = t
-                .enumerator_in("module_state", &format!("MODULE_STATE_{n}"))
+                .enumerator(&format!("MODULE_STATE_{n}"))
                 .unwrap_or(default);
             state_names.insert(v, n);
         }
@@ -157,10 +157,7 @@ impl ModuleLayout {
                 .unwrap_or(0);
             if let (Some(base), Some(size)) = (t.member(mm, "base"), t.member(mm, "size")) {
                 if count > 0 && count <= 64 && stride > 0 {
-                    let text = t
-                        .enumerator_in("mod_mem_type", "MOD_TEXT")
-                        .unwrap_or(0)
-                        .max(0) as u64;
+                    let text = t.enumerator("MOD_TEXT").unwrap_or(0).max(0) as u64;
                     return MemLayout::MemArray {
                         off: mem.offset,
                         count,
@@ -201,13 +198,56 @@ pub fn analyze_modules(t: &dyn Target, table: &TaintTable) -> Result<Modules, An
         .symbol("modules")
         .ok_or_else(|| AnalyzerError::MissingSymbol("modules".into()))?;
     let layout = ModuleLayout::learn(t)?;
-    let params = crate::module_params::ParamLayout::learn(t);
     let walk = walk_list(t, head, MAX_MODULES);
-    let mut problems = walk.problems;
-    let mut modules = Vec::with_capacity(walk.nodes.len());
-    for node in walk.nodes {
-        let addr = node.wrapping_sub(layout.list);
-        match read_module(t, &layout, table, addr, &mut problems) {
+    let addrs: Vec<u64> = walk
+        .nodes
+        .iter()
+        .map(|node| node.wrapping_sub(layout.list))
+        .collect();
+    Ok(read_modules(t, &layout, table, &addrs, walk.problems))
+}
+
+/// Read the `struct module`s at `addrs`, which a front end learned without the `modules` list head (a live
+/// kernel whose kallsyms has no data symbols gives each module's address in
+/// `/sys/module/NAME/sections/.gnu.linkonce.this_module`). At most [`MAX_MODULES`]; an address that does not
+/// hold a module (a name the kernel cannot have written) is left out and named in [`Modules::problems`], as
+/// are modules whose `mkobj.mod` does not point back at them.
+///
+/// ```
+/// # use analyzers::fake::FakeTarget;
+/// let t = FakeTarget::new();
+/// let table = analyzers::taint::read_taint_table(&t);
+/// // No `struct module` layout at all: an error, not a guess.
+/// assert!(analyzers::modules::analyze_modules_at(&t, &table, &[0xffff_0000_1000]).is_err());
+/// ```
+pub fn analyze_modules_at(
+    t: &dyn Target,
+    table: &TaintTable,
+    addrs: &[u64],
+) -> Result<Modules, AnalyzerError> {
+    let layout = ModuleLayout::learn(t)?;
+    let mut problems = Vec::new();
+    if addrs.len() > MAX_MODULES {
+        problems.push(format!(
+            "{} module addresses given: read the first {MAX_MODULES}",
+            addrs.len()
+        ));
+    }
+    let addrs = &addrs[..addrs.len().min(MAX_MODULES)];
+    Ok(read_modules(t, &layout, table, addrs, problems))
+}
+
+fn read_modules(
+    t: &dyn Target,
+    layout: &ModuleLayout,
+    table: &TaintTable,
+    addrs: &[u64],
+    mut problems: Vec<String>,
+) -> Modules {
+    let params = crate::module_params::ParamLayout::learn(t);
+    let mut modules = Vec::with_capacity(addrs.len());
+    for &addr in addrs {
+        match read_module(t, layout, table, addr, &mut problems) {
             Ok(mut m) => {
                 if let Some(pl) = &params {
                     let (list, why) = crate::module_params::read_params(t, pl, addr);
@@ -222,7 +262,7 @@ pub fn analyze_modules(t: &dyn Target, table: &TaintTable) -> Result<Modules, An
             Err(e) => problems.push(format!("module at {addr:#x}: {e}")),
         }
     }
-    Ok(Modules { modules, problems })
+    Modules { modules, problems }
 }
 
 fn field(t: &dyn Target, addr: u64, m: &Member) -> Result<u64, AnalyzerError> {

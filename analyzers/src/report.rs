@@ -471,9 +471,21 @@ pub fn combine(target: &dyn Target, g: Gathered, extra_taint_events: &[(char, St
             tainted_mask: mask,
         },
     );
+    let load_failures = log
+        .as_ref()
+        .map(crate::load_failures::find)
+        .unwrap_or_default();
     if let Some(c) = crash_site.as_mut() {
         let at = c.site.as_ref().and_then(|l| l.address);
         c.unowned = unowned.into_iter().find(|u| Some(u.address) == at);
+        crate::crash_site::mark_failed_loads(
+            c,
+            &load_failures,
+            unloaded
+                .last_unloaded_module
+                .as_ref()
+                .map(|l| l.name.as_str()),
+        );
     }
     let signatures = summarize(&sig_state, mask, &table, &modules);
     let attribution = mask.map(|m| attribute_flags(m, &table, &modules, &unloaded, &events));
@@ -498,10 +510,7 @@ pub fn combine(target: &dyn Target, g: Gathered, extra_taint_events: &[(char, St
         panic,
         crash_reports,
         crash_site,
-        load_failures: log
-            .as_ref()
-            .map(crate::load_failures::find)
-            .unwrap_or_default(),
+        load_failures,
         log_only: None,
         keyrings: keyrings.keyrings,
         kernel_log: log.as_ref().map(|l| LogSummary {

@@ -39,6 +39,14 @@ const MAX_SYM_NAME: usize = 128;
 /// x86-64 `MODULES_VADDR`..`MODULES_END` (4- and 5-level paging alike); other architectures give theirs
 /// in VMCOREINFO.
 const X86_64_MODULES: (u64, u64) = (0xffff_ffff_c000_0000, 0xffff_ffff_ff00_0000);
+/// arm64's module windows: the variable holding a window's base, and the window's size. Up to 6.5
+/// `module_alloc_base` (128 MiB, or 2 GiB with module PLTs when that is full); from 6.6 `module_direct_base`
+/// (128 MiB) and `module_plt_base` (2 GiB).
+const ARM64_MODULE_WINDOWS: [(&str, u64); 3] = [
+    ("module_alloc_base", 2 << 30),
+    ("module_direct_base", 128 << 20),
+    ("module_plt_base", 2 << 30),
+];
 
 /// One memory range of a loaded module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +113,8 @@ pub struct Resolver<'a> {
     regions: Option<Vec<Region>>,
     symtabs: HashMap<usize, Option<(Vec<ModSym>, u64)>>,
     kernel_range: Option<(u64, u64)>,
-    module_area: Option<(u64, u64)>,
+    /// Where modules are allocated (the kernel image excepted, which arm64's windows contain).
+    module_areas: Vec<(u64, u64)>,
     /// What could not be read.
     pub problems: Vec<String>,
 }
@@ -128,12 +137,29 @@ impl<'a> Resolver<'a> {
             t.vmcoreinfo(&format!("NUMBER({k})"))
                 .and_then(|v| parse_number(&v))
         };
-        let module_area = match (num("MODULES_VADDR"), num("MODULES_END")) {
-            (Some(a), Some(b)) if a < b => Some((a, b)),
-            _ => Some(X86_64_MODULES).filter(|_| {
-                t.vmcoreinfo("NUMBER(VA_BITS)").is_none() // arm64 and others export VA_BITS
-            }),
+        let mut module_areas: Vec<(u64, u64)> = match (num("MODULES_VADDR"), num("MODULES_END")) {
+            (Some(a), Some(b)) if a < b => vec![(a, b)],
+            _ => vec![X86_64_MODULES]
+                .into_iter()
+                .filter(|_| {
+                    t.vmcoreinfo("NUMBER(VA_BITS)").is_none() // arm64 and others export VA_BITS
+                })
+                .collect(),
         };
+        // arm64 with KASLR allocates modules near the randomized kernel image, not in VMCOREINFO's
+        // MODULES_VADDR..MODULES_END (seen on Debian 6.1: modules at 0xffffb405..., MODULES_END
+        // 0xffff800008000000): its module.c keeps the window's base in a variable.
+        if t.vmcoreinfo("NUMBER(VA_BITS)").is_some() {
+            for (var, size) in ARM64_MODULE_WINDOWS {
+                if let Some(base) = t
+                    .symbol(var)
+                    .and_then(|a| t.read_u64(a).ok())
+                    .filter(|&b| b >> 63 == 1)
+                {
+                    module_areas.push((base, base.saturating_add(size)));
+                }
+            }
+        }
         Resolver {
             t,
             modules,
@@ -141,7 +167,7 @@ impl<'a> Resolver<'a> {
             regions: None,
             symtabs: HashMap::new(),
             kernel_range,
-            module_area,
+            module_areas,
             problems: Vec::new(),
         }
     }
@@ -195,10 +221,16 @@ impl<'a> Resolver<'a> {
                 },
             };
         }
-        if let Some((lo, hi)) = self.module_area {
-            if lo <= addr && addr < hi {
-                return Resolution::Unowned(self.unowned(addr));
-            }
+        let in_kernel = self
+            .kernel_range
+            .is_some_and(|(lo, hi)| lo <= addr && addr < hi);
+        if !in_kernel
+            && self
+                .module_areas
+                .iter()
+                .any(|&(lo, hi)| lo <= addr && addr < hi)
+        {
+            return Resolution::Unowned(self.unowned(addr));
         }
         if let Some(s) = self.t.symbol_at(addr) {
             let inside_kernel = self
@@ -383,10 +415,7 @@ fn module_ranges(t: &dyn Target, module: u64) -> Result<Vec<(u64, u64, bool)>, S
         let (Some(base), Some(size)) = (t.member(mm, "base"), t.member(mm, "size")) else {
             return Err("struct module_memory has no base/size".into());
         };
-        let first_init = t
-            .enumerator_in("mod_mem_type", "MOD_INIT_TEXT")
-            .unwrap_or(4)
-            .max(0) as u64;
+        let first_init = t.enumerator("MOD_INIT_TEXT").unwrap_or(4).max(0) as u64;
         for i in 0..count {
             let e = mem.offset + i * stride;
             out.push((

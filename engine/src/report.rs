@@ -2,7 +2,7 @@
 //! [`DumpTarget`], the analyzers run, and the report records which source answered and which dump it is.
 
 use analyzers::document::{Attempt, DumpSummary, FullReport, SourceReport};
-use analyzers::report::analyze;
+use analyzers::report::{analyze, combine, gather};
 use vmcore::Vmcore;
 
 use crate::debuginfo::{choose_source_for, Chosen, DebuginfoOptions, Refused, VmlinuxCache};
@@ -62,19 +62,27 @@ pub fn make_report_for(
         dump,
         symbols: &chain,
     };
-    let report = analyze(&target);
+    let report = match host {
+        // The running kernel: what its memory cannot give, /proc and /sys can (each said so).
+        Some(h) => {
+            let mut gathered = gather(&target);
+            h.fill_gaps(&mut gathered, &target);
+            combine(&target, gathered, &[])
+        }
+        None => analyze(&target),
+    };
     let answers = chain
         .answers()
         .into_iter()
         .map(|(k, n)| (k.to_string(), n))
         .collect();
-    // The identity, not `info()`: counting a kdump's pages reads both bitmaps whole (512 MiB each at 16 TiB).
-    let info = dump.identity();
+    // Not DumpInfo::of: counting a kdump's pages reads both bitmaps whole (512 MiB each at 16 TiB).
+    let (release, crash_time) = crate::info::release_and_crash_time(dump);
+    let path = dump.path().display().to_string();
     if crate::target::tracing() {
         eprintln!(
-            "trace: {} bytes read from the dump {}",
-            dump.bytes_read(),
-            info.path
+            "trace: {} bytes read from the dump {path}",
+            dump.bytes_read()
         );
     }
     Ok(FullReport {
@@ -87,11 +95,11 @@ pub fn make_report_for(
             answers,
         },
         dump: DumpSummary {
-            path: info.path,
-            format: info.format.name().to_string(),
-            release: info.release,
-            build_id: info.build_id,
-            crash_time_utc: info.crash_time_utc,
+            path,
+            format: dump.format().name().to_string(),
+            release,
+            build_id: dump.vmcoreinfo().and_then(|v| v.build_id.clone()),
+            crash_time_utc: crash_time.map(crate::info::rfc3339),
         },
     })
 }

@@ -10,7 +10,8 @@
 //!     site_from: Some(SiteFrom::CallTrace), owner: Owner::KernelProper, owner_module: None, owner_source: OwnerSource::Log,
 //!     verdict: Relation::Absent,
 //!     tainting_modules: vec![TaintingModule { name: "nvidia".into(), letters: "PO".into(), relation: Relation::Absent,
-//!         known_from: vec!["loaded".into()], still_loaded: Some(true), first_taint_ns: Some(14_000_000_000) }],
+//!         known_from: vec!["loaded".into()], still_loaded: Some(true), first_taint_ns: Some(14_000_000_000),
+//!         failed_load: None }],
 //!     flags_before: vec![FlagAtCrash { bit: 0, letter: 'P', set_by: Some("nvidia".into()), set_ns: Some(14_000_000_000), pending: false }],
 //!     flags_by_crash: vec![], unowned: None,
 //! };
@@ -78,6 +79,15 @@ fn clock(ns: u64) -> String {
 
 fn module_state(m: &TaintingModule) -> String {
     let mut parts = Vec::new();
+    if let Some(reason) = m.failed_load {
+        // It tainted the kernel while loading, then the load failed: it never ran.
+        let when = m
+            .first_taint_ns
+            .map(|t| format!(" at {}", clock(t)))
+            .unwrap_or_default();
+        let why = crate::log::reason_text(reason);
+        return format!(" (failed to load{when}: {why}; never loaded)");
+    }
     if let Some(t) = m.first_taint_ns {
         parts.push(format!("loaded {}", clock(t)));
     }

@@ -5,7 +5,7 @@
 //! let f = LoadFailure {
 //!     module: Some("oot_prop".into()), seq: 3, ts_ns: 5_000_000_000, reason: Reason::SignatureRejected,
 //!     detail: Some("unsigned module".into()), kernel_line: Some("Loading of unsigned module is rejected".into()),
-//!     userspace_line: None,
+//!     userspace_line: None, repeats: 0,
 //! };
 //! let lines = render::log::load_failure_lines(&[f]);
 //! assert_eq!(lines[1], "  [    5.000000] oot_prop  signature rejected: unsigned module");
@@ -53,7 +53,8 @@ pub fn log_only_lines(l: &LogOnly) -> Vec<String> {
     out
 }
 
-fn reason_text(r: Reason) -> &'static str {
+/// How a load failure's reason reads in human output.
+pub fn reason_text(r: Reason) -> &'static str {
     match r {
         Reason::CrcMismatch => "symbol CRC mismatch",
         Reason::NoSymbolVersion => "no symbol version",

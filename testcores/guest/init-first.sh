@@ -105,6 +105,26 @@ unload() {
 	rmmod "$1" || fail "rmmod $1"
 }
 
+# One module load meant to fail: its uptime, exit status, command and
+# message go to truth/load_attempts.txt (tab-separated), and the message to
+# the kernel log, as modprobe and systemd-modules-load write theirs.
+attempt() {
+	up=$(cut -d' ' -f1 /proc/uptime)
+	err=$("$@" 2>&1)
+	st=$?
+	printf '%s\t%s\t%s\t%s\n' "$up" "$st" "$*" "$err" >>/mnt/out/truth/load_attempts.txt
+	[ -z "$err" ] || echo "$err" >/dev/kmsg
+	[ "$st" != 0 ] || fail "$* succeeded"
+}
+
+# Appends to kern.log (beside the dump) the log lines newer than its last.
+kernlog_sync() {
+	last=$(tail -n 1 /mnt/out/kern.log 2>/dev/null | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')
+	dmesg | awk -v last="${last:--1}" '
+		match($0, /^\[ *[0-9]+\.[0-9]+\]/) { t = substr($0, 2, RLENGTH - 2) + 0 }
+		t > last + 0 { print }' >>/mnt/out/kern.log
+}
+
 case $scenario in
 clean) ;;
 mixed)
@@ -134,6 +154,61 @@ oops)
 	echo "vmtaint: crashing (oops)"
 	insmod /oot/oot_oops.ko
 	fail "survived the oops"
+	;;
+coreoops)
+	# The oops is in kstrtoint (kernel proper), called by oot_core's init.
+	insmod /oot/oot_gpl.ko || fail "insmod oot_gpl"
+	save_truth
+	release_disk
+	echo 1 >/proc/sys/kernel/panic_on_oops
+	echo "vmtaint: crashing (oops in a kernel function called by oot_core)"
+	insmod /oot/oot_core.ko
+	fail "survived the oops"
+	;;
+initfree)
+	# oot_gone is the last unloaded module; oot_initfree keeps a pointer to
+	# its own __init function, which the kernel frees after init returns.
+	insmod /oot/oot_gone.ko || fail "insmod oot_gone"
+	unload oot_gone
+	insmod /oot/oot_initfree.ko || fail "insmod oot_initfree"
+	# The kernel frees init sections after an RCU grace period (a work).
+	sleep 2
+	save_truth
+	release_disk
+	echo 1 >/proc/sys/kernel/panic_on_oops
+	echo "vmtaint: crashing (call through a pointer to a freed __init function)"
+	echo 1 >/sys/module/oot_initfree/parameters/fire || fail "fire oot_initfree"
+	sleep 60
+	fail "survived the call into freed init memory"
+	;;
+loadfail)
+	# Loads that fail, each recorded in truth/load_attempts.txt; then
+	# module signature enforcement, switched on at runtime (enable-only).
+	attempt insmod /oot/oot_needsym.ko
+	attempt insmod /oot/oot_params.ko p_ushort=70000
+	attempt insmod /oot/oot_params.ko p_str=longer-than-fifteen-chars
+	how=runtime
+	echo 1 >/sys/module/module/parameters/sig_enforce 2>/dev/null || how="runtime write failed"
+	echo "$how" >/mnt/out/truth/sig_enforce_how.txt
+	[ "$(cat /sys/module/module/parameters/sig_enforce)" = Y ] || fail "sig_enforce not on ($how)"
+	attempt insmod /oot/oot_gpl.ko
+	attempt insmod /oot/oot_signed.ko
+	;;
+wrapped)
+	# The tainting modules' lines, then enough log to wrap the printk ring
+	# (128 KiB on Debian) several times; kern.log beside the dump is a
+	# continuous copy of the log as a syslog daemon would keep it.
+	insmod /oot/oot_prop.ko || fail "insmod oot_prop"
+	insmod /oot/oot_warn.ko || fail "insmod oot_warn"
+	kernlog_sync
+	pad=$(printf '%0250d' 0)
+	i=0
+	while [ $i -lt 1200 ]; do
+		# Level 7 (debug): in the ring, not on the slow serial console.
+		echo "<7>vmtaint: flood line $i $pad" >/dev/kmsg
+		i=$((i + 1))
+		[ $((i % 100)) != 0 ] || kernlog_sync
+	done
 	;;
 many)
 	for m in $(cat /etc/vmtaint/many-modules); do

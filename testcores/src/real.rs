@@ -22,10 +22,18 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Scenario directories the script makes for every kernel (see the script for what each one does).
-pub const SCENARIOS: [&str; 5] = ["clean", "mixed", "unloaded", "oops", "many"];
+/// Scenario directories the script makes for every kernel (see the script and `guest/init-first.sh` for what
+/// each one does): `oops` is an oops in an out-of-tree module's own function, `coreoops` one in a kernel
+/// function an out-of-tree module called, `initfree` a call through a pointer to a module's freed `__init`
+/// function, `loadfail` failed module loads (unknown symbol, bad parameters, signature refusals under
+/// `sig_enforce`), `wrapped` a printk ring wrapped after the tainting modules' lines (with `kern.log`).
+pub const SCENARIOS: [&str; 9] = [
+    "clean", "mixed", "unloaded", "oops", "many", "coreoops", "initfree", "loadfail", "wrapped",
+];
 /// Dump files each scenario holds: makedumpfile lzo, zlib and flattened, and the raw `/proc/vmcore` copy.
 pub const KDUMP_FILES: [&str; 4] = ["vmcore.lzo", "vmcore.zlib", "vmcore.flat", "vmcore.elf"];
+/// A dump the script writes where the kernel's arch allows it (`ARCH_HOST_ZSTD`): `makedumpfile -z`, zstd.
+pub const ZSTD_FILE: &str = "vmcore.zstd";
 /// The release of the default kernel: Debian bookworm's 6.1 cloud kernel on x86-64, whose packages are
 /// installed on the machine (`real::scenarios()` and `real::vmlinux()` mean this one).
 pub const DEFAULT_RELEASE: &str = "6.1.0-56-cloud-amd64";
@@ -101,6 +109,11 @@ impl Kernel {
         self.scenarios().into_iter().find(|s| s.name == name)
     }
 
+    /// Whether the script writes [`ZSTD_FILE`] for this kernel's arch (its `ARCH_HOST_ZSTD` table).
+    pub fn has_zstd(&self) -> bool {
+        arch_table(SCRIPT, "ARCH_HOST_ZSTD", &self.arch).as_deref() == Some("1")
+    }
+
     fn scenarios_unchecked(&self) -> Vec<Scenario> {
         SCENARIOS
             .iter()
@@ -152,6 +165,14 @@ fn table_rows(script: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The value of `NAME[arch]=VALUE` in the script.
+fn arch_table(script: &str, name: &str, arch: &str) -> Option<String> {
+    let key = format!("{name}[{arch}]=");
+    script
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&key).map(|v| v.trim().to_string()))
+}
+
 /// The debug vmlinux of the default kernel (Debian 6.1 x86-64).
 pub fn vmlinux() -> PathBuf {
     default_kernel().vmlinux()
@@ -164,6 +185,20 @@ pub struct Scenario {
     pub dir: PathBuf,
     /// The kernel that ran it.
     pub kernel: Kernel,
+}
+
+/// One module load the guest tried (`truth/load_attempts.txt`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadAttempt {
+    /// `/proc/uptime` just before the attempt, as printed (`12.34`).
+    pub uptime: String,
+    /// The command's exit status (non-zero: failed).
+    pub status: i32,
+    /// The command line, e.g. `insmod /oot/oot_needsym.ko`.
+    pub command: String,
+    /// What the command printed (busybox insmod: `insmod: can't insert 'PATH': REASON`); the guest also
+    /// wrote it to the kernel log, as modprobe and systemd-modules-load do.
+    pub message: String,
 }
 
 /// What drgn read from one dump (`oracle/drgn-<format>.json`).
@@ -199,6 +234,44 @@ impl Scenario {
     /// The kdump-made dump files of the scenario (all of them must exist).
     pub fn dumps(&self) -> Vec<PathBuf> {
         KDUMP_FILES.iter().map(|f| self.dir.join(f)).collect()
+    }
+
+    /// The zstd dump ([`ZSTD_FILE`]) where the script writes one for this kernel, `None` elsewhere.
+    pub fn zstd(&self) -> Option<PathBuf> {
+        self.kernel.has_zstd().then(|| self.dir.join(ZSTD_FILE))
+    }
+
+    /// The dumps beyond [`Scenario::dumps`] that the script writes on the host for this arch (zstd; no snappy: no
+    /// makedumpfile with snappy can be had from Debian here).
+    pub fn host_codec_dumps(&self) -> Vec<PathBuf> {
+        self.zstd().into_iter().collect()
+    }
+
+    /// The module loads the guest tried and saw fail (`truth/load_attempts.txt`, `loadfail`), in order.
+    pub fn load_attempts(&self) -> Vec<LoadAttempt> {
+        self.truth("load_attempts.txt")
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.splitn(4, '\t').collect();
+                assert!(
+                    f.len() == 4,
+                    "{}: bad load_attempts.txt line {l:?}",
+                    self.id()
+                );
+                LoadAttempt {
+                    uptime: f[0].to_string(),
+                    status: f[1].parse().unwrap_or_else(|_| panic!("status in {l:?}")),
+                    command: f[2].to_string(),
+                    message: f[3].to_string(),
+                }
+            })
+            .collect()
+    }
+
+    /// `kern.log` beside the dump (`wrapped`): the guest's log as a syslog daemon keeps it, written
+    /// continuously, so it has the lines the wrapped printk ring lost.
+    pub fn kern_log(&self) -> PathBuf {
+        self.dir.join("kern.log")
     }
 
     /// A file of the guest's own view, captured before the crash (`truth/NAME`).
@@ -352,7 +425,12 @@ fn parse_crash(text: &str) -> Result<CrashOracle, String> {
 fn gate(all: Vec<Scenario>) -> Vec<Scenario> {
     let missing: Vec<PathBuf> = all
         .iter()
-        .flat_map(|s| s.dumps().into_iter().chain([s.dir.join("truth/tainted")]))
+        .flat_map(|s| {
+            s.dumps()
+                .into_iter()
+                .chain(s.host_codec_dumps())
+                .chain([s.dir.join("truth/tainted")])
+        })
         .chain(all.iter().map(|s| s.kernel.dir.join("vmlinux")))
         .filter(|p| !p.exists())
         .collect();
@@ -603,6 +681,33 @@ mod tests {
             );
         }
         assert_eq!(default_kernel().arch, "x86_64");
+    }
+
+    #[test]
+    fn zstd_is_written_for_x86_64_only() {
+        assert_eq!(
+            arch_table(SCRIPT, "ARCH_HOST_ZSTD", "x86_64").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            arch_table(SCRIPT, "ARCH_HOST_ZSTD", "aarch64").as_deref(),
+            Some("0")
+        );
+        assert!(default_kernel().has_zstd());
+    }
+
+    #[test]
+    fn every_scenario_is_one_the_script_knows() {
+        let all = SCRIPT
+            .lines()
+            .find_map(|l| l.strip_prefix("ALL_SCENARIOS=("))
+            .expect("ALL_SCENARIOS in the script");
+        let names: Vec<&str> = all.split(')').next().unwrap().split_whitespace().collect();
+        let mut a = names.clone();
+        a.sort();
+        let mut b = SCENARIOS.to_vec();
+        b.sort();
+        assert_eq!(a, b);
     }
 
     #[test]

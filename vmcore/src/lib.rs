@@ -23,7 +23,6 @@ pub mod codec;
 mod elf;
 pub mod error;
 mod flattened;
-mod info;
 mod kdump;
 pub mod lzo;
 pub mod notes;
@@ -40,7 +39,6 @@ pub use arch::{Machine, TranslationInfo, Translator};
 pub use codec::Compression;
 pub use elf::LoadSegment;
 pub use error::{Error, ReadError};
-pub use info::{DumpIdentity, DumpInfo};
 pub use kdump::KdumpHeader;
 pub use notes::{Notes, PrStatus, QemuCpuState};
 pub use vmcoreinfo::VmcoreInfo;
@@ -207,18 +205,6 @@ impl Vmcore {
         self.src
             .bytes_read
             .load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Pages of RAM the dump describes and how many of it holds. For kdump files this counts both bitmaps whole
-    /// the first time (512 MiB each for a 16 TiB machine): only `info` needs it, the report never asks.
-    pub fn page_totals(&self) -> Result<(u64, u64), Error> {
-        match &self.body {
-            Body::Kdump(k) => k.totals(&self.src).map(|t| (t.ram, t.dumped)),
-            Body::Elf(e) => Ok((
-                e.ram_bytes() / self.page_size,
-                e.dumped_bytes() / self.page_size,
-            )),
-        }
     }
 
     pub fn format(&self) -> Format {
@@ -487,15 +473,75 @@ impl Vmcore {
         }
     }
 
-    /// A summary of the dump for `vmtaint info` (counts the pages: see [`Vmcore::page_totals`]).
-    pub fn info(&self) -> DumpInfo {
-        info::summarize(self)
+    /// How much of physical memory the dump describes and how much of it the file holds: from the kdump
+    /// bitmaps, or the ELF `PT_LOAD` segments (memory size vs file size).
+    ///
+    /// For kdump files this counts both bitmaps whole the first time (512 MiB each for a 16 TiB machine): only
+    /// `info` needs it, the report never asks. Fails when a bitmap cannot be read.
+    pub fn page_counts(&self) -> Result<PageCounts, Error> {
+        Ok(match &self.body {
+            Body::Kdump(k) => {
+                let t = k.totals(&self.src)?;
+                PageCounts {
+                    ram: t.ram,
+                    dumped: t.dumped,
+                    descriptors_missing: k.descriptors_missing(&self.src, t.dumped),
+                }
+            }
+            Body::Elf(e) => PageCounts {
+                ram: e.ram_bytes() / self.page_size,
+                dumped: e.dumped_bytes() / self.page_size,
+                descriptors_missing: 0,
+            },
+        })
     }
 
-    /// File, format, release, build-id and crash time: what a report names its dump by, from headers alone.
-    pub fn identity(&self) -> DumpIdentity {
-        info::identify(self)
+    /// Bytes of `PT_LOAD` segment data the file lacks (an ELF core cut short); 0 for kdump files.
+    pub fn missing_bytes(&self) -> u64 {
+        match &self.body {
+            Body::Elf(e) => e.missing_bytes,
+            Body::Kdump(_) => 0,
+        }
     }
+
+    /// The flattened stream the dump is read from (`makedumpfile -F`), `None` for a plain file.
+    pub fn flattened(&self) -> Option<FlattenedStream> {
+        self.src.flat.as_ref().map(|f| FlattenedStream {
+            records: f.records,
+            terminated: !f.unterminated,
+        })
+    }
+
+    /// `page_offset_base` as an ELF core's segments show it (`p_vaddr - p_paddr` of a direct-map segment,
+    /// as `/proc/vmcore` copies and `/proc/kcore` write them); `None` for kdump files.
+    pub fn segments_direct_map_base(&self) -> Option<u64> {
+        match &self.body {
+            Body::Elf(e) => e.direct_map_base(),
+            Body::Kdump(_) => None,
+        }
+    }
+}
+
+/// Pages of physical memory a dump describes ([`Vmcore::page_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PageCounts {
+    /// Pages of RAM the dump describes.
+    pub ram: u64,
+    /// Pages whose contents the file holds (the rest were excluded, or never written).
+    pub dumped: u64,
+    /// kdump: bytes past the end of the file that the page descriptors of every dumped page would need (the
+    /// 2nd bitmap marks more pages than the file holds; those pages read as corrupt). 0 when they fit, for a
+    /// dump marked incomplete, and for ELF.
+    pub descriptors_missing: u64,
+}
+
+/// A flattened stream's shape ([`Vmcore::flattened`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlattenedStream {
+    /// Data records in the stream.
+    pub records: u64,
+    /// The stream ends with its end marker (false: it was cut short).
+    pub terminated: bool,
 }
 
 /// Kernel virtual memory, through the dump's address translation.

@@ -69,11 +69,15 @@ pub(crate) fn map_file(path: &Path) -> Result<Backing, Error> {
     let map = match unsafe { memmap2::Mmap::map(&file) } {
         Ok(m) => m,
         // procfs files (`/proc/kcore`) have no mmap, and kcore's size (the whole kernel address space) is
-        // more than a mapping may be (ENOMEM): read such files piecewise instead.
+        // more than a mapping may be (ENOMEM): read such files piecewise instead. arm64's kcore (6.1, 48-bit
+        // VA: 0xfc00_0100_3000 bytes) fails mmap with EIO (procfs' get_unmapped_area; seen in the live
+        // guest): a real I/O error on a dump file is then met again by the first read, and named there.
         Err(e)
             if matches!(
                 e.raw_os_error(),
-                Some(19 /* ENODEV */ | 22 /* EINVAL */ | 12 /* ENOMEM */ | 75 /* EOVERFLOW */)
+                Some(
+                    19 /* ENODEV */ | 22 /* EINVAL */ | 12 /* ENOMEM */ | 75 /* EOVERFLOW */ | 5 /* EIO */
+                )
             ) =>
         {
             return Ok(Backing::Read { file, len });
