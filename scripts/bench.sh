@@ -251,8 +251,9 @@ peer_why() {
   if [ $mode = smoke ]; then
     echo "(full run only: it builds the older release.)"
   else
-    before=$(git log --first-parent --format='%H %s' HEAD | grep -m1 "Merge branch 'logs': crash reports" | cut -d' ' -f1)
-    before=$(git rev-parse "$before^1")
+    merge=$(git log --first-parent -n 1 --format=%H --grep="^Merge branch 'logs': crash reports" HEAD)
+    [ -n "$merge" ] || { echo "bench: the merge of branch 'logs' (crash reports) is not in this history" >&2; exit 1; }
+    before=$(git rev-parse "$merge^1")
     old=$out/pre12-$before
     if [ ! -x "$old" ]; then
       git worktree add -f --detach "$scratch/pre12" "$before" >/dev/null 2>&1
