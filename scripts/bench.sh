@@ -272,7 +272,11 @@ peer_why() {
   if [ -f scripts/bench/live.sh ]; then
     echo "**Live kernel** (\`scripts/bench/live.sh\`):"
     echo
-    bash scripts/bench/live.sh $([ $mode = smoke ] && echo --smoke)
+    if [ $mode = smoke ]; then
+      echo "(full run only: it boots a QEMU guest where this machine has no /proc/kcore.)"
+    else
+      bash scripts/bench/live.sh --runs "$runs"
+    fi
     echo
   fi
   echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
