@@ -76,7 +76,15 @@ pub fn make_report_for(
         .into_iter()
         .map(|(k, n)| (k.to_string(), n))
         .collect();
-    let info = crate::info::DumpInfo::of(dump);
+    // Not DumpInfo::of: counting a kdump's pages reads both bitmaps whole (512 MiB each at 16 TiB).
+    let (release, crash_time) = crate::info::release_and_crash_time(dump);
+    let path = dump.path().display().to_string();
+    if crate::target::tracing() {
+        eprintln!(
+            "trace: {} bytes read from the dump {path}",
+            dump.bytes_read()
+        );
+    }
     Ok(FullReport {
         report,
         source: SourceReport {
@@ -87,11 +95,11 @@ pub fn make_report_for(
             answers,
         },
         dump: DumpSummary {
-            path: info.path,
-            format: info.format.name().to_string(),
-            release: info.release,
-            build_id: info.build_id,
-            crash_time_utc: info.crash_time_utc,
+            path,
+            format: dump.format().name().to_string(),
+            release,
+            build_id: dump.vmcoreinfo().and_then(|v| v.build_id.clone()),
+            crash_time_utc: crash_time.map(crate::info::rfc3339),
         },
     })
 }
