@@ -354,10 +354,23 @@ fn every_format_gives_the_same_report() {
                 v
             };
             let want = strip(lzo.clone());
+            // zstd and snappy: written on the host (x86-64) by makedumpfiles with those codecs.
+            let codecs: Vec<String> = sc
+                .host_codec_dumps()
+                .iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(
+                codecs,
+                ["vmcore.zstd", "vmcore.snappy"],
+                "{name}: x86-64 dumps come in zstd and snappy too"
+            );
             for (file, format) in [
                 ("vmcore.zlib", "kdump"),
                 ("vmcore.flat", "kdump-flattened"),
                 ("vmcore.elf", "elf"),
+                ("vmcore.zstd", "kdump"),
+                ("vmcore.snappy", "kdump"),
             ] {
                 let r = report_json(&sc.dir.join(file));
                 assert_eq!(s(&r["dump"]["format"]), format, "{name}/{file}: format");

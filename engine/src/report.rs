@@ -62,7 +62,13 @@ pub fn make_report_for(
         dump,
         symbols: &chain,
     };
-    let report = analyze(&target);
+    // A dump file (not a running kernel) may have text logs beside it with what its wrapped ring lost.
+    let report = match host {
+        None => analyzers::report::analyze_filled(&target, |ring| {
+            crate::beside::fill_from_beside(dump.path(), ring)
+        }),
+        Some(_) => analyze(&target),
+    };
     let answers = chain
         .answers()
         .into_iter()
