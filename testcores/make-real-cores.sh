@@ -17,8 +17,9 @@
 #   <release>/<scenario>/{vmcore.lzo,vmcore.zlib,vmcore.flat,vmcore.elf,
 #               vmcore-dmesg.txt,truth/,oracle/,manifest.json}
 #               (mixed also: qemu.elf, qemu-kdump.flat; x86-64 also
-#                vmcore.zstd, written on the host by sid's makedumpfile, and
-#                vmcore.snappy by one built from upstream source;
+#                vmcore.zstd, written on the host by sid's makedumpfile;
+#                no snappy dump: every Debian makedumpfile is built without
+#                snappy and this registry serves no makedumpfile source);
 #                wrapped also: kern.log, the guest's continuous log copy)
 #   .cache/     downloads, unpacked kernels, tools, module builds, work dirs
 # A scenario whose manifest carries the current input hash is not rebuilt.
@@ -75,10 +76,8 @@ HOST_KERNEL=6.1.0-56-cloud-amd64
 declare -A ARCH_QEMU ARCH_QEMU_PKG ARCH_MACHINE ARCH_CONSOLE ARCH_KARCH ARCH_CROSS ARCH_DEBARCH
 #   ARCH_HOST_ZSTD  1: the host's sid makedumpfile (lzo, zstd; Debian builds
 #                it without snappy) makes vmcore.zstd from the raw ELF
-#   ARCH_HOST_SNAPPY  1: the host's makedumpfile built from upstream source
-#                with snappy (prepare_makedumpfile_snappy) makes vmcore.snappy
 declare -A ARCH_MEM ARCH_CRASHKERNEL ARCH_ELF_DISK ARCH_QMP ARCH_TEXT_FIX ARCH_HOST_ZLIB ARCH_HOST_PKGS
-declare -A ARCH_HOST_ZSTD ARCH_HOST_SNAPPY
+declare -A ARCH_HOST_ZSTD
 ARCH_QEMU[x86_64]=qemu-system-x86_64
 ARCH_QEMU_PKG[x86_64]=qemu-system-x86
 ARCH_MACHINE[x86_64]="-M q35"
@@ -93,7 +92,6 @@ ARCH_QMP[x86_64]=1
 ARCH_TEXT_FIX[x86_64]=0
 ARCH_HOST_ZLIB[x86_64]=1
 ARCH_HOST_ZSTD[x86_64]=1
-ARCH_HOST_SNAPPY[x86_64]=1
 ARCH_HOST_PKGS[x86_64]=""
 # arm64: guest tools (busybox, kexec, makedumpfile with their libraries) come
 # from Debian's arm64 packages, unpacked; modules are cross-compiled.
@@ -111,7 +109,6 @@ ARCH_QMP[aarch64]=0
 ARCH_TEXT_FIX[aarch64]=1
 ARCH_HOST_ZLIB[aarch64]=0
 ARCH_HOST_ZSTD[aarch64]=0
-ARCH_HOST_SNAPPY[aarch64]=0
 ARCH_HOST_PKGS[aarch64]=gcc-aarch64-linux-gnu
 
 ALL_SCENARIOS=(mixed wrapped many loadfail initfree oops coreoops clean unloaded) # longest first: better packing
@@ -135,7 +132,7 @@ PYTHON=/usr/bin/python3
 
 usage() {
 	sed -n 's/^# usage: /usage: /p' "$SCRIPT"
-	echo "env: VMTAINT_TESTCORES_DIR, VMTAINT_TESTCORES_CACHE, VMTAINT_QEMU_TIMEOUT, VMTAINT_MAKEDUMPFILE_SRC"
+	echo "env: VMTAINT_TESTCORES_DIR, VMTAINT_TESTCORES_CACHE, VMTAINT_QEMU_TIMEOUT"
 	echo "kernels: $(for r in "${KERNELS[@]}"; do printf '%s ' "${r%% *}"; done)"
 	echo "         (--kernel also takes a unique prefix: 5.10, 6.1.0, 6.12, 7.2)"
 	echo "scenarios: ${ALL_SCENARIOS[*]}"
@@ -229,9 +226,7 @@ apt_update_once() {
 ensure_packages() {
 	local wanted=(crash makedumpfile kexec-tools busybox-static cpio
 		e2fsprogs dwarves gcc make python3 python3-venv coreutils xz-utils zstd openssl
-		"linux-headers-$HOST_KERNEL" "linux-image-$HOST_KERNEL-dbg"
-		# makedumpfile from upstream source, with every codec (snappy dumps)
-		git libdw-dev libelf-dev libbz2-dev zlib1g-dev liblzo2-dev libsnappy-dev libzstd-dev)
+		"linux-headers-$HOST_KERNEL" "linux-image-$HOST_KERNEL-dbg")
 	local missing=() p k
 	for k in "${kernels[@]}"; do
 		# shellcheck disable=SC2206 # package names are words
@@ -685,45 +680,6 @@ prepare_makedumpfile_sid() {
 	touch "$d/.ok"
 }
 
-# makedumpfile with snappy: Debian builds it without (every suite), and this
-# registry serves no makedumpfile source package (404), so it is built from
-# upstream's source: VMTAINT_MAKEDUMPFILE_SRC, a source directory or a git
-# directory whose HEAD is taken (default: the upstream mirror on this
-# project's machines). Without it there is no vmcore.snappy (and the tests
-# that need one say so). The build is cached by the source's commit.
-MAKEDUMPFILE_SRC=${VMTAINT_MAKEDUMPFILE_SRC:-/work/.mirror/makedumpfile+makedumpfile/repo}
-MDF_SNAPPY=
-prepare_makedumpfile_snappy() {
-	local src=$MAKEDUMPFILE_SRC rev d
-	if [ ! -e "$src" ]; then
-		log "WARNING: no makedumpfile source at $src (VMTAINT_MAKEDUMPFILE_SRC): no vmcore.snappy"
-		return 0
-	fi
-	if rev=$(git -C "$src" rev-parse --verify -q HEAD); then
-		:
-	else
-		rev=$(cd "$src" && find . -type f \( -name '*.[ch]' -o -name Makefile \) -print0 | LC_ALL=C sort -z |
-			xargs -0 sha256sum | sha256sum | cut -c1-40)
-	fi
-	d=$CACHE/makedumpfile-upstream-${rev:0:12}
-	MDF_SNAPPY=$d/makedumpfile
-	[ -f "$d/.ok" ] && return 0
-	rm -rf "$d"
-	mkdir -p "$d/src"
-	if git -C "$src" rev-parse --verify -q HEAD >/dev/null; then
-		git -C "$src" archive HEAD | tar -x -C "$d/src"
-	else
-		cp -a "$src/." "$d/src/"
-	fi
-	make -C "$d/src" -j"$(nproc)" LINKTYPE=dynamic USELZO=on USESNAPPY=on USEZSTD=on >"$d/build.log" 2>&1 ||
-		die "makedumpfile build from $src failed: $(tail -3 "$d/build.log")"
-	cp "$d/src/makedumpfile" "$MDF_SNAPPY"
-	rm -rf "$d/src"
-	"$MDF_SNAPPY" -v 2>&1 | grep -q '^snappy[[:space:]]*enabled' || die "$MDF_SNAPPY has no snappy"
-	log "makedumpfile with snappy built from $src ($rev)"
-	touch "$d/.ok"
-}
-
 # drgn from PyPI, pinned, in its own venv: the second reader of every dump.
 DRGN_PY=$CACHE/drgn-$DRGN_VERSION/bin/python3
 prepare_drgn() {
@@ -746,7 +702,6 @@ input_hash() {
 		echo "kernel=$r ${K_ARCH[$r]} ${K_SUITE[$r]} ${K_CPU[$r]} ${K_MDF[$r]} ${K_CRASH[$r]} ${K_QUIRKS[$r]}"
 		echo "mem=${ARCH_MEM[${K_ARCH[$r]}]} crashkernel=${ARCH_CRASHKERNEL[${K_ARCH[$r]}]} drgn=$DRGN_VERSION"
 		[ "${K_MDF[$r]}" = bookworm ] && [ "${ARCH_HOST_ZSTD[${K_ARCH[$r]}]}" = 0 ] || echo "mdf=$MDF_SID"
-		[ "${ARCH_HOST_SNAPPY[${K_ARCH[$r]}]}" = 0 ] || echo "snappy=$MDF_SNAPPY"
 		# Comments do not shape dumps.
 		grep -v '^[[:space:]]*#' "$SCRIPT" | sha256sum | cut -d' ' -f1
 		(cd "$SCRIPT_DIR" && find guest oracle -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z |
@@ -971,7 +926,6 @@ verify_outputs() {
 	check_magic "$d/vmcore.flat" $MAGIC_FLAT
 	check_magic "$d/vmcore.elf" $MAGIC_ELF
 	[ "${ARCH_HOST_ZSTD[${K_ARCH[$r]}]}" = 0 ] || check_magic "$d/vmcore.zstd" $MAGIC_KDUMP
-	[ "${ARCH_HOST_SNAPPY[${K_ARCH[$r]}]}" = 0 ] || [ -z "$MDF_SNAPPY" ] || check_magic "$d/vmcore.snappy" $MAGIC_KDUMP
 	elf_covers_file "$d/vmcore.elf" || die "$s: vmcore.elf: segments do not end at the file's end"
 	[ -s "$d/vmcore-dmesg.txt" ] || die "$s: empty vmcore-dmesg.txt"
 	for t in tainted modules module_taints.txt dmesg.txt uname.txt last_unloaded.txt; do
@@ -1093,12 +1047,10 @@ write_manifest() {
 		"$VMLINUX" "${K_SUITE[$r]}" "${K_CPU[$r]}" "${K_QUIRKS[$r]}" \
 		"$([ "${K_CRASH[$r]}" = 8 ] && crash -v 2>/dev/null | sed -n 's/^crash \([0-9.]*\).*/\1/p' | head -1)" \
 		"$DRGN_VERSION" "${ARCH_HOST_ZLIB[${K_ARCH[$r]}]}" \
-		"$([ "${ARCH_HOST_ZSTD[${K_ARCH[$r]}]}" = 1 ] && "$MDF_SID" -v 2>&1 | head -1)" \
-		"$([ "${ARCH_HOST_SNAPPY[${K_ARCH[$r]}]}" = 1 ] && [ -n "$MDF_SNAPPY" ] &&
-			echo "$("$MDF_SNAPPY" -v 2>&1 | head -1) built from $MAKEDUMPFILE_SRC ($(basename "$(dirname "$MDF_SNAPPY")"))")" <<'PY'
+		"$([ "${ARCH_HOST_ZSTD[${K_ARCH[$r]}]}" = 1 ] && "$MDF_SID" -v 2>&1 | head -1)" <<'PY'
 import datetime, json, os, sys
 (scenario, d, rel, arch, digest, mdf, qemu, seconds, expected, vmlinux, suite, cpu, quirks,
- crash, drgn, host_zlib, zstd_mdf, snappy_mdf) = sys.argv[1:]
+ crash, drgn, host_zlib, zstd_mdf) = sys.argv[1:]
 files = []
 for top, _, names in os.walk(d):
     for name in names:
@@ -1126,7 +1078,6 @@ manifest = {
     "zlib_made_by": "host: makedumpfile -c -d 31 vmcore.elf, the capture kernel's makedumpfile (byte-identical to its output)"
     if host_zlib == "1" else "capture kernel: makedumpfile -c -d 31 /proc/vmcore",
     "zstd_made_by": f"host: {zstd_mdf} (Debian sid): makedumpfile -z -d 31 vmcore.elf" if zstd_mdf else None,
-    "snappy_made_by": f"host: {snappy_mdf}: makedumpfile -p -d 31 vmcore.elf" if snappy_mdf else None,
     "oracles": oracles,
     "guest_tainted": tainted,
     "expected_tainted": int(expected),
@@ -1222,11 +1173,6 @@ run_scenario() {
 		TMPDIR=$w "$MDF_SID" -z -d 31 --message-level 4 "$w/out/vmcore.elf" "$w/out/vmcore.zstd" ||
 			die "$r/$s: makedumpfile -z on the host failed"
 	fi
-	# snappy: makedumpfile built from upstream source (-p -d 31).
-	if [ "${ARCH_HOST_SNAPPY[$arch]}" = 1 ] && [ -n "$MDF_SNAPPY" ]; then
-		TMPDIR=$w "$MDF_SNAPPY" -p -d 31 --message-level 4 "$w/out/vmcore.elf" "$w/out/vmcore.snappy" ||
-			die "$r/$s: makedumpfile -p on the host failed"
-	fi
 	if [ "$s" = mixed ] && [ "${ARCH_QMP[$arch]}" = 1 ]; then
 		mv "$w/qemu.elf" "$w/qemu-kdump.flat" "$w/out/"
 	fi
@@ -1283,12 +1229,6 @@ for r in "${kernels[@]}"; do
 	[ "${ARCH_HOST_ZSTD[${K_ARCH[$r]}]}" = 1 ] && need_sid_mdf=1
 done
 [ $need_sid_mdf = 0 ] || prepare_makedumpfile_sid
-for r in "${kernels[@]}"; do
-	if [ "${ARCH_HOST_SNAPPY[${K_ARCH[$r]}]}" = 1 ]; then
-		prepare_makedumpfile_snappy
-		break
-	fi
-done
 
 declare -A HASH
 todo=()

@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use vmcore::{DumpInfo, Vmcore};
+use engine::DumpInfo;
+use vmcore::Vmcore;
 
 use crate::EXIT_UNREADABLE;
 
@@ -15,13 +16,13 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
             return ExitCode::from(EXIT_UNREADABLE);
         }
     };
-    print_info(&dump.info(), json)
+    print_info(&DumpInfo::of(&dump), json)
 }
 
 /// `vmtaint info --live`: `/proc/kcore`, or why it cannot be read (exit 2).
 pub fn run_live(host: &engine::LiveHost, json: bool) -> ExitCode {
     match host.open_kcore() {
-        Ok(kcore) => print_info(&kcore.info(), json),
+        Ok(kcore) => print_info(&DumpInfo::of(&kcore), json),
         Err(why) => {
             eprintln!("vmtaint: cannot read the running kernel's memory: {why}");
             ExitCode::from(EXIT_UNREADABLE)

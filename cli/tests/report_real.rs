@@ -375,7 +375,8 @@ fn every_format_gives_the_same_report() {
                 v
             };
             let want = strip(lzo.clone());
-            // zstd and snappy: written on the host (x86-64) by makedumpfiles with those codecs.
+            // zstd: written on the host (x86-64) by Debian sid's makedumpfile. (No real snappy dump: every
+            // Debian makedumpfile is built without snappy; snappy is proven on synthetic dumps.)
             let codecs: Vec<String> = sc
                 .host_codec_dumps()
                 .iter()
@@ -383,15 +384,14 @@ fn every_format_gives_the_same_report() {
                 .collect();
             assert_eq!(
                 codecs,
-                ["vmcore.zstd", "vmcore.snappy"],
-                "{name}: x86-64 dumps come in zstd and snappy too"
+                ["vmcore.zstd"],
+                "{name}: x86-64 dumps come in zstd too"
             );
             for (file, format) in [
                 ("vmcore.zlib", "kdump"),
                 ("vmcore.flat", "kdump-flattened"),
                 ("vmcore.elf", "elf"),
                 ("vmcore.zstd", "kdump"),
-                ("vmcore.snappy", "kdump"),
             ] {
                 let r = report_json(&sc.dir.join(file));
                 assert_eq!(s(&r["dump"]["format"]), format, "{name}/{file}: format");

@@ -99,7 +99,7 @@ fn support_matrix_cells_are_proven_on_real_dumps() {
         // Every format of `mixed`, with DWARF.
         let mixed = k.scenario("mixed").expect("mixed");
         let mut formats = Vec::new();
-        // The makedumpfile formats, then the codecs the host writes for this arch (zstd, snappy).
+        // The makedumpfile formats, then the codecs the host writes for this arch (zstd).
         let files = real::KDUMP_FILES
             .iter()
             .map(|f| mixed.dir.join(f))

@@ -15,11 +15,13 @@
 pub mod beside;
 pub mod btf_source;
 pub mod debuginfo;
+pub mod info;
 pub mod live;
 pub mod report;
 pub mod target;
 
 pub use analyzers::document::{DumpSummary, FullReport};
 pub use debuginfo::{DebuginfoOptions, Refused, SourceReport, VmlinuxCache};
+pub use info::DumpInfo;
 pub use live::{live_report, LiveError, LiveHost, LiveReport};
 pub use report::{make_report, make_report_cached, make_report_for, report_file, Error};

@@ -74,7 +74,7 @@ pub fn make_report_for(
         .into_iter()
         .map(|(k, n)| (k.to_string(), n))
         .collect();
-    let info = dump.info();
+    let info = crate::info::DumpInfo::of(dump);
     Ok(FullReport {
         report,
         source: SourceReport {

@@ -1,7 +1,7 @@
 // Shared by the dump targets: open the bytes as a dump, then exercise everything a user command would.
 pub fn exercise(data: &[u8]) {
     let Ok(dump) = vmcore::Vmcore::from_bytes("fuzz-input", data.to_vec()) else { return };
-    let info = dump.info();
+    let info = engine::DumpInfo::of(&dump);
     let mut buf = [0u8; 64];
     // Pages at the start, around the end of RAM, and at addresses taken from the input itself.
     let mut addrs = vec![0u64, 4096, 4090, info.ram_pages.saturating_sub(1).wrapping_mul(dump.page_size())];

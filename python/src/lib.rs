@@ -154,7 +154,7 @@ fn report<'py>(
 fn info<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
     let opened = py.detach(|| {
         vmcore::Vmcore::open(&path)
-            .map(|d| d.info())
+            .map(|d| engine::DumpInfo::of(&d))
             .map_err(|e| Failure::from_vmcore(&e))
     });
     let info = opened.map_err(|f| f.into_pyerr(py))?;

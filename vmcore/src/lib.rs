@@ -23,7 +23,6 @@ pub mod codec;
 mod elf;
 pub mod error;
 mod flattened;
-mod info;
 mod kdump;
 pub mod lzo;
 pub mod notes;
@@ -40,7 +39,6 @@ pub use arch::{Machine, TranslationInfo, Translator};
 pub use codec::Compression;
 pub use elf::LoadSegment;
 pub use error::{Error, ReadError};
-pub use info::DumpInfo;
 pub use kdump::KdumpHeader;
 pub use notes::{Notes, PrStatus, QemuCpuState};
 pub use vmcoreinfo::VmcoreInfo;
@@ -456,10 +454,63 @@ impl Vmcore {
         }
     }
 
-    /// A summary of the dump for `vmtaint info`.
-    pub fn info(&self) -> DumpInfo {
-        info::summarize(self)
+    /// How much of physical memory the dump describes and how much of it the file holds: from the kdump
+    /// bitmaps, or the ELF `PT_LOAD` segments (memory size vs file size).
+    pub fn page_counts(&self) -> PageCounts {
+        match &self.body {
+            Body::Kdump(k) => PageCounts {
+                ram: k.ram_pages,
+                dumped: k.dumped_pages,
+            },
+            Body::Elf(e) => PageCounts {
+                ram: e.ram_bytes() / self.page_size,
+                dumped: e.dumped_bytes() / self.page_size,
+            },
+        }
     }
+
+    /// Bytes of `PT_LOAD` segment data the file lacks (an ELF core cut short); 0 for kdump files.
+    pub fn missing_bytes(&self) -> u64 {
+        match &self.body {
+            Body::Elf(e) => e.missing_bytes,
+            Body::Kdump(_) => 0,
+        }
+    }
+
+    /// The flattened stream the dump is read from (`makedumpfile -F`), `None` for a plain file.
+    pub fn flattened(&self) -> Option<FlattenedStream> {
+        self.src.flat.as_ref().map(|f| FlattenedStream {
+            records: f.records,
+            terminated: !f.unterminated,
+        })
+    }
+
+    /// `page_offset_base` as an ELF core's segments show it (`p_vaddr - p_paddr` of a direct-map segment,
+    /// as `/proc/vmcore` copies and `/proc/kcore` write them); `None` for kdump files.
+    pub fn segments_direct_map_base(&self) -> Option<u64> {
+        match &self.body {
+            Body::Elf(e) => e.direct_map_base(),
+            Body::Kdump(_) => None,
+        }
+    }
+}
+
+/// Pages of physical memory a dump describes ([`Vmcore::page_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageCounts {
+    /// Pages of RAM the dump describes.
+    pub ram: u64,
+    /// Pages whose contents the file holds (the rest were excluded, or never written).
+    pub dumped: u64,
+}
+
+/// A flattened stream's shape ([`Vmcore::flattened`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlattenedStream {
+    /// Data records in the stream.
+    pub records: u64,
+    /// The stream ends with its end marker (false: it was cut short).
+    pub terminated: bool,
 }
 
 /// Kernel virtual memory, through the dump's address translation.

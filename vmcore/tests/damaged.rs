@@ -38,11 +38,17 @@ fn open_fails(name: &str, bytes: Vec<u8>, expect_in_msg: &[&str]) {
     }
 }
 
-/// Use everything a command would: info, physical and virtual reads. Must not panic.
+/// Use everything a command would: the summary accessors, physical and virtual reads. Must not panic.
 fn exercise(d: &Vmcore) {
-    let info = d.info();
+    let pages = d.page_counts();
+    let _ = (
+        d.missing_bytes(),
+        d.flattened(),
+        d.segments_direct_map_base(),
+    );
+    let _ = d.translator().map(|t| t.info());
     let mut b = vec![0u8; 4096];
-    for pfn in 0..info.ram_pages.min(20_000) {
+    for pfn in 0..pages.ram.min(20_000) {
         let _ = d.read_phys(pfn * 4096, &mut b);
     }
     let _ = d.read_virt(0xffff_ffff_8100_0000, &mut b);

@@ -1,8 +1,15 @@
-//! The summary `vmtaint info` prints: what the dump is, which kernel, when, and how much of memory it holds.
+//! The summary `vmtaint info` prints: what the dump is, which kernel, when, and how much of memory it holds,
+//! assembled from `vmcore`'s typed accessors (format, pages, headers, notes, VMCOREINFO, translation).
+//!
+//! ```no_run
+//! let dump = vmcore::Vmcore::open("/var/crash/vmcore")?;
+//! let info = engine::DumpInfo::of(&dump);
+//! println!("{} {:?} {} of {} pages dumped", info.format.name(), info.release, info.dumped_pages, info.ram_pages);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use serde::Serialize;
-
-use crate::{Body, Compression, Format, TranslationInfo, Vmcore};
+use vmcore::{Compression, Format, TranslationInfo, Vmcore};
 
 /// A summary of a dump. JSON keys are part of the CLI's contract (see `docs/schema/info.schema.json`).
 #[derive(Debug, Clone, Serialize)]
@@ -49,14 +56,18 @@ pub struct DumpInfo {
     pub warnings: Vec<String>,
 }
 
-pub(crate) fn summarize(d: &Vmcore) -> DumpInfo {
-    let vi = d.vmcoreinfo.as_ref();
-    let ps = d.page_size;
-    let mut warnings = Vec::new();
-    let (release, machine, crash_time, cpus, ram, dumped, dump_level, header_version, incomplete) =
-        match &d.body {
-            Body::Kdump(k) => {
-                let h = &k.header;
+impl DumpInfo {
+    /// Summarize an opened dump (reads headers, notes and at most the top page table: never fails).
+    pub fn of(d: &Vmcore) -> DumpInfo {
+        let vi = d.vmcoreinfo();
+        let mut warnings = Vec::new();
+        let pages = d.page_counts();
+        let flat = d.flattened();
+        let cut_flat = flat.is_some_and(|f| !f.terminated);
+        let (release, machine, crash_time, cpus, dump_level, header_version, incomplete) = match d
+            .kdump_header()
+        {
+            Some(h) => {
                 if h.incomplete() {
                     warnings.push("the dump is marked incomplete: makedumpfile stopped before writing every page".into());
                 }
@@ -73,93 +84,88 @@ pub(crate) fn summarize(d: &Vmcore) -> DumpInfo {
                     vi.and_then(|v| v.crashtime)
                         .or(Some(h.timestamp_sec).filter(|&t| t > 0)),
                     Some(h.nr_cpus.max(0) as u64),
-                    k.ram_pages,
-                    k.dumped_pages,
                     Some(h.dump_level),
                     Some(h.header_version),
                     h.incomplete(),
                 )
             }
-            Body::Elf(e) => {
-                if e.missing_bytes > 0 {
+            None => {
+                let missing = d.missing_bytes();
+                if missing > 0 {
                     warnings.push(format!(
-                    "the file is {} bytes short of what its PT_LOAD segments declare: it was cut short",
-                    e.missing_bytes
-                ));
+                            "the file is {missing} bytes short of what its PT_LOAD segments declare: it was cut short"
+                        ));
                 }
-                let cpus = if !d.notes.prstatus.is_empty() {
-                    d.notes.prstatus.len()
+                let notes = d.notes();
+                let cpus = if !notes.prstatus.is_empty() {
+                    notes.prstatus.len()
                 } else {
-                    d.notes.qemu_cpus.len()
+                    notes.qemu_cpus.len()
                 };
                 (
                     vi.and_then(|v| v.osrelease.clone()),
                     Some(d.machine().name().to_string()),
                     vi.and_then(|v| v.crashtime),
                     (cpus > 0).then_some(cpus as u64),
-                    e.ram_bytes() / ps,
-                    e.dumped_bytes() / ps,
                     None,
                     None,
-                    e.missing_bytes > 0,
+                    missing > 0,
                 )
             }
         };
-    if d.src.flat.as_ref().is_some_and(|f| f.unterminated) {
-        warnings.push("the flattened stream has no end marker: it was cut short".into());
-    }
-    if vi.is_none() {
-        warnings
-            .push("no VMCOREINFO: kernel release, build-id and KASLR offset are unknown".into());
-    }
-    let kcore = d.format() == Format::Kcore;
-    let (translation, direct_map_base, address_translation) = match d.translator() {
-        _ if kcore => (
-            "kcore segments (virtual addresses)".to_string(),
-            match &d.body {
-                Body::Elf(e) => e.direct_map_base().map(|b| format!("{b:#x}")),
-                Body::Kdump(_) => None,
-            },
-            None,
-        ),
-        Ok(t) => (
-            t.root_source().to_string(),
-            t.direct_map_base().map(|b| format!("{b:#x}")),
-            Some(t.info()),
-        ),
-        Err(e) => {
-            warnings.push(e.to_string());
-            ("unavailable".to_string(), None, None)
+        if cut_flat {
+            warnings.push("the flattened stream has no end marker: it was cut short".into());
         }
-    };
-    DumpInfo {
-        path: d.path().display().to_string(),
-        format: d.format(),
-        compression: d.compression(),
-        page_size: ps,
-        release,
-        build_id: vi.and_then(|v| v.build_id.clone()),
-        machine,
-        crash_time,
-        crash_time_utc: crash_time.map(rfc3339),
-        kaslr_offset: vi.and_then(|v| v.kernel_offset),
-        phys_base: vi.and_then(|v| v.phys_base).or(match &d.body {
-            Body::Kdump(k) if k.header.header_version >= 1 => Some(k.header.phys_base as i64),
-            _ => None,
-        }),
-        cpus,
-        ram_pages: ram,
-        dumped_pages: dumped,
-        excluded_pages: ram.saturating_sub(dumped),
-        dump_level,
-        header_version,
-        incomplete: incomplete || d.src.flat.as_ref().is_some_and(|f| f.unterminated),
-        has_vmcoreinfo: vi.is_some(),
-        flattened_records: d.src.flat.as_ref().map(|f| f.records),
-        translation,
-        direct_map_base,
-        address_translation,
-        warnings,
+        if vi.is_none() {
+            warnings.push(
+                "no VMCOREINFO: kernel release, build-id and KASLR offset are unknown".into(),
+            );
+        }
+        let (translation, direct_map_base, address_translation) = match d.translator() {
+            _ if d.format() == Format::Kcore => (
+                "kcore segments (virtual addresses)".to_string(),
+                d.segments_direct_map_base().map(|b| format!("{b:#x}")),
+                None,
+            ),
+            Ok(t) => (
+                t.root_source().to_string(),
+                t.direct_map_base().map(|b| format!("{b:#x}")),
+                Some(t.info()),
+            ),
+            Err(e) => {
+                warnings.push(e.to_string());
+                ("unavailable".to_string(), None, None)
+            }
+        };
+        DumpInfo {
+            path: d.path().display().to_string(),
+            format: d.format(),
+            compression: d.compression(),
+            page_size: d.page_size(),
+            release,
+            build_id: vi.and_then(|v| v.build_id.clone()),
+            machine,
+            crash_time,
+            crash_time_utc: crash_time.map(rfc3339),
+            kaslr_offset: vi.and_then(|v| v.kernel_offset),
+            phys_base: vi.and_then(|v| v.phys_base).or(match d.kdump_header() {
+                Some(h) if h.header_version >= 1 => Some(h.phys_base as i64),
+                _ => None,
+            }),
+            cpus,
+            ram_pages: pages.ram,
+            dumped_pages: pages.dumped,
+            excluded_pages: pages.ram.saturating_sub(pages.dumped),
+            dump_level,
+            header_version,
+            incomplete: incomplete || cut_flat,
+            has_vmcoreinfo: vi.is_some(),
+            flattened_records: flat.map(|f| f.records),
+            translation,
+            direct_map_base,
+            address_translation,
+            warnings,
+        }
     }
 }
 
