@@ -153,7 +153,7 @@ pub enum EventKind {
 }
 
 /// One event. The JSON keys are a contract: `seq`, `ts_ns`, `kind`, `bit`, `letter`, `module`, `text`,
-/// `tainted`, `pending`, `reason`.
+/// `tainted`, `pending`, `reason`, `new_bit`, `from_file`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEvent {
     /// Sequence number of the log record (`None` for `no_evidence`).
