@@ -129,7 +129,7 @@ impl ModuleLayout {
         let mut state_names = HashMap::new();
         for (n, default) in [("LIVE", 0), ("COMING", 1), ("GOING", 2), ("UNFORMED", 3)] {
             let v = t
-                .enumerator_in("module_state", &format!("MODULE_STATE_{n}"))
+                .enumerator(&format!("MODULE_STATE_{n}"))
                 .unwrap_or(default);
             state_names.insert(v, n);
         }
@@ -157,10 +157,7 @@ impl ModuleLayout {
                 .unwrap_or(0);
             if let (Some(base), Some(size)) = (t.member(mm, "base"), t.member(mm, "size")) {
                 if count > 0 && count <= 64 && stride > 0 {
-                    let text = t
-                        .enumerator_in("mod_mem_type", "MOD_TEXT")
-                        .unwrap_or(0)
-                        .max(0) as u64;
+                    let text = t.enumerator("MOD_TEXT").unwrap_or(0).max(0) as u64;
                     return MemLayout::MemArray {
                         off: mem.offset,
                         count,

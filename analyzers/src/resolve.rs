@@ -415,10 +415,7 @@ fn module_ranges(t: &dyn Target, module: u64) -> Result<Vec<(u64, u64, bool)>, S
         let (Some(base), Some(size)) = (t.member(mm, "base"), t.member(mm, "size")) else {
             return Err("struct module_memory has no base/size".into());
         };
-        let first_init = t
-            .enumerator_in("mod_mem_type", "MOD_INIT_TEXT")
-            .unwrap_or(4)
-            .max(0) as u64;
+        let first_init = t.enumerator("MOD_INIT_TEXT").unwrap_or(4).max(0) as u64;
         for i in 0..count {
             let e = mem.offset + i * stride;
             out.push((

@@ -123,7 +123,7 @@ pub fn read_signature_state(t: &dyn Target) -> SignatureState {
 
 fn lockdown_name(t: &dyn Target, v: i64) -> String {
     for name in LOCKDOWN_LEVELS {
-        if t.enumerator_in("lockdown_reason", name) == Some(v) {
+        if t.enumerator(name) == Some(v) {
             return name.to_string();
         }
     }

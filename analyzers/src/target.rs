@@ -90,17 +90,9 @@ pub trait Target: Sync {
     /// members of anonymous structs and unions are found by their own name.
     fn member(&self, ty: TypeRef<'_>, path: &str) -> Option<Member>;
 
-    /// The value of an enumerator, e.g. `enumerator("MODULE_STATE_LIVE")`.
+    /// The value of an enumerator by its name, e.g. `enumerator("MODULE_STATE_LIVE")` (enumerator names are
+    /// unique in the kernel's C: no need to name the enum, and anonymous enums answer too).
     fn enumerator(&self, name: &str) -> Option<i64>;
-
-    /// The value of enumerator `name` of `enum enumeration`, e.g.
-    /// `enumerator_in("module_state", "MODULE_STATE_LIVE")`. Analyzers call this one: a source that can only
-    /// find enumerators through their enum (DWARF has no index of enumerator names, and scanning every unit
-    /// for one costs a second) overrides it; the others answer by name.
-    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
-        let _ = enumeration;
-        self.enumerator(name)
-    }
 
     /// A VMCOREINFO value by its full key, e.g. `"OSRELEASE"`, `"SYMBOL(prb)"`,
     /// `"OFFSET(printk_info.ts_nsec)"`. `None` when the dump has no such key (or no VMCOREINFO).

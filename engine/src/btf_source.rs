@@ -368,11 +368,4 @@ impl SymbolSource for BtfSource {
     fn enumerator(&self, name: &str) -> Option<i64> {
         self.btf.enumerator(name)
     }
-
-    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
-        match self.btf.enumeration(enumeration) {
-            Ok(e) => e.value(name),
-            Err(_) => None,
-        }
-    }
 }

@@ -111,13 +111,8 @@ impl SymbolSource for DwarfSource {
         }
     }
 
-    /// DWARF has no index of enumerator names: answer through the enum ([`SymbolSource::enumerator_in`]).
-    fn enumerator(&self, _name: &str) -> Option<i64> {
-        None
-    }
-
-    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
-        self.vmlinux.enumeration(enumeration).ok()?.value(name)
+    fn enumerator(&self, name: &str) -> Option<i64> {
+        self.vmlinux.enumerator(name).ok()
     }
 }
 

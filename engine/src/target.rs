@@ -19,12 +19,8 @@ pub trait SymbolSource: Send + Sync {
     }
     fn size_of(&self, ty: TypeRef<'_>) -> Option<u64>;
     fn member(&self, ty: TypeRef<'_>, path: &str) -> Option<Member>;
+    /// The value of an enumerator by its name alone (each source indexes its enumerators by name).
     fn enumerator(&self, name: &str) -> Option<i64>;
-    /// See [`Target::enumerator_in`].
-    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
-        let _ = enumeration;
-        self.enumerator(name)
-    }
     /// See [`Target::symbol_at`] (run-time address, the KASLR slide already applied).
     fn symbol_at(&self, addr: u64) -> Option<SymbolAt> {
         let _ = addr;
@@ -84,12 +80,6 @@ impl Target for DumpTarget<'_> {
         })
     }
 
-    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
-        traced(format_args!("enumerator {enumeration}::{name}"), || {
-            self.symbols.enumerator_in(enumeration, name)
-        })
-    }
-
     fn vmcoreinfo(&self, key: &str) -> Option<String> {
         self.dump.vmcoreinfo()?.get(key).map(str::to_string)
     }
@@ -117,6 +107,8 @@ impl Target for DumpTarget<'_> {
 /// assert_eq!(chain.symbol("prb"), Some(0xffff_ffff_82b5_c6a8));
 /// assert_eq!(chain.member(TypeRef::Struct("printk_info"), "seq").map(|m| m.offset), Some(0));
 /// assert_eq!(chain.answers(), vec![("vmcoreinfo", 2)]);
+/// let pg = vmcore::VmcoreInfo::parse("NUMBER(PG_slab)=9\n");
+/// assert_eq!(Chain::new(vec![&VmcoreInfoOnly(&pg)]).enumerator("PG_slab"), Some(9));
 /// ```
 pub struct Chain<'a> {
     rungs: Vec<&'a dyn SymbolSource>,
@@ -200,13 +192,9 @@ impl SymbolSource for Chain<'_> {
     fn enumerator(&self, name: &str) -> Option<i64> {
         self.first(|r| r.enumerator(name))
     }
-
-    fn enumerator_in(&self, enumeration: &str, name: &str) -> Option<i64> {
-        self.first(|r| r.enumerator_in(enumeration, name))
-    }
 }
 
-/// The dump's own VMCOREINFO as the only symbol source: `SYMBOL()`, `OFFSET()`, `SIZE()` and `LENGTH()` keys.
+/// The dump's own VMCOREINFO as a symbol source: `SYMBOL()`, `OFFSET()`, `SIZE()`, `LENGTH()` and `NUMBER()` keys.
 /// Enough for the kernel log (the kernel exports every printk ring offset there) and nothing more: the last
 /// rung of the ladder when neither DWARF nor BTF is available.
 pub struct VmcoreInfoOnly<'a>(pub &'a vmcore::VmcoreInfo);
@@ -243,7 +231,9 @@ impl SymbolSource for VmcoreInfoOnly<'_> {
         })
     }
 
-    fn enumerator(&self, _name: &str) -> Option<i64> {
-        None
+    /// `NUMBER(name)`: the kernel exports some enumerators this way (`PG_lru`, `PG_slab`, ... of
+    /// `enum pageflags`); its other `NUMBER()` keys are constants no enumerator is named after.
+    fn enumerator(&self, name: &str) -> Option<i64> {
+        self.0.number(name)
     }
 }

@@ -67,6 +67,8 @@ pub struct Vmlinux {
     dwarf: DwarfIndex,
     layouts: Mutex<HashMap<String, Arc<Layout>>>,
     enums: Mutex<HashMap<String, Arc<Enumeration>>>,
+    /// Enumerator values by enumerator name (`None`: no enum has it).
+    enumerators: Mutex<HashMap<String, Option<i64>>>,
     variables: Mutex<HashMap<String, Arc<TypeDesc>>>,
 }
 
@@ -106,6 +108,7 @@ impl Vmlinux {
             dwarf: DwarfIndex::new(),
             layouts: Mutex::new(HashMap::new()),
             enums: Mutex::new(HashMap::new()),
+            enumerators: Mutex::new(HashMap::new()),
             variables: Mutex::new(HashMap::new()),
         })
     }
@@ -429,6 +432,39 @@ impl Vmlinux {
         let e = Arc::new(e);
         lock(&self.enums).insert(name.to_string(), e.clone());
         Ok(e)
+    }
+
+    /// The value of enumerator `name` in whichever enum defines it (the first such enum in link order;
+    /// anonymous enums too), found through an index of enumerator names built unit by unit on demand.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), symbols::Error> {
+    /// let vmlinux = symbols::Vmlinux::open("vmlinux")?;
+    /// assert_eq!(vmlinux.enumerator("MODULE_STATE_COMING")?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn enumerator(&self, name: &str) -> Result<i64> {
+        if let Some(v) = lock(&self.enumerators).get(name) {
+            return v.ok_or_else(|| self.not_found("enumerator", name));
+        }
+        let bytes = self.dwarf_bytes()?;
+        let found = self
+            .dwarf
+            .find_enumerator(&bytes, name)
+            .map_err(|e| self.dwarf_err(e))?;
+        let value = match found {
+            Some(found) => self
+                .dwarf
+                .with_unit(&bytes, found.unit, |c| {
+                    c.enumeration_at(DwarfIndex::die_offset(found))
+                })
+                .map_err(|e| self.dwarf_err(e))?
+                .value(name),
+            None => None,
+        };
+        lock(&self.enumerators).insert(name.to_string(), value);
+        value.ok_or_else(|| self.not_found("enumerator", name))
     }
 
     /// The type of the global or `static` variable `name` (its definition; the symbol's address

@@ -18,6 +18,7 @@ fn exercise(v: &Vmlinux) -> Vec<Result<(), Error>> {
         v.layout("module").map(drop),
         v.layout("tnt").map(drop),
         v.enumeration("module_state").map(drop),
+        v.enumerator("MODULE_STATE_GOING").map(drop),
         v.variable_type("tnts").map(drop),
         v.variable_type("last_unloaded_module").map(drop),
         v.linux_banner().map(drop),

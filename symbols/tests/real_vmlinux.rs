@@ -201,6 +201,10 @@ fn enum_module_state_matches_pahole() {
         .collect();
     assert_eq!(oracle.len(), 4);
     assert_eq!(v.enumeration("module_state").unwrap().values, oracle);
+    // The same values by enumerator name alone.
+    for (name, value) in &oracle {
+        assert_eq!(v.enumerator(name).unwrap(), *value, "{name}");
+    }
 }
 
 #[test]

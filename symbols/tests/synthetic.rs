@@ -219,6 +219,27 @@ fn enumerations() {
 }
 
 #[test]
+fn enumerators_by_name_alone() {
+    each(|v, _| {
+        for _ in 0..2 {
+            // The second round answers from the cache.
+            assert_eq!(v.enumerator("MODULE_STATE_GOING").unwrap(), 2);
+            assert_eq!(v.enumerator("MODULE_STATE_LIVE").unwrap(), 0);
+            assert_eq!(v.enumerator("MINUS_ONE").unwrap(), -1);
+            assert_eq!(v.enumerator("ANON_SEVEN").unwrap(), 7);
+            match v.enumerator("MODULE_STATE_NONE") {
+                Err(Error::NotFound { what, name, .. }) => {
+                    assert_eq!((what, name.as_str()), ("enumerator", "MODULE_STATE_NONE"));
+                }
+                other => panic!("{other:?}"),
+            }
+            // An enum's name is no enumerator.
+            assert!(v.enumerator("module_state").is_err());
+        }
+    });
+}
+
+#[test]
 fn not_found_is_typed() {
     each(|v, _| {
         match v.layout("module_memory") {

@@ -75,11 +75,16 @@ impl<'a> DwarfBytes<'a> {
     }
 }
 
+/// A unit's enumerator names, each with the unit-relative offset of its enumeration DIE, sorted by name key.
+type Enumerators = Vec<(NameKey, u32)>;
+
 /// One unit in `.debug_info`.
 pub(crate) struct UnitEntry {
     pub offset: usize,
     pub len: usize,
     skim: OnceLock<Arc<UnitSkim>>,
+    /// Enumerator names of the unit's top-level enums and their enum DIE (built for enumerator questions).
+    enumerators: OnceLock<Arc<Enumerators>>,
     abbrevs: OnceLock<Arc<gimli::Abbreviations>>,
     name: OnceLock<Option<String>>,
 }
@@ -158,6 +163,7 @@ impl DwarfIndex {
                         offset,
                         len,
                         skim: OnceLock::new(),
+                        enumerators: OnceLock::new(),
                         abbrevs: OnceLock::new(),
                         name: OnceLock::new(),
                     });
@@ -209,6 +215,75 @@ impl DwarfIndex {
             .map_err(|e| format!("unit at {:#x}: {e}", unit.offset))?;
         bytes.release(SectionId::DebugInfo, unit.offset..unit.offset + unit.len);
         Ok(unit.skim.get_or_init(|| Arc::new(s)).clone())
+    }
+
+    fn enumerators(
+        &self,
+        bytes: &DwarfBytes<'_>,
+        unit: &UnitEntry,
+    ) -> Result<Arc<Enumerators>, String> {
+        if let Some(s) = unit.enumerators.get() {
+            return Ok(s.clone());
+        }
+        let dwarf = bytes.dwarf();
+        let header = self.header(bytes, unit)?;
+        let abbrevs = self.abbrevs(bytes, unit)?;
+        let info_start = bytes.get(SectionId::DebugInfo).as_ptr() as usize;
+        let s = skim::skim_enumerators(&dwarf, &header, &abbrevs, info_start)
+            .map_err(|e| format!("unit at {:#x}: {e}", unit.offset))?;
+        bytes.release(SectionId::DebugInfo, unit.offset..unit.offset + unit.len);
+        Ok(unit.enumerators.get_or_init(|| Arc::new(s)).clone())
+    }
+
+    /// The enum that defines enumerator `name`: a top-level enumeration with an enumerator of that name,
+    /// searched first in the units already read for other questions (those that define the structures and
+    /// variables the enum goes with), then in link order. `Found::die` is the enumeration DIE.
+    pub fn find_enumerator(
+        &self,
+        bytes: &DwarfBytes<'_>,
+        name: &str,
+    ) -> Result<Option<Found>, String> {
+        let units = self.units(bytes)?;
+        let offsets = self.str_offsets_of(bytes, name);
+        // Neither in .debug_str nor short enough to be stored inline: no unit can name it.
+        if offsets.is_empty() && name.len() > 16 {
+            return Ok(None);
+        }
+        let matches = |list: &[(NameKey, u32)]| -> Option<u32> {
+            let by_str = offsets.iter().find_map(|&o| {
+                let i = list.partition_point(|(k, _)| *k < NameKey::Str(o));
+                list.get(i)
+                    .filter(|(k, _)| *k == NameKey::Str(o))
+                    .map(|e| e.1)
+            });
+            by_str.or_else(|| {
+                list.iter()
+                    .filter(|(k, _)| !matches!(k, NameKey::Str(_)))
+                    .find(|(k, _)| Self::key_bytes(bytes, *k) == Some(name.as_bytes()))
+                    .map(|e| e.1)
+            })
+        };
+        let read = |u: &UnitEntry| u.skim.get().is_some() || u.enumerators.get().is_some();
+        let (read, rest): (Vec<usize>, Vec<usize>) =
+            (0..units.len()).partition(|&i| read(&units[i]));
+        // The units already read one by one (the first usually has it), the rest a parallel batch at a time.
+        for &i in &read {
+            if let Some(die) = matches(&self.enumerators(bytes, &units[i])?) {
+                return Ok(Some(Found { unit: i, die }));
+            }
+        }
+        for chunk in rest.chunks(BATCH) {
+            let lists: Vec<Result<Arc<Enumerators>, String>> = chunk
+                .par_iter()
+                .map(|&i| self.enumerators(bytes, &units[i]))
+                .collect();
+            for (&i, list) in chunk.iter().zip(lists) {
+                if let Some(die) = matches(&list?) {
+                    return Ok(Some(Found { unit: i, die }));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Offsets in `.debug_str` where the NUL-terminated `name` starts (several if not merged).

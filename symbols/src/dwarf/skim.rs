@@ -83,6 +83,136 @@ fn kind_of(tag: gimli::DwTag) -> Option<EntryKind> {
     })
 }
 
+/// How a name attribute's value is stored, as a [`NameKey`] (`None` for forms that hold no name).
+fn name_key(
+    dwarf: &gimli::Dwarf<Slice<'_>>,
+    header: &gimli::UnitHeader<Slice<'_>>,
+    str_offsets_base: gimli::DebugStrOffsetsBase,
+    info_start: usize,
+    v: AttributeValue<Slice<'_>>,
+) -> gimli::Result<Option<NameKey>> {
+    Ok(match v {
+        AttributeValue::DebugStrRef(o) => Some(NameKey::Str(o.0 as u64)),
+        AttributeValue::DebugLineStrRef(o) => Some(NameKey::LineStr(o.0 as u64)),
+        AttributeValue::String(s) => {
+            let pos = (s.slice().as_ptr() as usize).wrapping_sub(info_start) as u64;
+            Some(NameKey::Inline(
+                pos,
+                u32::try_from(s.len()).unwrap_or(u32::MAX),
+            ))
+        }
+        AttributeValue::DebugStrOffsetsIndex(i) => {
+            let o = dwarf
+                .debug_str_offsets
+                .get_str_offset(header.format(), str_offsets_base, i)?;
+            Some(NameKey::Str(o.0 as u64))
+        }
+        _ => None,
+    })
+}
+
+/// The `DW_AT_str_offsets_base` of a unit (read from its root DIE), or the default for its encoding.
+fn str_offsets_base_of(
+    raw: &mut gimli::EntriesRaw<'_, Slice<'_>>,
+    root: &gimli::Abbreviation,
+    header: &gimli::UnitHeader<Slice<'_>>,
+) -> gimli::Result<gimli::DebugStrOffsetsBase> {
+    let mut base = gimli::DebugStrOffsetsBase::default_for_encoding_and_file(
+        header.encoding(),
+        gimli::DwarfFileType::Main,
+    );
+    for spec in root.attributes() {
+        let attr = raw.read_attribute(*spec)?;
+        if attr.name() == dw::DW_AT_str_offsets_base {
+            if let AttributeValue::DebugStrOffsetsBase(b) = attr.value() {
+                base = b;
+            }
+        }
+    }
+    Ok(base)
+}
+
+/// The enumerators of one unit's top-level enums (named or anonymous): each enumerator's name and the
+/// unit-relative offset of the enumeration DIE that holds it, sorted by name key. Built only for enumerator
+/// questions (the type skim never reads an enum's children).
+pub(crate) fn skim_enumerators(
+    dwarf: &gimli::Dwarf<Slice<'_>>,
+    header: &gimli::UnitHeader<Slice<'_>>,
+    abbrevs: &gimli::Abbreviations,
+    info_start: usize,
+) -> gimli::Result<Vec<(NameKey, u32)>> {
+    let mut raw = header.entries_raw(abbrevs, None)?;
+    let Some(root) = raw.read_abbreviation()? else {
+        return Ok(Vec::new());
+    };
+    let str_offsets_base = str_offsets_base_of(&mut raw, root, header)?;
+    if !root.has_children() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    // The enumeration DIE whose children are being read (depth 2 under it), if any.
+    let mut in_enum: Option<u32> = None;
+    let mut depth = 1isize;
+    while !raw.is_empty() {
+        let offset = raw.next_offset();
+        let Some(abbrev) = raw.read_abbreviation()? else {
+            depth -= 1;
+            if depth <= 1 {
+                in_enum = None;
+            }
+            if depth <= 0 {
+                break;
+            }
+            continue;
+        };
+        let tag = abbrev.tag();
+        if depth == 2 && in_enum.is_some() && tag == dw::DW_TAG_enumerator {
+            let mut key = None;
+            for spec in abbrev.attributes() {
+                if spec.name() == dw::DW_AT_name {
+                    let v = raw.read_attribute(*spec)?.value();
+                    key = name_key(dwarf, header, str_offsets_base, info_start, v)?;
+                } else {
+                    raw.skip_attributes(std::slice::from_ref(spec))?;
+                }
+            }
+            if let (Some(key), Some(e)) = (key, in_enum) {
+                out.push((key, e));
+            }
+            if abbrev.has_children() {
+                depth += 1;
+            }
+            continue;
+        }
+        if depth == 1 && tag == dw::DW_TAG_enumeration_type && abbrev.has_children() {
+            raw.skip_attributes(abbrev.attributes())?;
+            in_enum = u32::try_from(offset.0).ok();
+            depth += 1;
+            continue;
+        }
+        // Anything else: skip its children through DW_AT_sibling when it has one.
+        let mut sibling = None;
+        for spec in abbrev.attributes() {
+            if depth == 1 && spec.name() == dw::DW_AT_sibling {
+                if let AttributeValue::UnitRef(o) = raw.read_attribute(*spec)?.value() {
+                    sibling = Some(o);
+                }
+            } else {
+                raw.skip_attributes(std::slice::from_ref(spec))?;
+            }
+        }
+        if abbrev.has_children() {
+            match sibling {
+                Some(s) if s.0 > offset.0 => raw = header.entries_raw(abbrevs, Some(s))?,
+                _ => depth += 1,
+            }
+        }
+    }
+    out.sort_unstable();
+    out.shrink_to_fit();
+    Ok(out)
+}
+
 /// Skims a unit. `info_start` is the address of `.debug_info`'s first byte (to place inline names).
 pub(crate) fn skim_unit(
     dwarf: &gimli::Dwarf<Slice<'_>>,
@@ -94,42 +224,11 @@ pub(crate) fn skim_unit(
     let Some(root) = raw.read_abbreviation()? else {
         return Ok(UnitSkim::default());
     };
-    let mut str_offsets_base = gimli::DebugStrOffsetsBase::default_for_encoding_and_file(
-        header.encoding(),
-        gimli::DwarfFileType::Main,
-    );
-    for spec in root.attributes() {
-        let attr = raw.read_attribute(*spec)?;
-        if attr.name() == dw::DW_AT_str_offsets_base {
-            if let AttributeValue::DebugStrOffsetsBase(b) = attr.value() {
-                str_offsets_base = b;
-            }
-        }
-    }
+    let str_offsets_base = str_offsets_base_of(&mut raw, root, header)?;
     if !root.has_children() {
         return Ok(UnitSkim::default());
     }
-    let key_of = |v: AttributeValue<Slice<'_>>| -> gimli::Result<Option<NameKey>> {
-        Ok(match v {
-            AttributeValue::DebugStrRef(o) => Some(NameKey::Str(o.0 as u64)),
-            AttributeValue::DebugLineStrRef(o) => Some(NameKey::LineStr(o.0 as u64)),
-            AttributeValue::String(s) => {
-                let pos = (s.slice().as_ptr() as usize).wrapping_sub(info_start) as u64;
-                Some(NameKey::Inline(
-                    pos,
-                    u32::try_from(s.len()).unwrap_or(u32::MAX),
-                ))
-            }
-            AttributeValue::DebugStrOffsetsIndex(i) => {
-                let o =
-                    dwarf
-                        .debug_str_offsets
-                        .get_str_offset(header.format(), str_offsets_base, i)?;
-                Some(NameKey::Str(o.0 as u64))
-            }
-            _ => None,
-        })
-    };
+    let key_of = |v| name_key(dwarf, header, str_offsets_base, info_start, v);
     let mut entries = Vec::new();
     // Names of variable declarations, for definitions that only carry DW_AT_specification.
     let mut declared: HashMap<u32, NameKey> = HashMap::new();

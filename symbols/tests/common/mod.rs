@@ -219,6 +219,11 @@ fn build_dwarf(version: u16) -> Sections<EndianVec<LittleEndian>> {
     b.unit.get_mut(sg).set(dw::DW_AT_byte_size, V::Udata(4));
     let e = b.add(sg, dw::DW_TAG_enumerator, Some("MINUS_ONE"));
     b.unit.get_mut(e).set(dw::DW_AT_const_value, V::Sdata(-1));
+    // An anonymous enum (`enum { ANON_SEVEN = 7 };`): found by its enumerator's name only.
+    let anon = b.add(root, dw::DW_TAG_enumeration_type, None);
+    b.unit.get_mut(anon).set(dw::DW_AT_byte_size, V::Udata(4));
+    let e = b.add(anon, dw::DW_TAG_enumerator, Some("ANON_SEVEN"));
+    b.unit.get_mut(e).set(dw::DW_AT_const_value, V::Data1(7));
 
     // struct list_head { struct list_head *next, *prev; }
     let lh = b.aggregate(root, dw::DW_TAG_structure_type, Some("list_head"), 16);
