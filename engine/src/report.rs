@@ -2,7 +2,7 @@
 //! [`DumpTarget`], the analyzers run, and the report records which source answered and which dump it is.
 
 use analyzers::document::{Attempt, DumpSummary, FullReport, SourceReport};
-use analyzers::report::{analyze, combine, gather};
+use analyzers::report::{combine, gather};
 use vmcore::Vmcore;
 
 use crate::debuginfo::{choose_source_for, Chosen, DebuginfoOptions, Refused, VmlinuxCache};
@@ -69,7 +69,10 @@ pub fn make_report_for(
             h.fill_gaps(&mut gathered, &target);
             combine(&target, gathered, &[])
         }
-        None => analyze(&target),
+        // A dump file may have text logs beside it with what its wrapped ring lost.
+        None => analyzers::report::analyze_filled(&target, |ring| {
+            crate::beside::fill_from_beside(dump.path(), ring)
+        }),
     };
     let answers = chain
         .answers()
