@@ -207,15 +207,6 @@ fn dump_log(sc: &Scenario) -> Vec<(u64, String)> {
         .collect()
 }
 
-/// The module whose init oopses (still COMING in the dump) in the scenarios that crash by an oops in insmod.
-fn oopsing_module(scenario: &str) -> Option<&'static str> {
-    match scenario {
-        "oops" => Some("oot_oops"),
-        "coreoops" => Some("oot_core"),
-        _ => None,
-    }
-}
-
 /// The scenarios that crash by an oops (D pending), not by sysrq c.
 const OOPS_SCENARIOS: [&str; 3] = ["oops", "coreoops", "initfree"];
 
@@ -261,7 +252,7 @@ fn report_matches_the_guests_own_view() {
             let truth_taints = sc.modules();
             let sysfs = module_taints_txt(sc);
             let mut want: BTreeSet<String> = procm.keys().cloned().collect();
-            if let Some(coming) = oopsing_module(sc.name) {
+            if let Some(coming) = sc.module_coming_at_crash() {
                 // The guest saved its view before `insmod`; the oops hit inside its init (coreoops: in the
                 // kernel function its init called).
                 want.insert(coming.into());
