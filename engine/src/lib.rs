@@ -12,6 +12,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod beside;
 pub mod btf_source;
 pub mod debuginfo;
 pub mod index;

@@ -2,7 +2,7 @@
 //! [`DumpTarget`], the analyzers run, and the report records which source answered and which dump it is.
 
 use analyzers::document::{Attempt, DumpSummary, FullReport, SourceReport};
-use analyzers::report::{analyze, combine, gather};
+use analyzers::report::{combine, gather};
 use vmcore::Vmcore;
 
 use crate::debuginfo::{choose_source_for, Chosen, DebuginfoOptions, Refused, VmlinuxCache};
@@ -93,7 +93,10 @@ pub fn make_report_for(
             h.fill_gaps(&mut gathered, &target);
             combine(&target, gathered, &[])
         }
-        None => analyze(&target),
+        // A dump file may have text logs beside it with what its wrapped ring lost.
+        None => analyzers::report::analyze_filled(&target, |ring| {
+            crate::beside::fill_from_beside(dump.path(), ring)
+        }),
     };
     if let Some((index, _, _)) = &index {
         index.save_if_learned();
@@ -103,7 +106,15 @@ pub fn make_report_for(
         .into_iter()
         .map(|(k, n)| (k.to_string(), n))
         .collect();
-    let info = crate::info::DumpInfo::of(dump);
+    // Not DumpInfo::of: counting a kdump's pages reads both bitmaps whole (512 MiB each at 16 TiB).
+    let (release, crash_time) = crate::info::release_and_crash_time(dump);
+    let path = dump.path().display().to_string();
+    if crate::target::tracing() {
+        eprintln!(
+            "trace: {} bytes read from the dump {path}",
+            dump.bytes_read()
+        );
+    }
     Ok(FullReport {
         report,
         source: SourceReport {
@@ -114,11 +125,11 @@ pub fn make_report_for(
             answers,
         },
         dump: DumpSummary {
-            path: info.path,
-            format: info.format.name().to_string(),
-            release: info.release,
-            build_id: info.build_id,
-            crash_time_utc: info.crash_time_utc,
+            path,
+            format: dump.format().name().to_string(),
+            release,
+            build_id: dump.vmcoreinfo().and_then(|v| v.build_id.clone()),
+            crash_time_utc: crash_time.map(crate::info::rfc3339),
         },
     })
 }
