@@ -62,6 +62,9 @@ set -e
 if [ "$rc" = 5 ]; then echo "pytest collected no tests: FAILED"; exit 1; fi
 [ "$rc" = 0 ] || exit "$rc"
 
+step "bench smoke: every benchmark table once, small (scripts/bench.sh --smoke; fails on any failing command)"
+bash scripts/bench.sh --smoke
+
 if [ "$fuzz_seconds" != 0 ]; then
   step "fuzz (${fuzz_seconds}s per target)"
   command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

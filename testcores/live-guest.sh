@@ -12,11 +12,15 @@
 # never part of those cached builds: each run packs it into its own initramfs.
 #
 # Output: $VMTAINT_TESTCORES_DIR/live/<release>/<scenario>/{live.json,
-#   live.stderr, live.rc, info.json, info.rc, truth/, serial.log}
+#   live.stderr, live.rc, info.json, info.rc, truth/, serial.log}; and
+#   live-dwarf.{json,stderr,rc} (`--vmlinux`) for the mixed scenario of
+#   kernels whose kallsyms lacks data symbols (ARCH_TEXT_FIX arches: arm64)
 # Scenarios: mixed (the dumps' mixed modules, one unloaded), aux (bit 16 only).
 #
-# usage: live-guest.sh [--kernel REL]... [--binary PATH]
-#   --binary: the static vmtaint (default: built with scripts/build-static.sh)
+# usage: live-guest.sh [--kernel REL]... [--binary PATH]...
+#   --binary: a static vmtaint, used for the guests of its own architecture
+#     (read with `file`); default: built with scripts/build-static.sh --arch
+#     for each architecture of the kernels run
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,8 +34,17 @@ source <(sed -n '1,/^# --- main ---/p' "$REAL" |
 set -- "${live_args[@]}"
 
 LIVE_SCENARIOS=(mixed aux)
-LIVE_TIMEOUT=${VMTAINT_QEMU_TIMEOUT:-120}
-binary=
+LIVE_TIMEOUT=${VMTAINT_QEMU_TIMEOUT:-240}
+
+# The architecture of an executable, as the ARCH table names it.
+binary_arch() {
+	case $(file -b "$1") in
+	*x86-64*) echo x86_64 ;;
+	*aarch64*) echo aarch64 ;;
+	*) echo unknown ;;
+	esac
+}
+declare -A binary_of
 want=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -40,7 +53,8 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--binary)
-		binary=$2
+		[ -x "$2" ] || die "no vmtaint binary at $2"
+		binary_of[$(binary_arch "$2")]=$2
 		shift
 		;;
 	*)
@@ -51,12 +65,15 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ ${#want[@]} -gt 0 ] || want=("${ALL_KERNELS[@]}")
-if [ -z "$binary" ]; then
-	binary=$("$REPO/scripts/build-static.sh")
-fi
-[ -x "$binary" ] || die "no vmtaint binary at $binary"
-# The proof that it is static: nothing in the guest but busybox and modules.
-if file "$binary" | grep -q 'dynamically linked'; then die "$binary is not static"; fi
+for r in "${want[@]}"; do
+	a=${K_ARCH[$r]}
+	[ -n "${binary_of[$a]:-}" ] || binary_of[$a]=$("$REPO/scripts/build-static.sh" --arch "$a")
+	b=${binary_of[$a]}
+	[ -x "$b" ] || die "no vmtaint binary at $b"
+	[ "$(binary_arch "$b")" = "$a" ] || die "$b is not an $a executable: $(file -b "$b")"
+	# The proof that it is static: nothing in the guest but busybox and modules.
+	if file "$b" | grep -q 'dynamically linked'; then die "$b is not static"; fi
+done
 
 # The build of a kernel the real-dump script made (any input hash: only the
 # boot image, stock and out-of-tree modules are used, which the hash does not
@@ -83,7 +100,7 @@ live_one() {
 	cp -a "$build/first-root/." "$w/root/"
 	rm -rf "$w/root/boot" "$w/root/init" "$w/root/usr/sbin/kexec"
 	cp "$HERE/live/init-live.sh" "$w/root/init"
-	cp "$binary" "$w/root/bin/vmtaint"
+	cp "${binary_of[$arch]}" "$w/root/bin/vmtaint"
 	make_cpio "$w/root" "$w/live.cpio"
 	truncate -s 64M "$w/disk.img"
 	mkfs.ext4 -q -F -O ^has_journal -N 64 -m 0 -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$w/disk.img"
@@ -98,6 +115,20 @@ live_one() {
 		-serial "file:$serial"
 		-append "console=${ARCH_CONSOLE[$arch]} panic=1 vmtaint.scenario=$s")
 	[ "${K_CPU[$r]}" = - ] || qemu+=(-cpu "${K_CPU[$r]}")
+	# Kernels without data symbols in kallsyms (the ARCH_TEXT_FIX arches: no
+	# CONFIG_KALLSYMS_ALL) give a reduced live report without debuginfo: the
+	# mixed guest also reports with the debug vmlinux, from a second disk.
+	if [ "${ARCH_TEXT_FIX[$arch]}" = 1 ] && [ "$s" = mixed ]; then
+		kernel_paths "$r"
+		[ -f "$VMLINUX" ] || die "$r: no debug vmlinux at $VMLINUX"
+		mkdir -p "$w/debug"
+		cp "$VMLINUX" "$w/debug/vmlinux"
+		truncate -s $(($(stat -c %s "$VMLINUX") / 1048576 + 64))M "$w/debug.img"
+		mkfs.ext4 -q -F -O ^has_journal -m 0 -d "$w/debug" "$w/debug.img"
+		rm -rf "$w/debug"
+		qemu+=(-drive "file=$w/debug.img,if=none,id=dbg,format=raw,readonly=on"
+			-device virtio-blk-pci,drive=dbg,serial=debug)
+	fi
 	local start
 	start=$(now)
 	"${qemu[@]}" >"$w/qemu.log" 2>&1 || die "$r/$s: QEMU failed ($?): $(head -c 300 "$w/qemu.log"); serial: $serial"
@@ -112,10 +143,6 @@ live_one() {
 }
 
 for r in "${want[@]}"; do
-	[ "${K_ARCH[$r]}" = x86_64 ] || {
-		echo "$r: skipped: the static binary is x86-64 only"
-		continue
-	}
 	build=$(build_of "$r") || die "$r: no build of the real-dump script; run testcores/make-real-cores.sh --kernel $r first"
 	for s in "${LIVE_SCENARIOS[@]}"; do live_one "$r" "$s" "$build"; done
 done

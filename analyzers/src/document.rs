@@ -61,3 +61,98 @@ impl FullReport {
             && self.report.tainted_mask_source != Some(crate::report::MaskSource::KernelLog)
     }
 }
+
+/// Where a tainting module is relative to the crash, in one word: a scan line's `tainting_module_at_crash` and
+/// its CSV column ([`crate::crash_site::Relation`] folded for filtering thousands of dumps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaintingAtCrash {
+    /// The crash site is in a tainting module.
+    AtSite,
+    /// A reliable call-trace frame (or the link register, or the kworker's work function) is in one.
+    OnTrace,
+    /// Only `?` (unreliable) frames are in one: a stale return address, maybe not involved.
+    OnTraceUnreliable,
+    /// No tainting module at the site or on the trace (or none known at all).
+    Absent,
+    /// No crash in the kernel log (or no log), or a crash report with neither a site nor a call trace.
+    Unknown,
+}
+
+impl TaintingAtCrash {
+    /// The JSON (and CSV) word.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaintingAtCrash::AtSite => "at_site",
+            TaintingAtCrash::OnTrace => "on_trace",
+            TaintingAtCrash::OnTraceUnreliable => "on_trace_unreliable",
+            TaintingAtCrash::Absent => "absent",
+            TaintingAtCrash::Unknown => "unknown",
+        }
+    }
+}
+
+/// What a scan line and its CSV row say about the crash beside the report, taken from the typed report: who
+/// owns the crash site, whether a tainting module is involved, how many module loads failed.
+///
+/// ```
+/// use analyzers::document::{CrashFacts, TaintingAtCrash};
+/// let none = CrashFacts { crash_owner: None, tainting_module_at_crash: TaintingAtCrash::Unknown, load_failure_count: Some(0) };
+/// assert_eq!(serde_json::to_string(&none).unwrap(),
+///     r#"{"crash_owner":null,"tainting_module_at_crash":"unknown","load_failure_count":0}"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrashFacts {
+    /// [`CrashFacts::KERNEL_PROPER`], the module's name, [`CrashFacts::NO_LOADED_MODULE`] (an address in the
+    /// module area no loaded module owns) or [`CrashFacts::UNKNOWN`]; `None` when the log shows no crash (or
+    /// there is no log).
+    pub crash_owner: Option<String>,
+    pub tainting_module_at_crash: TaintingAtCrash,
+    /// Entries of `load_failures`; `None` when no kernel log was read (nothing to count from).
+    pub load_failure_count: Option<usize>,
+}
+
+impl CrashFacts {
+    pub const KERNEL_PROPER: &'static str = "kernel proper";
+    pub const NO_LOADED_MODULE: &'static str = "no loaded module";
+    pub const UNKNOWN: &'static str = "unknown";
+}
+
+impl FullReport {
+    /// The crash facts of a scan line ([`CrashFacts`]), from `crash_site`, `crash_reports` and
+    /// `load_failures`.
+    pub fn crash_facts(&self) -> CrashFacts {
+        use crate::crash_site::{Owner, Relation};
+        let r = &self.report;
+        let Some(c) = &r.crash_site else {
+            return CrashFacts {
+                crash_owner: None,
+                tainting_module_at_crash: TaintingAtCrash::Unknown,
+                load_failure_count: r.kernel_log.as_ref().map(|_| r.load_failures.len()),
+            };
+        };
+        let crash_owner = match c.owner {
+            Owner::KernelProper => CrashFacts::KERNEL_PROPER,
+            Owner::Module => c.owner_module.as_deref().unwrap_or(CrashFacts::UNKNOWN),
+            Owner::NoLoadedModule => CrashFacts::NO_LOADED_MODULE,
+            Owner::Unknown => CrashFacts::UNKNOWN,
+        };
+        // Nothing to place a module against: neither a site nor a frame.
+        let blind = c.site.is_none()
+            && r.crash_reports
+                .get(c.report)
+                .is_none_or(|x| x.call_trace.is_empty());
+        let tainting_module_at_crash = match c.verdict {
+            _ if blind => TaintingAtCrash::Unknown,
+            Relation::AtSite => TaintingAtCrash::AtSite,
+            Relation::OnCallTrace => TaintingAtCrash::OnTrace,
+            Relation::OnCallTraceUnreliable => TaintingAtCrash::OnTraceUnreliable,
+            Relation::Absent | Relation::NoTaintingModule => TaintingAtCrash::Absent,
+        };
+        CrashFacts {
+            crash_owner: Some(crash_owner.to_string()),
+            tainting_module_at_crash,
+            load_failure_count: r.kernel_log.as_ref().map(|_| r.load_failures.len()),
+        }
+    }
+}

@@ -16,6 +16,7 @@ mod hex;
 pub mod kernel_log;
 pub mod keyrings;
 pub mod load_failures;
+pub mod log_fill;
 pub mod log_report;
 mod memread;
 pub mod module_params;

@@ -326,6 +326,7 @@ pub fn report_from_log(text: &TextLog) -> Report {
             source: log.source,
             records: usize::try_from(text.stats.lines).unwrap_or(usize::MAX),
             dropped: log.dropped,
+            older_lines: None,
         }),
         log_only: Some(LogOnly {
             format: text.format,

@@ -198,13 +198,56 @@ pub fn analyze_modules(t: &dyn Target, table: &TaintTable) -> Result<Modules, An
         .symbol("modules")
         .ok_or_else(|| AnalyzerError::MissingSymbol("modules".into()))?;
     let layout = ModuleLayout::learn(t)?;
-    let params = crate::module_params::ParamLayout::learn(t);
     let walk = walk_list(t, head, MAX_MODULES);
-    let mut problems = walk.problems;
-    let mut modules = Vec::with_capacity(walk.nodes.len());
-    for node in walk.nodes {
-        let addr = node.wrapping_sub(layout.list);
-        match read_module(t, &layout, table, addr, &mut problems) {
+    let addrs: Vec<u64> = walk
+        .nodes
+        .iter()
+        .map(|node| node.wrapping_sub(layout.list))
+        .collect();
+    Ok(read_modules(t, &layout, table, &addrs, walk.problems))
+}
+
+/// Read the `struct module`s at `addrs`, which a front end learned without the `modules` list head (a live
+/// kernel whose kallsyms has no data symbols gives each module's address in
+/// `/sys/module/NAME/sections/.gnu.linkonce.this_module`). At most [`MAX_MODULES`]; an address that does not
+/// hold a module (a name the kernel cannot have written) is left out and named in [`Modules::problems`], as
+/// are modules whose `mkobj.mod` does not point back at them.
+///
+/// ```
+/// # use analyzers::fake::FakeTarget;
+/// let t = FakeTarget::new();
+/// let table = analyzers::taint::read_taint_table(&t);
+/// // No `struct module` layout at all: an error, not a guess.
+/// assert!(analyzers::modules::analyze_modules_at(&t, &table, &[0xffff_0000_1000]).is_err());
+/// ```
+pub fn analyze_modules_at(
+    t: &dyn Target,
+    table: &TaintTable,
+    addrs: &[u64],
+) -> Result<Modules, AnalyzerError> {
+    let layout = ModuleLayout::learn(t)?;
+    let mut problems = Vec::new();
+    if addrs.len() > MAX_MODULES {
+        problems.push(format!(
+            "{} module addresses given: read the first {MAX_MODULES}",
+            addrs.len()
+        ));
+    }
+    let addrs = &addrs[..addrs.len().min(MAX_MODULES)];
+    Ok(read_modules(t, &layout, table, addrs, problems))
+}
+
+fn read_modules(
+    t: &dyn Target,
+    layout: &ModuleLayout,
+    table: &TaintTable,
+    addrs: &[u64],
+    mut problems: Vec<String>,
+) -> Modules {
+    let params = crate::module_params::ParamLayout::learn(t);
+    let mut modules = Vec::with_capacity(addrs.len());
+    for &addr in addrs {
+        match read_module(t, layout, table, addr, &mut problems) {
             Ok(mut m) => {
                 if let Some(pl) = &params {
                     let (list, why) = crate::module_params::read_params(t, pl, addr);
@@ -219,7 +262,7 @@ pub fn analyze_modules(t: &dyn Target, table: &TaintTable) -> Result<Modules, An
             Err(e) => problems.push(format!("module at {addr:#x}: {e}")),
         }
     }
-    Ok(Modules { modules, problems })
+    Modules { modules, problems }
 }
 
 fn field(t: &dyn Target, addr: u64, m: &Member) -> Result<u64, AnalyzerError> {

@@ -159,6 +159,9 @@ pub struct LogSummary {
     pub records: usize,
     /// Records lost to wrap-around before the oldest one still in the buffer.
     pub dropped: u64,
+    /// A text log beside the dump that was offered to fill a wrapped ring's start, and what came of it.
+    #[serde(default)]
+    pub older_lines: Option<crate::log_fill::FillSummary>,
 }
 
 /// The whole report. The JSON key names are a contract (schema version 1).
@@ -184,11 +187,15 @@ pub struct Report {
     pub unexplained_flags: Vec<TaintFlag>,
     pub timeline: Vec<TimelineEvent>,
     pub panic: Option<PanicInfo>,
-    /// Every oops/BUG/WARNING/panic/sysrq/hung-task/soft-lockup report of the kernel log.
+    /// Every oops/BUG/WARNING/panic/sysrq/hung-task/soft-lockup report of the kernel log (absent from the JSON
+    /// of versions before it: reads back empty).
+    #[serde(default)]
     pub crash_reports: Vec<crate::crash_report::CrashReport>,
     /// Where it crashed and whether a tainting module is involved (`None`: no crash in the log).
     pub crash_site: Option<crate::crash_site::CrashSite>,
-    /// Module loads the kernel log shows failing, and why.
+    /// Module loads the kernel log shows failing, and why (absent from the JSON of versions before it: reads
+    /// back empty; [`crate::document::CrashFacts::read_back`] says such a count is unknown).
+    #[serde(default)]
     pub load_failures: Vec<crate::load_failures::LoadFailure>,
     /// Set when the report was made from a kernel log alone ([`crate::log_report`]).
     pub log_only: Option<crate::log_report::LogOnly>,
@@ -256,6 +263,42 @@ fn mask_from_log(
 /// attribution of flags no loaded module carries.
 pub fn analyze(target: &dyn Target) -> Report {
     analyze_with(target, &[])
+}
+
+/// [`analyze`], where the in-memory log's lost start may be filled from text logs beside the dump: `fill` is
+/// given the ring as read and returns the first useful [`crate::log_fill::Fill`] (or `None`). Records it adds
+/// go before the ring's; the timeline events they give name the file (`from_file`), and
+/// `kernel_log.older_lines` says what came of it.
+pub fn analyze_filled(
+    target: &dyn Target,
+    fill: impl FnOnce(&KernelLog) -> Option<crate::log_fill::Fill>,
+) -> Report {
+    let mut g = gather(target);
+    let mut summary = None;
+    let mut first_seq = None;
+    if let Ok(log) = g.log.as_mut() {
+        if let Some(f) = fill(log) {
+            summary = Some(f.summary());
+            if f.outcome == crate::log_fill::FillOutcome::Filled {
+                first_seq = log.records.first().map(|r| r.seq);
+                let mut records = f.records;
+                records.append(&mut log.records);
+                log.records = records;
+            }
+        }
+    }
+    let mut report = combine(target, g, &[]);
+    if let (Some(first), Some(s)) = (first_seq, summary.as_ref()) {
+        for e in &mut report.timeline {
+            if e.seq.is_some_and(|q| q < first) {
+                e.from_file = Some(s.file.clone());
+            }
+        }
+    }
+    if let Some(k) = report.kernel_log.as_mut() {
+        k.older_lines = summary;
+    }
+    report
 }
 
 /// [`analyze`], plus `(letter, module)` taint evidence from elsewhere (e.g. a `vmcore-dmesg.txt` kept beside an
@@ -517,6 +560,7 @@ pub fn combine(target: &dyn Target, g: Gathered, extra_taint_events: &[(char, St
             source: l.source,
             records: l.records.len(),
             dropped: l.dropped,
+            older_lines: None,
         }),
         problems,
     }

@@ -505,7 +505,7 @@ pub struct TextLog {
 }
 
 /// Whether a record is kept for the analyzers: taint, report and load-failure lines.
-fn wanted(text: &str) -> bool {
+pub(crate) fn wanted(text: &str) -> bool {
     if !matches!(classify(text), Line::Other) {
         return true;
     }

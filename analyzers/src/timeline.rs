@@ -153,7 +153,7 @@ pub enum EventKind {
 }
 
 /// One event. The JSON keys are a contract: `seq`, `ts_ns`, `kind`, `bit`, `letter`, `module`, `text`,
-/// `tainted`, `pending`, `reason`.
+/// `tainted`, `pending`, `reason`, `new_bit`, `from_file`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEvent {
     /// Sequence number of the log record (`None` for `no_evidence`).
@@ -182,6 +182,10 @@ pub struct TimelineEvent {
     /// line for every proprietary module) is kept with `false` and is never the flag's origin. `false` for
     /// events without a flag and for `no_evidence`.
     pub new_bit: bool,
+    /// The text log beside the dump this event's line came from, when the in-memory ring had lost it
+    /// ([`crate::log_fill`]); `None` for the dump's own log.
+    #[serde(default)]
+    pub from_file: Option<String>,
 }
 
 /// The taint history of a dump.
@@ -657,6 +661,7 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                 pending: pending_of(bit),
                 reason: None,
                 new_bit: false,
+                from_file: None,
             };
             let report_open =
                 |ev: &mut Vec<TimelineEvent>, e: TimelineEvent| -> (usize, u64, bool, bool) {
@@ -810,6 +815,7 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                     r
                 }),
                 new_bit: false,
+                from_file: None,
             });
         } else {
             let reason = if log.dropped > 0 {
@@ -832,6 +838,7 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                 pending: false,
                 reason: Some(reason),
                 new_bit: false,
+                from_file: None,
             });
         }
     }

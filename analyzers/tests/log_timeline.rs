@@ -408,8 +408,18 @@ fn json_keys_are_the_contract() {
     assert_eq!(
         keys,
         [
-            "bit", "kind", "letter", "module", "new_bit", "pending", "reason", "seq", "tainted",
-            "text", "ts_ns"
+            "bit",
+            "from_file",
+            "kind",
+            "letter",
+            "module",
+            "new_bit",
+            "pending",
+            "reason",
+            "seq",
+            "tainted",
+            "text",
+            "ts_ns"
         ]
     );
     assert_eq!(v["kind"], "taint");

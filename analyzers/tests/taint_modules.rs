@@ -2,7 +2,7 @@
 
 mod taint_kit;
 
-use analyzers::modules::{analyze_modules, Modules};
+use analyzers::modules::{analyze_modules, analyze_modules_at, Modules};
 use analyzers::taint::read_taint_table;
 use taint_kit::*;
 
@@ -57,6 +57,29 @@ fn six_one_layout_reads_every_field() {
     // W is not a module flag in 6.1's table: not printed
     assert_eq!(m.modules[2].taints, "P");
     assert_eq!(m.modules[2].state, "GOING");
+}
+
+/// A live kernel without data symbols: the modules at the addresses `/sys/module/*/sections` gave, no list
+/// head needed; an address that holds no module is left out and named, never reported as a module.
+#[test]
+fn modules_at_given_addresses_read_without_the_list_head() {
+    let mut k = Kit::v6_1();
+    three(&mut k);
+    let table = read_taint_table(&k.t);
+    let garbage = 0xdead_0000_0000;
+    k.t.map(garbage, vec![0xff; 4096]);
+    let m = analyze_modules_at(&k.t, &table, &[k.modules[1], garbage, k.modules[2]]).unwrap();
+    assert_eq!(names(&m), ["hello", "vendor"]);
+    assert_eq!(m.modules[0].taints, "POE");
+    assert_eq!(m.modules[0].signed, Some(false));
+    assert_eq!(m.modules[0].address, k.modules[1]);
+    assert!(
+        m.problems
+            .iter()
+            .any(|p| p.contains(&format!("{garbage:#x}"))),
+        "{:?}",
+        m.problems
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use analyzers::document::FullReport;
+use analyzers::document::{CrashFacts, FullReport, TaintingAtCrash};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -31,6 +31,10 @@ pub struct ScanLine<'a> {
     pub archive: Option<&'a Value>,
     #[serde(flatten)]
     pub report: Option<&'a FullReport>,
+    /// The report's [`FullReport::crash_facts`] (`crash_owner`, `tainting_module_at_crash`,
+    /// `load_failure_count`); `None` with `error`.
+    #[serde(flatten)]
+    pub crash: Option<CrashFacts>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'a str>,
     pub elapsed_ms: f64,
@@ -46,6 +50,9 @@ pub struct ScanRecord {
     pub archive: Option<Value>,
     /// The report, or why the scan got none.
     pub result: Result<FullReport, String>,
+    /// The line's crash facts (`None` with an error); for a line of a version before them, what its report
+    /// tells (unknown where it lacks `crash_site` or `load_failures`).
+    pub crash: Option<CrashFacts>,
     pub elapsed_ms: f64,
 }
 
@@ -71,20 +78,48 @@ impl ScanRecord {
             Some(e) => Err(e),
             None => Ok(FullReport::deserialize(&value)?),
         };
+        let crash = match &result {
+            Err(_) => None,
+            Ok(report) => Some(crash_facts_of(&value, report)?),
+        };
         Ok(ScanRecord {
             path: head.path,
             size: head.size,
             mtime: head.mtime,
             archive: head.archive,
             result,
+            crash,
             elapsed_ms: head.elapsed_ms,
         })
+    }
+
+    /// The crash facts as the CSV renderer takes them.
+    pub fn crash(&self) -> Option<&CrashFacts> {
+        self.crash.as_ref()
     }
 
     /// The result as the renderers take it.
     pub fn result(&self) -> Result<&FullReport, &str> {
         self.result.as_ref().map_err(String::as_str)
     }
+}
+
+/// A line's crash facts: its own keys, else (a line written before them) what its report tells, unknown where
+/// the line lacks the report key they come from: an old report's `load_failures` reads back empty, which is not
+/// a count of zero.
+fn crash_facts_of(line: &Value, report: &FullReport) -> Result<CrashFacts, serde_json::Error> {
+    if line.get("tainting_module_at_crash").is_some() {
+        return CrashFacts::deserialize(line);
+    }
+    let mut facts = report.crash_facts();
+    if line.get("crash_site").is_none() {
+        facts.crash_owner = None;
+        facts.tainting_module_at_crash = TaintingAtCrash::Unknown;
+    }
+    if line.get("load_failures").is_none() {
+        facts.load_failure_count = None;
+    }
+    Ok(facts)
 }
 
 /// A line that could not be read back: which file, which line (from 1), and why.
@@ -370,4 +405,116 @@ mod tests {
     }
 
     use std::io::Read as _;
+
+    /// A report from a kernel log: an oops in oot_oops's own function, and one failed load.
+    fn log_report() -> FullReport {
+        let log = concat!(
+            "[    5.000000] oot_needsym: Unknown symbol oot_export_hello (err -2)\n",
+            "[    9.000000] oot_oops: loading out-of-tree module taints kernel.\n",
+            "[   10.000000] BUG: kernel NULL pointer dereference, address: 0000000000000000\n",
+            "[   10.000001] Oops: 0002 [#1] PREEMPT SMP NOPTI\n",
+            "[   10.000002] CPU: 0 PID: 70 Comm: insmod Tainted: G           O       6.1.0-56-cloud-amd64 #1  Debian 6.1.158-1\n",
+            "[   10.000003] RIP: 0010:oot_oops_poke+0x5/0x10 [oot_oops]\n",
+            "[   10.000004] Call Trace:\n",
+            "[   10.000005]  <TASK>\n",
+            "[   10.000006]  oot_oops_init+0x9/0x1000 [oot_oops]\n",
+            "[   10.000007]  do_one_initcall+0x56/0x220\n",
+            "[   10.000008]  </TASK>\n",
+            "[   10.000009] Modules linked in: oot_oops(O+)\n",
+        );
+        let text =
+            analyzers::text_log::read_text_log(std::io::Cursor::new(log), "dmesg.txt").unwrap();
+        FullReport {
+            report: analyzers::log_report::report_from_log(&text),
+            source: analyzers::document::SourceReport {
+                kind: "log".into(),
+                origin: "dmesg.txt".into(),
+                matched_by: None,
+                tried: Vec::new(),
+                answers: Default::default(),
+            },
+            dump: analyzers::document::DumpSummary {
+                path: "dmesg.txt".into(),
+                format: "log".into(),
+                release: None,
+                build_id: None,
+                crash_time_utc: None,
+            },
+        }
+    }
+
+    /// A scan file of a version before the crash facts (and before `crash_reports`, `crash_site`,
+    /// `load_failures`, `log_only`, `keyrings`) reads back: its report whole, its crash facts unknown (not a
+    /// load-failure count of 0); a new line keeps the facts it was written with.
+    #[test]
+    fn lines_without_the_crash_facts_read_back_with_them_unknown() {
+        let report = log_report();
+        let facts = report.crash_facts();
+        assert_eq!(
+            facts,
+            CrashFacts {
+                crash_owner: Some("oot_oops".into()),
+                tainting_module_at_crash: TaintingAtCrash::AtSite,
+                load_failure_count: Some(1),
+            }
+        );
+        let line = |path: &str| ScanLine {
+            path: path.into(),
+            size: 1,
+            mtime: 2,
+            archive: None,
+            report: Some(&report),
+            crash: Some(facts.clone()),
+            error: None,
+            elapsed_ms: 1.0,
+        };
+        let new = serde_json::to_value(line("/c/new")).unwrap();
+        for key in [
+            "crash_owner",
+            "tainting_module_at_crash",
+            "load_failure_count",
+        ] {
+            assert!(new.get(key).is_some(), "{key} in {new}");
+        }
+        let mut old = serde_json::to_value(line("/c/old")).unwrap();
+        for key in [
+            "crash_owner",
+            "tainting_module_at_crash",
+            "load_failure_count",
+            "crash_reports",
+            "crash_site",
+            "load_failures",
+            "log_only",
+            "keyrings",
+        ] {
+            old.as_object_mut().unwrap().remove(key).expect(key);
+        }
+        let d = tmp("old");
+        let f = d.join("old.jsonl");
+        std::fs::write(&f, format!("{old}\n{new}\n")).unwrap();
+        let m = read(&f).unwrap();
+        assert!(m.malformed.is_empty(), "{:?}", m.malformed);
+        let paths: Vec<&str> = m.records.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["/c/new", "/c/old"]);
+        assert_eq!(m.records[0].crash(), Some(&facts));
+        assert_eq!(
+            m.records[1].crash(),
+            Some(&CrashFacts {
+                crash_owner: None,
+                tainting_module_at_crash: TaintingAtCrash::Unknown,
+                load_failure_count: None,
+            })
+        );
+        let old_report = m.records[1].result().unwrap();
+        assert_eq!(old_report.report.tainted_mask, report.report.tainted_mask);
+        assert!(old_report.report.load_failures.is_empty());
+        // An error line has no facts.
+        std::fs::write(
+            &f,
+            r#"{"path":"/c/1","size":1,"mtime":2,"error":"x","elapsed_ms":1.0}"#.to_string() + "\n",
+        )
+        .unwrap();
+        assert_eq!(read(&f).unwrap().records[0].crash(), None);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

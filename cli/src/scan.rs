@@ -226,12 +226,14 @@ where
             let f = &dumps[d.index];
             let path = f.path.display().to_string();
             let result = d.result.as_ref().map_err(String::as_str);
+            let crash = result.ok().map(FullReport::crash_facts);
             let line = ScanLine {
                 path: path.clone(),
                 size: f.size,
                 mtime: f.mtime,
                 archive: f.archive.as_ref(),
                 report: result.ok(),
+                crash: crash.clone(),
                 error: result.err(),
                 elapsed_ms: d.elapsed_ms,
             };
@@ -260,7 +262,7 @@ where
                 b.inc(1);
             }
             if opts.csv.is_some() {
-                csv_rows.push(render::summary::csv_row(&path, result));
+                csv_rows.push(render::summary::csv_row_with(&path, result, crash.as_ref()));
             }
             if opts.html.is_some() {
                 for_html.push((path, d.result));

@@ -66,7 +66,7 @@ pub fn run(opts: &SummaryOptions) -> ExitCode {
         let rows: Vec<String> = merged
             .records
             .iter()
-            .map(|r| render::summary::csv_row(&r.path, r.result()))
+            .map(|r| render::summary::csv_row_with(&r.path, r.result(), r.crash()))
             .collect();
         if let Err(e) = crate::scan::write_csv(csv, &rows) {
             eprintln!("vmtaint summary: {}: {e}", csv.display());

@@ -1,7 +1,13 @@
-//! `vmtaint report --live` inside real guests (testcores/live-guest.sh): the static binary ran in each
-//! kernel's busybox initramfs on its own running kernel. Its report must equal the guest's own view
-//! (mask, modules and their letters, last unloaded module) and the report of the dump the real-dump script
-//! made of the same scenario (same facts: mask, module letters and signatures, last unloaded, timeline).
+//! `vmtaint report --live` inside real guests (testcores/live-guest.sh): the static binary (x86-64, and
+//! aarch64 cross-built for musl) ran in each kernel's busybox initramfs on its own running kernel. Its report
+//! must equal the guest's own view (mask, modules and their letters, last unloaded module) and the report of
+//! the dump the real-dump script made of the same scenario (same facts: mask, module letters and signatures,
+//! last unloaded, timeline).
+//!
+//! Debian's arm64 kernel has no CONFIG_KALLSYMS_ALL: `/proc/kallsyms` has no data symbols, so without a debug
+//! vmlinux the live report takes the mask from `/proc/sys/kernel/tainted` and reads each module through kcore
+//! at its `/sys/module/NAME/sections/.gnu.linkonce.this_module` address; `last_unloaded_module` is then
+//! unknown, and named so. With the debug vmlinux (`live-dwarf.json`) the arm64 live report is complete.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,19 +25,27 @@ fn live_scenario(k: &Kernel, name: &'static str) -> Scenario {
     }
 }
 
-fn x86_kernels() -> Vec<Kernel> {
-    real::kernels_of("x86_64")
+/// Kernels whose `/proc/kallsyms` has data symbols (`tainted_mask`, `modules`, `last_unloaded_module`):
+/// Debian builds x86-64 with CONFIG_KALLSYMS_ALL, arm64 without (the real-dump script's ARCH_TEXT_FIX).
+fn kallsyms_has_data_symbols(k: &Kernel) -> bool {
+    k.arch != "aarch64"
 }
 
 /// Every kernel's live results, or the gate's loud failure.
 fn live_runs(name: &'static str) -> Vec<(Scenario, Value)> {
-    let runs: Vec<Scenario> = x86_kernels()
+    live_runs_of(name, "live")
+}
+
+/// `live` (`report --live --json`) or `live-dwarf` (`--vmlinux`, kernels without data symbols only).
+fn live_runs_of(name: &'static str, which: &str) -> Vec<(Scenario, Value)> {
+    let runs: Vec<Scenario> = real::kernels()
         .iter()
+        .filter(|k| which == "live" || !kallsyms_has_data_symbols(k))
         .map(|k| live_scenario(k, name))
         .collect();
     let missing: Vec<String> = runs
         .iter()
-        .filter(|s| !s.dir.join("live.json").exists())
+        .filter(|s| !s.dir.join(format!("{which}.json")).exists())
         .map(|s| s.dir.display().to_string())
         .collect();
     if !real::require_input(
@@ -43,16 +57,16 @@ fn live_runs(name: &'static str) -> Vec<(Scenario, Value)> {
     }
     runs.into_iter()
         .map(|s| {
-            let rc = s.truth("../live.rc");
+            let rc = s.truth(&format!("../{which}.rc"));
             assert_eq!(
                 rc.trim(),
                 "0",
-                "{}: report --live exit status; stderr: {}",
+                "{}: report --live exit status ({which}); stderr: {}",
                 s.id(),
-                s.truth("../live.stderr")
+                s.truth(&format!("../{which}.stderr"))
             );
-            let json: Value = serde_json::from_str(&s.truth("../live.json"))
-                .unwrap_or_else(|e| panic!("{}: live.json: {e}", s.id()));
+            let json: Value = serde_json::from_str(&s.truth(&format!("../{which}.json")))
+                .unwrap_or_else(|e| panic!("{}: {which}.json: {e}", s.id()));
             (s, json)
         })
         .collect()
@@ -91,30 +105,74 @@ fn taint_events(r: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The problems' messages of a report.
+fn problems(r: &Value) -> Vec<String> {
+    r["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .map(|p| p["message"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
 #[test]
 fn live_reports_equal_the_guests_truth_and_the_dump_report() {
     let cache = VmlinuxCache::default();
-    for (s, live) in live_runs("mixed") {
-        let id = s.id();
-        // Read through /proc/kcore (the guest runs as root, no lockdown), not the reduced report.
-        assert_eq!(live["dump"]["format"], "kcore", "{id}: {}", live["source"]);
-        assert_ne!(live["source"]["kind"], "procfs", "{id}");
-        assert_eq!(
-            live["tainted_mask"].as_u64(),
-            Some(s.tainted()),
-            "{id}: mask"
-        );
-        let got = modules_of(&live);
-        let truth = s.modules();
-        assert_eq!(
-            got.keys().collect::<Vec<_>>(),
-            truth.keys().collect::<Vec<_>>(),
-            "{id}: modules"
-        );
-        for (name, (letters, _)) in &got {
-            assert_eq!(letters, &truth[name], "{id}: {name} letters");
-        }
-        let (gone, gone_letters) = s.last_unloaded().expect("mixed unloads oot_gone");
+    let runs = live_runs("mixed");
+    assert!(
+        runs.iter()
+            .any(|(s, _)| !kallsyms_has_data_symbols(&s.kernel)),
+        "an arm64 guest is among the live runs"
+    );
+    for (s, live) in runs {
+        let full = kallsyms_has_data_symbols(&s.kernel);
+        check_live_mixed(&s, &live, full, &cache);
+    }
+}
+
+/// With the debug vmlinux, the live report of a kernel without data symbols in kallsyms is as complete as
+/// the x86-64 ones: read through DWARF, last unloaded module included.
+#[test]
+fn live_reports_with_the_debug_vmlinux_are_complete_on_arm64() {
+    let cache = VmlinuxCache::default();
+    let runs = live_runs_of("mixed", "live-dwarf");
+    assert!(!runs.is_empty(), "arm64's live-dwarf run");
+    for (s, live) in runs {
+        assert_eq!(live["source"]["kind"], "dwarf", "{}", s.id());
+        check_live_mixed(&s, &live, true, &cache);
+    }
+}
+
+/// One mixed live report against the guest's truth and the dump's report. `full`: the report's symbols
+/// name every data structure (kallsyms with data symbols, or DWARF); otherwise the mask comes from
+/// `/proc/sys/kernel/tainted`, the modules from memory at their sysfs addresses, and the last unloaded
+/// module is unknown and named so.
+fn check_live_mixed(s: &Scenario, live: &Value, full: bool, cache: &VmlinuxCache) {
+    let id = format!("{} ({})", s.id(), live["source"]["kind"]);
+    // Read through /proc/kcore (the guest runs as root, no lockdown), not the reduced report.
+    assert_eq!(live["dump"]["format"], "kcore", "{id}: {}", live["source"]);
+    assert_ne!(live["source"]["kind"], "procfs", "{id}");
+    assert_eq!(
+        live["tainted_mask"].as_u64(),
+        Some(s.tainted()),
+        "{id}: mask"
+    );
+    assert_eq!(live["tainted_mask_source"], "memory", "{id}");
+    let got = modules_of(live);
+    let truth = s.modules();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        truth.keys().collect::<Vec<_>>(),
+        "{id}: modules"
+    );
+    for (name, (letters, signed)) in &got {
+        assert_eq!(letters, &truth[name], "{id}: {name} letters");
+        // Every module was read from memory (its sig_ok), also without the `modules` symbol.
+        assert!(signed.is_boolean(), "{id}: {name} signature: {signed}");
+    }
+    let (gone, gone_letters) = s.last_unloaded().expect("mixed unloads oot_gone");
+    let ps = problems(live);
+    if full {
         assert_eq!(live["last_unloaded_module"]["name"], gone.as_str(), "{id}");
         if s.kernel.version() >= (6, 0) {
             assert_eq!(
@@ -123,61 +181,86 @@ fn live_reports_equal_the_guests_truth_and_the_dump_report() {
                 "{id}"
             );
         }
-        // The dump the real-dump script made of the same scenario: the same facts.
-        let dump = s.kernel.dir.join("mixed").join("vmcore.lzo");
-        if !real::require_input(
-            dump.exists(),
-            &format!("{}", dump.display()),
-            "run `bash testcores/make-real-cores.sh --scenario mixed`",
-        ) {
-            continue;
+    } else {
+        // What the reduced symbols cannot give is named, with where the rest came from.
+        assert!(live["last_unloaded_module"].is_null(), "{id}");
+        for want in [
+            "last_unloaded_module is unknown",
+            "the mask is the kernel's own /proc/sys/kernel/tainted",
+            ".gnu.linkonce.this_module",
+        ] {
+            assert!(
+                ps.iter().any(|p| p.contains(want)),
+                "{id}: {want:?} in {ps:#?}"
+            );
         }
-        let opts = DebuginfoOptions {
-            vmlinux: Some(s.kernel.vmlinux()),
-            ..Default::default()
-        };
-        let from_dump = engine::report_file(&dump, &opts, &cache)
-            .unwrap_or_else(|e| panic!("{id}: dump report: {e}"));
-        let dumped = serde_json::to_value(&from_dump).unwrap();
-        assert_eq!(live["tainted_mask"], dumped["tainted_mask"], "{id}");
-        assert_eq!(live["taint_string"], dumped["taint_string"], "{id}");
-        // The dump's guest also had qemu_fw_cfg loaded for QEMU's own dump: compare the modules both have.
-        let dm = modules_of(&dumped);
-        for (name, facts) in &got {
-            if let Some(d) = dm.get(name) {
-                assert_eq!(facts, d, "{id}: {name} letters and signature");
-            }
+    }
+    // The dump the real-dump script made of the same scenario: the same facts.
+    let dump = s.kernel.dir.join("mixed").join("vmcore.lzo");
+    if !real::require_input(
+        dump.exists(),
+        &format!("{}", dump.display()),
+        "run `bash testcores/make-real-cores.sh --scenario mixed`",
+    ) {
+        return;
+    }
+    let opts = DebuginfoOptions {
+        vmlinux: Some(s.kernel.vmlinux()),
+        ..Default::default()
+    };
+    let from_dump = engine::report_file(&dump, &opts, cache)
+        .unwrap_or_else(|e| panic!("{id}: dump report: {e}"));
+    let dumped = serde_json::to_value(&from_dump).unwrap();
+    assert_eq!(live["tainted_mask"], dumped["tainted_mask"], "{id}");
+    assert_eq!(live["taint_string"], dumped["taint_string"], "{id}");
+    // The dump's guest also had qemu_fw_cfg loaded for QEMU's own dump: compare the modules both have.
+    let dm = modules_of(&dumped);
+    for (name, facts) in &got {
+        if let Some(d) = dm.get(name) {
+            assert_eq!(facts, d, "{id}: {name} letters and signature");
         }
-        assert!(
-            got.contains_key("oot_prop") && dm.contains_key("oot_prop"),
-            "{id}"
-        );
+    }
+    assert!(
+        got.contains_key("oot_prop") && dm.contains_key("oot_prop"),
+        "{id}"
+    );
+    if full {
         assert_eq!(
             live["last_unloaded_module"], dumped["last_unloaded_module"],
             "{id}"
         );
-        // The dumps' scenario may load more modules than this one (the cached dumps follow the real-dump
-        // script's newest scenario): compare what concerns the modules the live guest loaded.
-        let ours = |name: &str| name.is_empty() || got.contains_key(name);
-        let unsigned = |r: &Value| -> Vec<String> {
-            r["signatures"]["unsigned_modules"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| n.as_str().unwrap().to_string())
-                .filter(|n| ours(n))
-                .collect()
-        };
-        assert_eq!(unsigned(&live), unsigned(&dumped), "{id}");
-        let dump_events: Vec<_> = taint_events(&dumped)
-            .into_iter()
-            .filter(|(_, _, m)| ours(m))
-            .collect();
-        assert_eq!(taint_events(&live), dump_events, "{id}: timeline");
-        assert!(!taint_events(&live).is_empty(), "{id}");
-        // The in-memory ring, through kcore: the same log analyzers as for dumps.
-        assert_eq!(live["kernel_log"]["source"], "printk_ringbuffer", "{id}");
+    } else {
+        assert_eq!(
+            dumped["last_unloaded_module"]["name"],
+            gone.as_str(),
+            "{id}: the dump has it"
+        );
     }
+    // The dumps' scenario may load more modules than this one (the cached dumps follow the real-dump
+    // script's newest scenario): compare what concerns the modules the live guest loaded.
+    let ours = |name: &str| name.is_empty() || got.contains_key(name);
+    let unsigned = |r: &Value| -> Vec<String> {
+        r["signatures"]["unsigned_modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .filter(|n| ours(n))
+            .collect()
+    };
+    assert_eq!(unsigned(live), unsigned(&dumped), "{id}");
+    assert!(
+        !unsigned(live).is_empty(),
+        "{id}: the oot modules are unsigned"
+    );
+    let dump_events: Vec<_> = taint_events(&dumped)
+        .into_iter()
+        .filter(|(_, _, m)| ours(m))
+        .collect();
+    assert_eq!(taint_events(live), dump_events, "{id}: timeline");
+    assert!(!taint_events(live).is_empty(), "{id}");
+    // The in-memory ring, through kcore: the same log analyzers as for dumps.
+    assert_eq!(live["kernel_log"]["source"], "printk_ringbuffer", "{id}");
 }
 
 #[test]
@@ -210,6 +293,12 @@ fn live_info_in_the_guests_says_kcore() {
     for (s, _) in live_runs("mixed") {
         let info: Value = serde_json::from_str(&s.truth("../info.json")).unwrap();
         assert_eq!(info["format"], "kcore", "{}", s.id());
+        assert_eq!(
+            info["machine"].as_str(),
+            Some(s.kernel.arch.as_str()),
+            "{}",
+            s.id()
+        );
         assert_eq!(
             info["release"].as_str(),
             Some(s.release().as_str()),

@@ -196,16 +196,22 @@ fn vmcore_dmesg_alone_gives_the_dumps_mask_and_timeline() {
             "{ctx}: taint string"
         );
         assert_eq!(s(&r["log_only"]["mask_basis"]), "tainted_line", "{ctx}");
+        // `wrapped`: the dump's report also has what kern.log beside it kept (vmcore-dmesg.txt is the ring
+        // alone, whose first sight of each flag is the crash's Tainted: header: `first_seen` events the dump's
+        // report does not need).
+        let wrapped_first_seen = |e: &&Value| !(sc.name == "wrapped" && e["kind"] == "first_seen");
         let a: Vec<_> = r["timeline"]
             .as_array()
             .unwrap()
             .iter()
+            .filter(wrapped_first_seen)
             .map(event_key)
             .collect();
         let b: Vec<_> = dump["timeline"]
             .as_array()
             .unwrap()
             .iter()
+            .filter(|e| e["from_file"].is_null())
             .map(event_key)
             .collect();
         assert_eq!(a, b, "{ctx}: timeline");
@@ -237,8 +243,11 @@ fn vmcore_dmesg_alone_gives_the_dumps_mask_and_timeline() {
             // The ring lost every taint line: the log knows no tainting module, the dump its loaded ones.
             assert_eq!(a["verdict"], "no_tainting_module", "{ctx}");
             assert_eq!(b["verdict"], "absent", "{ctx}");
-            a["verdict"] = Value::Null;
-            b["verdict"] = Value::Null;
+            // Who set the flags: kern.log beside the dump tells the dump's report, not the ring alone.
+            for k in ["verdict", "flags_before"] {
+                a[k] = Value::Null;
+                b[k] = Value::Null;
+            }
         }
         assert_eq!(a, b, "{ctx}: crash site");
         assert_eq!(
@@ -285,6 +294,7 @@ fn guests_own_dmesg_gives_the_timeline_up_to_then() {
             .unwrap()
             .iter()
             .filter(taint_or_warn)
+            .filter(|e| e["from_file"].is_null())
             .filter(|e| e["ts_ns"].as_u64().unwrap() / 1000 <= end_us)
             .map(event_key)
             .collect();
@@ -543,5 +553,122 @@ fn loadfail_failures_match_the_guests_attempts() {
         );
         assert_eq!(m["failed_load"], "unknown_symbol");
         assert_eq!(c["tainting_modules"].as_array().unwrap().len(), 1);
+    });
+}
+
+/// The lines of a text log `[ sec.usec] text` that set a taint flag (or WARN), with their microsecond.
+fn taint_lines_of(text: &str) -> Vec<(u64, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let (stamp, rest) = l.strip_prefix('[')?.split_once("] ")?;
+            let (sec, usec) = stamp.trim().split_once('.')?;
+            let t = sec.parse::<u64>().ok()? * 1_000_000 + usec.parse::<u64>().ok()?;
+            (rest.contains("taints kernel") || rest.contains("tainting kernel"))
+                .then(|| (t, rest.to_string()))
+        })
+        .collect()
+}
+
+/// `wrapped`: the guest flooded the printk ring after loading oot_prop (P O E) and oot_warn (W), so the
+/// dump's ring lost those lines; `kern.log` beside the dump (the guest's continuous copy) has them. The
+/// report takes them from there, marked as from that file, and every flag is explained again; without the
+/// file, the same dump leaves W unexplained and no event from a file.
+#[test]
+fn wrapped_ring_is_filled_from_kern_log() {
+    on_every_kernel("wrapped", |sc| {
+        let ring = std::fs::read_to_string(sc.dir.join("vmcore-dmesg.txt")).unwrap();
+        assert!(
+            !ring.contains("oot_prop"),
+            "the ring still has oot_prop's lines: not wrapped"
+        );
+        let kern_log = std::fs::read_to_string(sc.kern_log()).unwrap();
+        let want = taint_lines_of(&kern_log);
+        assert!(want.len() >= 3, "kern.log's taint lines: {want:?}");
+
+        let r = report_of(sc, "vmcore.lzo");
+        let k = &r["kernel_log"];
+        assert!(k["dropped"].as_u64().unwrap() > 0, "{k}");
+        let o = &k["older_lines"];
+        assert_eq!(o["outcome"], "filled", "{o}");
+        assert!(s(&o["file"]).ends_with("wrapped/kern.log"), "{o}");
+        assert!(o["overlap"].as_u64().unwrap() > 0, "{o}");
+        let from_file: Vec<&Value> = r["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| !e["from_file"].is_null())
+            .collect();
+        // Every taint line of kern.log is an event from the file, at its microsecond, with its text.
+        for (us, text) in &want {
+            assert!(
+                from_file.iter().any(|e| e["kind"] == "taint"
+                    && e["ts_ns"].as_u64().unwrap() / 1000 == *us
+                    && e["text"] == text.as_str()
+                    && e["from_file"] == o["file"]),
+                "[{us}] {text}: not an event from kern.log: {from_file:?}"
+            );
+        }
+        // oot_warn's WARNING too (W), and nothing from the file is newer than the ring's oldest line.
+        let w = from_file
+            .iter()
+            .find(|e| e["kind"] == "warn")
+            .expect("the WARN event from kern.log");
+        assert_eq!(
+            (w["letter"].as_str(), w["module"].as_str()),
+            (Some("W"), Some("oot_warn"))
+        );
+        assert_eq!(
+            from_file.len(),
+            want.len() + 1,
+            "only kern.log's taint lines and the WARN: {from_file:?}"
+        );
+        assert_eq!(r["unexplained_flags"], Value::Array(vec![]));
+        assert_eq!(r["tainted_mask"].as_u64(), Some(sc.tainted()));
+        let p = r["crash_site"]["flags_before"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["letter"] == "P")
+            .unwrap()
+            .clone();
+        assert_eq!(p["set_by"], "oot_prop");
+
+        // The same dump alone in a directory: no file to fill from.
+        let tmp = std::env::temp_dir().join(format!(
+            "vmtaint-wrapped-{}-{}",
+            std::process::id(),
+            sc.kernel.release
+        ));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let alone = tmp.join("vmcore.lzo");
+        let _ = std::fs::remove_file(&alone);
+        std::os::unix::fs::symlink(sc.dir.join("vmcore.lzo"), &alone).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmtaint"))
+            .args(["report", alone.to_str().unwrap(), "--json"])
+            .env("VMTAINT_DEBUGINFO_PATH", real::dir())
+            .output()
+            .unwrap();
+        std::fs::remove_dir_all(&tmp).unwrap();
+        let bare: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(bare["kernel_log"]["older_lines"], Value::Null);
+        assert!(bare["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["from_file"].is_null()));
+        // Without it, the ring's first sight of W is the crash's own Tainted: header (no culprit); with it,
+        // oot_warn's WARNING.
+        let first_w = |r: &Value| -> (String, Value) {
+            let e = r["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["letter"] == "W")
+                .unwrap_or_else(|| panic!("no W event: {}", r["timeline"]))
+                .clone();
+            (s(&e["kind"]).to_string(), e["module"].clone())
+        };
+        assert_eq!(first_w(&bare), ("first_seen".to_string(), Value::Null));
+        assert_eq!(first_w(&r), ("warn".to_string(), Value::from("oot_warn")));
     });
 }

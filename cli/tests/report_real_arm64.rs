@@ -125,11 +125,15 @@ fn arm64_reports_with_dwarf_match_the_guest_and_drgn() {
                 .iter()
                 .map(|m| (s(&m["name"]).to_string(), m))
                 .collect();
-            // The oops scenario's module oopses in its init: the guest's /proc/modules, read before, lacks it; the
-            // dump has it, still COMING.
+            // The oops scenarios' module oopses in its init (coreoops: in the kernel function it called): the
+            // guest's /proc/modules, read before, lacks it; the dump has it, still COMING.
             let mut want_names: Vec<&String> = truth_modules.keys().collect();
-            let coming = "oot_oops".to_string();
-            if sc.name == "oops" {
+            let coming = match sc.name {
+                "coreoops" => "oot_core",
+                _ => "oot_oops",
+            }
+            .to_string();
+            if sc.name == "oops" || sc.name == "coreoops" {
                 want_names.push(&coming);
                 want_names.sort();
                 assert_eq!(modules[&coming]["state"], "COMING", "{ctx}");

@@ -36,6 +36,8 @@ pub struct BtfSource {
     origin: String,
     /// How the dump's kallsyms and BTF were found.
     how: String,
+    /// How the dump's kallsyms and BTF were found, for an answer index (from the dump, the usual ways).
+    found: Option<(KallsymsFound, BtfFound)>,
     variables: Mutex<HashMap<String, Option<Arc<TypeDesc>>>>,
 }
 
@@ -47,12 +49,209 @@ pub struct DumpKallsyms {
     pub tables: KallsymsTables,
     /// How they were found: `kallsyms: described by VMCOREINFO ...` or `...; found by scan at ...`.
     pub how: String,
+    /// The same, in the form an answer index keeps (when it is one of the usual ways).
+    pub(crate) found: Option<KallsymsFound>,
 }
 
 /// Something else the dump holds about itself, and how it was found.
 struct InDump<T> {
     value: T,
     how: String,
+    found: Option<BtfFound>,
+}
+
+/// How a dump's kallsyms were found, in the form an answer index keeps (run-time addresses here; the index
+/// keeps them unrelocated, see [`KallsymsFound::moved`]). Only the usual ways are kept.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum KallsymsFound {
+    /// Where VMCOREINFO says (6.0+).
+    Described { names: u64 },
+    /// Found by scanning the kernel image because VMCOREINFO does not describe them.
+    Scanned {
+        token_table: u64,
+        names: u64,
+        count: usize,
+        encoding: String,
+        pages: u64,
+        ms: String,
+    },
+}
+
+/// How a dump's BTF blob was found, like [`KallsymsFound`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum BtfFound {
+    /// Between `__start_BTF` and `__stop_BTF`.
+    Symbol { start: u64 },
+    /// Found by scanning the kernel image because kallsyms has no `__start_BTF`.
+    Scanned {
+        start: u64,
+        len: u64,
+        pages: u64,
+        ms: String,
+    },
+}
+
+/// What replaces a scan's cost (pages read, time) when an answer index recalls where the scan of an earlier
+/// dump of the build found the table: this report did not scan.
+const RECALLED: &str = "remembered by the answer index";
+
+impl KallsymsFound {
+    /// The text of `source.tried` (`recalled`: the scan was not done by this report).
+    pub(crate) fn how(&self, recalled: bool) -> String {
+        match self {
+            KallsymsFound::Described { names } => {
+                format!("kallsyms: described by VMCOREINFO (kallsyms_names at {names:#x})")
+            }
+            KallsymsFound::Scanned {
+                token_table,
+                names,
+                count,
+                encoding,
+                pages,
+                ms,
+            } => format!(
+                "kallsyms: VMCOREINFO does not describe them (kernels before 6.0); found by scan at \
+                 {token_table:#x} (names {names:#x}, {count} symbols, {encoding} addresses; {})",
+                if recalled {
+                    RECALLED.to_string()
+                } else {
+                    format!("{pages} pages read in {ms} ms")
+                }
+            ),
+        }
+    }
+
+    /// The same with addresses moved by `delta`.
+    pub(crate) fn moved(&self, delta: u64) -> KallsymsFound {
+        let mut f = self.clone();
+        match &mut f {
+            KallsymsFound::Described { names } => *names = names.wrapping_add(delta),
+            KallsymsFound::Scanned {
+                token_table, names, ..
+            } => {
+                *token_table = token_table.wrapping_add(delta);
+                *names = names.wrapping_add(delta);
+            }
+        }
+        f
+    }
+
+    /// One line for the index.
+    pub(crate) fn record(&self) -> String {
+        match self {
+            KallsymsFound::Described { names } => format!("described {names:x}"),
+            KallsymsFound::Scanned {
+                token_table,
+                names,
+                count,
+                encoding,
+                pages,
+                ms,
+            } => format!("scanned {token_table:x} {names:x} {count} {encoding} {pages} {ms}"),
+        }
+    }
+
+    pub(crate) fn parse(record: &str) -> Option<KallsymsFound> {
+        let f: Vec<&str> = record.split(' ').collect();
+        let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+        match f.as_slice() {
+            ["described", names] => Some(KallsymsFound::Described { names: hex(names)? }),
+            ["scanned", tt, names, count, encoding, pages, ms] => Some(KallsymsFound::Scanned {
+                token_table: hex(tt)?,
+                names: hex(names)?,
+                count: count.parse().ok()?,
+                encoding: encoding.to_string(),
+                pages: pages.parse().ok()?,
+                ms: ms.parse::<f64>().ok().map(|_| ms.to_string())?,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Where a few bytes that identify the table sit, and how many.
+    fn mark(&self, vi: &VmcoreInfo) -> Option<(u64, usize)> {
+        match self {
+            KallsymsFound::Described { .. } => Some((vi.symbol("kallsyms_num_syms")?, 4)),
+            KallsymsFound::Scanned { token_table, .. } => Some((*token_table, 32)),
+        }
+    }
+}
+
+impl BtfFound {
+    /// The text of `source.tried` (`recalled`: the scan was not done by this report).
+    pub(crate) fn how(&self, recalled: bool) -> String {
+        match self {
+            BtfFound::Symbol { start } => format!("BTF: at __start_BTF {start:#x}"),
+            BtfFound::Scanned {
+                start,
+                len,
+                pages,
+                ms,
+            } => format!(
+                "BTF: no __start_BTF/__stop_BTF symbols; found by scan at {start:#x} ({len} bytes; {})",
+                if recalled {
+                    RECALLED.to_string()
+                } else {
+                    format!("{pages} pages read in {ms} ms")
+                }
+            ),
+        }
+    }
+
+    fn start(&self) -> u64 {
+        match self {
+            BtfFound::Symbol { start } | BtfFound::Scanned { start, .. } => *start,
+        }
+    }
+
+    /// The same with addresses moved by `delta`.
+    pub(crate) fn moved(&self, delta: u64) -> BtfFound {
+        let mut f = self.clone();
+        match &mut f {
+            BtfFound::Symbol { start } | BtfFound::Scanned { start, .. } => {
+                *start = start.wrapping_add(delta)
+            }
+        }
+        f
+    }
+
+    /// One line for the index.
+    pub(crate) fn record(&self) -> String {
+        match self {
+            BtfFound::Symbol { start } => format!("symbol {start:x}"),
+            BtfFound::Scanned {
+                start,
+                len,
+                pages,
+                ms,
+            } => format!("scanned {start:x} {len} {pages} {ms}"),
+        }
+    }
+
+    pub(crate) fn parse(record: &str) -> Option<BtfFound> {
+        let f: Vec<&str> = record.split(' ').collect();
+        let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+        match f.as_slice() {
+            ["symbol", start] => Some(BtfFound::Symbol { start: hex(start)? }),
+            ["scanned", start, len, pages, ms] => Some(BtfFound::Scanned {
+                start: hex(start)?,
+                len: len.parse().ok()?,
+                pages: pages.parse().ok()?,
+                ms: ms.parse::<f64>().ok().map(|_| ms.to_string())?,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The bytes that identify a build's kallsyms and BTF in a dump (a few bytes of the kallsyms tables and the
+/// BTF header), hex; `None` when unreadable.
+pub(crate) fn dump_marks(dump: &Vmcore, k: &KallsymsFound, b: &BtfFound) -> Option<String> {
+    let (at, n) = k.mark(dump.vmcoreinfo()?)?;
+    let mut bytes = vec![0u8; n + BTF_HEADER_LEN];
+    dump.read_virt(at, &mut bytes[..n]).ok()?;
+    dump.read_virt(b.start(), &mut bytes[n..]).ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// VMCOREINFO symbols that live in `.data` or `.bss` (every kernel since 2.6 exports some of them).
@@ -86,6 +285,11 @@ pub fn image_window(vi: &VmcoreInfo) -> Option<ScanWindow> {
     Some(ScanWindow { start: stext, end })
 }
 
+/// Why kallsyms were looked for by a scan on kernels before 6.0.
+const NOT_DESCRIBED: &str = "VMCOREINFO does not describe them (kernels before 6.0)";
+/// Why the BTF blob was looked for by a scan when kallsyms lacks its bounds.
+const NO_BTF_SYMBOLS: &str = "no __start_BTF/__stop_BTF symbols";
+
 /// The dump's kallsyms: where VMCOREINFO describes them (6.0+), else found by scanning the kernel
 /// image ([`image_scan::find_kallsyms`]).
 pub fn dump_kallsyms(dump: &Vmcore) -> Result<DumpKallsyms, String> {
@@ -95,38 +299,50 @@ pub fn dump_kallsyms(dump: &Vmcore) -> Result<DumpKallsyms, String> {
     let described = match KallsymsTables::from_lookup(|n| vi.symbol(n)) {
         Some(tables) => match Kallsyms::read(&tables, dump) {
             Ok(kallsyms) => {
+                let found = KallsymsFound::Described {
+                    names: tables.names,
+                };
                 return Ok(DumpKallsyms {
                     kallsyms,
-                    how: format!(
-                        "kallsyms: described by VMCOREINFO (kallsyms_names at {:#x})",
-                        tables.names
-                    ),
+                    how: found.how(false),
                     tables,
-                })
+                    found: Some(found),
+                });
             }
             Err(e) => format!("the tables VMCOREINFO describes are unreadable ({e})"),
         },
-        None => "VMCOREINFO does not describe them (kernels before 6.0)".to_string(),
+        None => NOT_DESCRIBED.to_string(),
     };
     let window = image_window(vi)
         .ok_or_else(|| format!("kallsyms: {described}, and without SYMBOL(_stext) no scan"))?;
     let stext = vi.stext.expect("image_window needs _stext");
     let started = std::time::Instant::now();
     match image_scan::find_kallsyms(dump, window, stext) {
-        Ok(found) => Ok(DumpKallsyms {
-            how: format!(
-                "kallsyms: {described}; found by scan at {:#x} (names {:#x}, {} symbols, {} \
-                 addresses; {} pages read in {:.1} ms)",
-                found.tables.token_table,
-                found.tables.names,
-                found.kallsyms.len(),
-                found.kallsyms.encoding().name(),
-                found.stats.pages_read,
-                started.elapsed().as_secs_f64() * 1e3
-            ),
-            kallsyms: found.kallsyms,
-            tables: found.tables,
-        }),
+        Ok(found) => {
+            let ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3);
+            let recall = KallsymsFound::Scanned {
+                token_table: found.tables.token_table,
+                names: found.tables.names,
+                count: found.kallsyms.len(),
+                encoding: found.kallsyms.encoding().name().to_string(),
+                pages: found.stats.pages_read,
+                ms: ms.clone(),
+            };
+            Ok(DumpKallsyms {
+                how: format!(
+                    "kallsyms: {described}; found by scan at {:#x} (names {:#x}, {} symbols, {} \
+                     addresses; {} pages read in {ms} ms)",
+                    found.tables.token_table,
+                    found.tables.names,
+                    found.kallsyms.len(),
+                    found.kallsyms.encoding().name(),
+                    found.stats.pages_read,
+                ),
+                kallsyms: found.kallsyms,
+                tables: found.tables,
+                found: (described == NOT_DESCRIBED).then_some(recall),
+            })
+        }
         Err(e) => Err(format!("kallsyms: {described}; {e}")),
     }
 }
@@ -142,14 +358,16 @@ fn dump_btf(
     let by_symbol = match (symbol("__start_BTF"), symbol("__stop_BTF")) {
         (Some(start), Some(stop)) => match btf_between(dump, start, stop) {
             Ok(btf) => {
+                let found = BtfFound::Symbol { start };
                 return Ok(InDump {
                     value: btf,
-                    how: format!("BTF: at __start_BTF {start:#x}"),
-                })
+                    how: found.how(false),
+                    found: Some(found),
+                });
             }
             Err(e) => e,
         },
-        _ => "no __start_BTF/__stop_BTF symbols".to_string(),
+        _ => NO_BTF_SYMBOLS.to_string(),
     };
     let window = dump
         .vmcoreinfo()
@@ -164,16 +382,23 @@ fn dump_btf(
         _ => image_scan::find_btf(dump, window),
     };
     match found {
-        Ok(found) => Ok(InDump {
-            how: format!(
-                "BTF: {by_symbol}; found by scan at {:#x} ({} bytes; {} pages read in {:.1} ms)",
-                found.start,
-                found.len,
-                found.stats.pages_read,
-                started.elapsed().as_secs_f64() * 1e3
-            ),
-            value: found.btf,
-        }),
+        Ok(found) => {
+            let ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3);
+            let recall = BtfFound::Scanned {
+                start: found.start,
+                len: found.len,
+                pages: found.stats.pages_read,
+                ms: ms.clone(),
+            };
+            Ok(InDump {
+                how: format!(
+                    "BTF: {by_symbol}; found by scan at {:#x} ({} bytes; {} pages read in {ms} ms)",
+                    found.start, found.len, found.stats.pages_read,
+                ),
+                value: found.btf,
+                found: (by_symbol == NO_BTF_SYMBOLS).then_some(recall),
+            })
+        }
         Err(e) => Err(format!("BTF: {by_symbol}; {e}")),
     }
 }
@@ -212,6 +437,7 @@ impl BtfSource {
             addresses: Addresses::Kallsyms(ksyms.kallsyms),
             origin: "dump".into(),
             how: format!("{}; {}", ksyms.how, btf.how),
+            found: ksyms.found.zip(btf.found),
             variables: Mutex::default(),
         })
     }
@@ -219,6 +445,11 @@ impl BtfSource {
     /// How the dump's kallsyms and BTF were found (empty for a vmlinux's).
     pub fn how(&self) -> &str {
         &self.how
+    }
+
+    /// How the dump's kallsyms and BTF were found, when in one of the ways an answer index keeps.
+    pub(crate) fn found(&self) -> Option<&(KallsymsFound, BtfFound)> {
+        self.found.as_ref()
     }
 
     /// The `.BTF` section of a vmlinux (e.g. a stripped one), with its `.symtab` (plus `slide`) for
@@ -247,6 +478,7 @@ impl BtfSource {
             addresses,
             origin: path,
             how,
+            found: None,
             variables: Mutex::default(),
         })
     }
@@ -264,6 +496,7 @@ impl BtfSource {
             addresses: Addresses::Proc(kallsyms),
             how: format!("the running kernel's own: {origin}"),
             origin,
+            found: None,
             variables: Mutex::default(),
         })
     }
@@ -367,5 +600,76 @@ impl SymbolSource for BtfSource {
 
     fn enumerator(&self, name: &str) -> Option<i64> {
         self.btf.enumerator(name)
+    }
+}
+
+/// Index keys of how a build's kallsyms and BTF were found, and of the bytes that identify them.
+pub(crate) const KEY_KALLSYMS: &str = "dump kallsyms";
+pub(crate) const KEY_BTF: &str = "dump btf";
+pub(crate) const KEY_MARKS: &str = "dump marks";
+/// Bytes of the BTF header compared (magic, version, flags, hdr_len, type_off/len, str_off/len).
+const BTF_HEADER_LEN: usize = 24;
+
+/// The dump's BTF and kallsyms as a [`SymbolSource`] that reads them only when a question needs them: used
+/// when the build's answer index holds the answers and the dump shows the same kallsyms and BTF header as
+/// the build it was made from. A question the index does not hold builds the whole [`BtfSource`] then.
+pub struct LazyDumpBtf<'d> {
+    dump: &'d Vmcore,
+    how: String,
+    built: std::sync::OnceLock<Option<BtfSource>>,
+}
+
+impl<'d> LazyDumpBtf<'d> {
+    pub(crate) fn new(dump: &'d Vmcore, how: String) -> LazyDumpBtf<'d> {
+        LazyDumpBtf {
+            dump,
+            how,
+            built: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// How the dump's kallsyms and BTF were found.
+    pub fn how(&self) -> &str {
+        &self.how
+    }
+
+    fn source(&self) -> Option<&BtfSource> {
+        self.built
+            .get_or_init(|| BtfSource::from_dump(self.dump).ok())
+            .as_ref()
+    }
+}
+
+impl SymbolSource for LazyDumpBtf<'_> {
+    fn kind(&self) -> &'static str {
+        "btf"
+    }
+
+    fn origin(&self) -> String {
+        "dump".into()
+    }
+
+    fn symbol(&self, name: &str) -> Option<u64> {
+        self.source()?.symbol(name)
+    }
+
+    fn symbol_extent(&self, name: &str) -> Option<u64> {
+        self.source()?.symbol_extent(name)
+    }
+
+    fn symbol_at(&self, addr: u64) -> Option<analyzers::target::SymbolAt> {
+        self.source()?.symbol_at(addr)
+    }
+
+    fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {
+        self.source()?.size_of(ty)
+    }
+
+    fn member(&self, ty: TypeRef<'_>, path: &str) -> Option<Member> {
+        self.source()?.member(ty, path)
+    }
+
+    fn enumerator(&self, name: &str) -> Option<i64> {
+        self.source()?.enumerator(name)
     }
 }

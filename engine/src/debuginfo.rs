@@ -18,7 +18,10 @@ use analyzers::target::{Member, TypeRef};
 use symbols::Vmlinux;
 use vmcore::Vmcore;
 
-use crate::btf_source::BtfSource;
+use crate::btf_source::{
+    dump_marks, BtfFound, BtfSource, KallsymsFound, LazyDumpBtf, KEY_BTF, KEY_KALLSYMS, KEY_MARKS,
+};
+use crate::index::{AnswerIndex, Identity};
 use crate::live::LiveHost;
 use crate::target::SymbolSource;
 
@@ -52,6 +55,12 @@ const UNIT_HINTS: &[(&str, &str)] = &[
     ("prb_desc", "prb"),
     ("prb_data_ring", "prb"),
     ("printk_log", "log_buf"),
+    // security/keys/keyring.c defines `key_type_keyring` and includes lib/assoc_array's private header.
+    ("key_type", "key_type_keyring"),
+    ("key", "key_type_keyring"),
+    ("assoc_array", "key_type_keyring"),
+    ("assoc_array_node", "key_type_keyring"),
+    ("assoc_array_shortcut", "key_type_keyring"),
 ];
 
 impl DwarfSource {
@@ -135,16 +144,81 @@ pub struct Refused(pub String);
 /// Debug vmlinux files shared by every dump of a scan: one open [`Vmlinux`] per file (its symbol index and
 /// the layouts it has resolved are then reused by every dump of that build), and one discovery per
 /// (release, build-id).
+///
+/// It also holds the answer indexes ([`crate::index`]) of the builds it has seen, loaded once per build.
 #[derive(Default)]
 pub struct VmlinuxCache {
     opened: Mutex<HashMap<PathBuf, Arc<Vmlinux>>>,
     discovered: Mutex<HashMap<DiscoveryKey, Result<PathBuf, String>>>,
+    /// `None`: not decided yet (the environment decides, see [`crate::index::default_dir`]);
+    /// `Some(None)`: no index.
+    index_dir: std::sync::OnceLock<Option<PathBuf>>,
+    indexes: Mutex<HashMap<PathBuf, Arc<AnswerIndex>>>,
 }
 
 /// (release, build-id) of a dump.
 type DiscoveryKey = (Option<String>, Option<String>);
 
 impl VmlinuxCache {
+    /// A cache whose answer indexes live in `dir` (`None`: none kept), whatever the environment says.
+    ///
+    /// ```
+    /// let cache = engine::VmlinuxCache::with_index_dir(None); // no persistent index
+    /// # drop(cache);
+    /// ```
+    pub fn with_index_dir(dir: Option<PathBuf>) -> VmlinuxCache {
+        let cache = VmlinuxCache::default();
+        let _ = cache.index_dir.set(dir);
+        cache
+    }
+
+    /// The `btf-dump` answer index of the build `dump` comes from (its VMCOREINFO `BUILD-ID`), for a dump
+    /// whose VMCOREINFO gives `KERNELOFFSET` and `_stext`; `None` otherwise or when indexes are disabled.
+    pub(crate) fn dump_index(&self, dump: &Vmcore) -> Option<Arc<AnswerIndex>> {
+        let dir = self
+            .index_dir
+            .get_or_init(crate::index::default_dir)
+            .as_ref()?;
+        let vi = dump.vmcoreinfo()?;
+        dump_slide_floor(dump)?;
+        let identity = Identity::of_build(
+            "btf-dump",
+            vi.build_id.as_deref()?,
+            vi.osrelease.as_deref().unwrap_or(""),
+        )?;
+        let key = PathBuf::from(format!("btf-dump {}", identity.build_id));
+        let mut indexes = self.indexes.lock().expect("cache lock");
+        if let Some(i) = indexes.get(&key) {
+            return Some(i.clone());
+        }
+        let index = Arc::new(AnswerIndex::load(dir, identity));
+        indexes.insert(key, index.clone());
+        Some(index)
+    }
+
+    /// The answer index of `vmlinux` read as a `kind` source, loaded from disk once per process; `None`
+    /// when indexes are disabled or the file has no build-id.
+    pub(crate) fn index_for(
+        &self,
+        kind: &'static str,
+        vmlinux: &Vmlinux,
+    ) -> Option<Arc<AnswerIndex>> {
+        let dir = self
+            .index_dir
+            .get_or_init(crate::index::default_dir)
+            .as_ref()?;
+        let build_id = vmlinux.build_id()?.to_hex();
+        let identity = Identity::of_file(kind, &build_id, vmlinux.path())?;
+        let mut indexes = self.indexes.lock().expect("cache lock");
+        let key = vmlinux.path().join(kind);
+        if let Some(i) = indexes.get(&key) {
+            return Some(i.clone());
+        }
+        let index = Arc::new(AnswerIndex::load(dir, identity));
+        indexes.insert(key, index.clone());
+        Some(index)
+    }
+
     fn open(&self, path: &std::path::Path) -> Result<Arc<Vmlinux>, symbols::Error> {
         if let Some(v) = self.opened.lock().expect("cache lock").get(path) {
             return Ok(v.clone());
@@ -330,7 +404,9 @@ fn vmlinux_for(
 }
 
 /// The symbol source a report uses, chosen down the ladder (see the module documentation).
-pub enum Chosen {
+pub enum Chosen<'d> {
+    /// The dump's BTF and kallsyms, read only for questions its build's answer index does not hold.
+    BtfDumpIndexed(Box<LazyDumpBtf<'d>>),
     /// DWARF, and how the vmlinux was matched.
     Dwarf(DwarfSource, String),
     /// BTF (from a vmlinux or the dump), and how a vmlinux was matched (`None` for the dump).
@@ -340,24 +416,24 @@ pub enum Chosen {
 }
 
 /// Walk the ladder for `dump`, recording each rung in `tried`.
-pub fn choose_source(
-    dump: &Vmcore,
+pub fn choose_source<'d>(
+    dump: &'d Vmcore,
     opts: &DebuginfoOptions,
     cache: &VmlinuxCache,
     tried: &mut Vec<Attempt>,
-) -> Result<Chosen, Refused> {
+) -> Result<Chosen<'d>, Refused> {
     choose_source_for(dump, opts, cache, None, tried)
 }
 
 /// [`choose_source`] for `dump`, which is the running kernel of `host` (`/proc/kcore`) when given: its
 /// build-id also comes from `/sys/kernel/notes`, and its own BTF with `/proc/kallsyms` is a rung.
-pub fn choose_source_for(
-    dump: &Vmcore,
+pub fn choose_source_for<'d>(
+    dump: &'d Vmcore,
     opts: &DebuginfoOptions,
     cache: &VmlinuxCache,
     host: Option<&LiveHost>,
     tried: &mut Vec<Attempt>,
-) -> Result<Chosen, Refused> {
+) -> Result<Chosen<'d>, Refused> {
     let candidate = match dwarf_rung(dump, opts, cache, host, tried)? {
         DwarfRung::Used(d, how) => return Ok(Chosen::Dwarf(d, how)),
         DwarfRung::NoDwarf(v, slide, how) => Some((v, slide, how)),
@@ -405,8 +481,19 @@ pub fn choose_source_for(
             }),
         }
     }
+    let index = host.is_none().then(|| cache.dump_index(dump)).flatten();
+    if let Some(lazy) = index.as_ref().and_then(|i| lazy_from_index(dump, i)) {
+        tried.push(Attempt {
+            source: "btf-dump".into(),
+            outcome: format!("used the dump's BTF and kallsyms ({})", lazy.how()),
+        });
+        return Ok(Chosen::BtfDumpIndexed(Box::new(lazy)));
+    }
     match BtfSource::from_dump(dump) {
         Ok(src) => {
+            if let Some(index) = &index {
+                remember_marks(dump, &src, index);
+            }
             tried.push(Attempt {
                 source: "btf-dump".into(),
                 outcome: format!("used the dump's BTF and kallsyms ({})", src.how()),
@@ -420,6 +507,41 @@ pub fn choose_source_for(
             });
             Ok(Chosen::VmcoreInfoOnly)
         }
+    }
+}
+
+/// The dump's slide and the lowest address an answer index may record for it (`_stext`: kallsyms' per-CPU
+/// symbols do not move with KASLR), when the dump says both.
+pub(crate) fn dump_slide_floor(dump: &Vmcore) -> Option<(u64, u64)> {
+    let vi = dump.vmcoreinfo()?;
+    Some((vi.kernel_offset?, vi.stext?))
+}
+
+/// A lazy source over the dump's BTF and kallsyms when `index` says how its build's were found and this dump
+/// shows the same bytes there (a few bytes of the kallsyms tables and the BTF header).
+fn lazy_from_index<'d>(dump: &'d Vmcore, index: &AnswerIndex) -> Option<LazyDumpBtf<'d>> {
+    let (slide, _) = dump_slide_floor(dump)?;
+    let k = KallsymsFound::parse(&index.get(KEY_KALLSYMS)?)?.moved(slide);
+    let b = BtfFound::parse(&index.get(KEY_BTF)?)?.moved(slide);
+    if dump_marks(dump, &k, &b)? != index.get(KEY_MARKS)? {
+        return None;
+    }
+    Some(LazyDumpBtf::new(
+        dump,
+        format!("{}; {}", k.how(true), b.how(true)),
+    ))
+}
+
+/// Record in `index` how `src` found the dump's kallsyms and BTF and the bytes that identify them.
+fn remember_marks(dump: &Vmcore, src: &BtfSource, index: &AnswerIndex) {
+    let (Some((slide, _)), Some((k, b))) = (dump_slide_floor(dump), src.found()) else {
+        return;
+    };
+    if let Some(marks) = dump_marks(dump, k, b) {
+        let back = slide.wrapping_neg();
+        index.put(KEY_KALLSYMS.into(), k.moved(back).record());
+        index.put(KEY_BTF.into(), b.moved(back).record());
+        index.put(KEY_MARKS.into(), marks);
     }
 }
 

@@ -61,7 +61,20 @@ impl DumpInfo {
     pub fn of(d: &Vmcore) -> DumpInfo {
         let vi = d.vmcoreinfo();
         let mut warnings = Vec::new();
-        let pages = d.page_counts();
+        let pages = match d.page_counts() {
+            Ok(p) => p,
+            Err(e) => {
+                warnings.push(format!("pages not counted: {e}"));
+                vmcore::PageCounts::default()
+            }
+        };
+        if pages.descriptors_missing > 0 {
+            warnings.push(format!(
+                "the 2nd bitmap marks {} dumped pages but the file ends {} bytes before their page descriptors \
+                 do: pages past that read as corrupt",
+                pages.dumped, pages.descriptors_missing
+            ));
+        }
         let flat = d.flattened();
         let cut_flat = flat.is_some_and(|f| !f.terminated);
         let (release, machine, crash_time, cpus, dump_level, header_version, incomplete) = match d
@@ -166,6 +179,21 @@ impl DumpInfo {
             address_translation,
             warnings,
         }
+    }
+}
+
+/// The kernel release and crash time a report names its dump by, from headers alone: unlike
+/// [`DumpInfo::of`], nothing counts the pages (both kdump bitmaps whole, 512 MiB each at 16 TiB).
+pub(crate) fn release_and_crash_time(d: &Vmcore) -> (Option<String>, Option<i64>) {
+    let vi = d.vmcoreinfo();
+    let release = vi.and_then(|v| v.osrelease.clone());
+    let crash_time = vi.and_then(|v| v.crashtime);
+    match d.kdump_header() {
+        Some(h) => (
+            release.or_else(|| Some(h.release.clone()).filter(|r| !r.is_empty())),
+            crash_time.or(Some(h.timestamp_sec).filter(|&t| t > 0)),
+        ),
+        None => (release, crash_time),
     }
 }
 

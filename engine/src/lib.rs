@@ -12,8 +12,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod beside;
 pub mod btf_source;
 pub mod debuginfo;
+pub mod index;
 pub mod info;
 pub mod live;
 pub mod report;

@@ -262,13 +262,141 @@ impl LiveHost {
                 name,
             });
         }
-        if !modules.is_empty() {
-            problems.push(
-                "each module's signature state (sig_ok) and struct module address need /proc/kcore"
-                    .into(),
-            );
-        }
         Ok(Modules { modules, problems })
+    }
+
+    /// The address of module `name`'s `struct module`: its `.gnu.linkonce.this_module` section, from
+    /// `/sys/module/NAME/sections/` (root; others read 0).
+    fn module_struct_address(&self, name: &str) -> Option<u64> {
+        let t = self
+            .text(&format!(
+                "sys/module/{name}/sections/.gnu.linkonce.this_module"
+            ))
+            .ok()?;
+        u64::from_str_radix(t.trim().strip_prefix("0x")?, 16)
+            .ok()
+            .filter(|&a| a != 0)
+    }
+
+    /// What the running kernel's memory could not give, from `/proc` and `/sys`, each said so in the report's
+    /// problems. Kernels built without CONFIG_KALLSYMS_ALL (Debian's arm64) have no data symbols in
+    /// `/proc/kallsyms`: without a debug vmlinux, `tainted_mask`, `modules`, `taint_flags` and
+    /// `last_unloaded_module` have no address. Then the mask is `/proc/sys/kernel/tainted` (the kernel's own
+    /// variable, as the kernel prints it), each module listed in `/proc/modules` is read through kcore at the
+    /// address its `/sys/module/NAME/sections/.gnu.linkonce.this_module` gives (taints, `sig_ok`,
+    /// parameters, as from the list), and what stays unknown (`last_unloaded_module`) is named with what to
+    /// do.
+    pub(crate) fn fill_gaps(&self, g: &mut Gathered, target: &dyn Target) {
+        const NO_DATA_SYMBOLS: &str = "not among this kernel's symbols (no debug vmlinux, and \
+             /proc/kallsyms has no data symbols: a kernel built without CONFIG_KALLSYMS_ALL)";
+        const WHAT_TO_DO: &str =
+            "give the debug vmlinux (--vmlinux, or install the kernel's -dbg / \
+             debuginfo package) for the full report";
+        if matches!(&g.mask, Err(AnalyzerError::MissingSymbol(_))) {
+            match self
+                .text("proc/sys/kernel/tainted")
+                .map(|t| t.trim().parse::<u64>())
+            {
+                Ok(Ok(m)) => {
+                    g.mask = Ok(m);
+                    g.table.problems.push(format!(
+                        "`tainted_mask` is {NO_DATA_SYMBOLS}: the mask is the kernel's own \
+                         {}",
+                        self.path("proc/sys/kernel/tainted").display()
+                    ));
+                }
+                Ok(Err(_)) => g.table.problems.push(format!(
+                    "`tainted_mask` is {NO_DATA_SYMBOLS}, and {} is not a number",
+                    self.path("proc/sys/kernel/tainted").display()
+                )),
+                Err(e) => g
+                    .table
+                    .problems
+                    .push(format!("`tainted_mask` is {NO_DATA_SYMBOLS}, and {e}")),
+            }
+        }
+        if matches!(&g.modules, Err(AnalyzerError::MissingSymbol(_))) {
+            if let Ok(listed) = self.modules(&g.table) {
+                g.modules =
+                    Ok(self.modules_through_sysfs(listed, &g.table, target, NO_DATA_SYMBOLS));
+            }
+        }
+        if g.signatures.sig_enforce.is_none() {
+            let host = self.signature_state();
+            if host.sig_enforce.is_some() {
+                g.signatures.sig_enforce = host.sig_enforce;
+                g.signatures.module_sig_force = host.module_sig_force;
+            }
+            if g.signatures.lockdown.is_none() {
+                g.signatures.lockdown = host.lockdown;
+            }
+        }
+        if g.unloaded.last_unloaded_module.is_none()
+            && target.symbol("last_unloaded_module").is_none()
+        {
+            g.unloaded.problems.push(format!(
+                "last_unloaded_module is unknown: only kernel memory holds it, and its symbol is \
+                 {NO_DATA_SYMBOLS}; {WHAT_TO_DO}"
+            ));
+        }
+    }
+
+    /// Modules `/proc/modules` lists, each read through kcore as a `struct module` at its sysfs address;
+    /// those that cannot be (no address, not a module there) keep what `/proc` and `/sys` say.
+    fn modules_through_sysfs(
+        &self,
+        listed: Modules,
+        table: &TaintTable,
+        target: &dyn Target,
+        why: &str,
+    ) -> Modules {
+        let mut problems = listed.problems;
+        let addrs: Vec<Option<u64>> = listed
+            .modules
+            .iter()
+            .map(|m| self.module_struct_address(&m.name))
+            .collect();
+        let known: Vec<u64> = addrs.iter().flatten().copied().collect();
+        let read = match analyzers::modules::analyze_modules_at(target, table, &known) {
+            Ok(r) => {
+                problems.extend(r.problems);
+                r.modules
+            }
+            Err(e) => {
+                problems.push(format!("struct module through /proc/kcore: {e}"));
+                Vec::new()
+            }
+        };
+        let mut from_sysfs = Vec::new();
+        let modules = listed
+            .modules
+            .into_iter()
+            .zip(addrs)
+            .map(|(m, addr)| {
+                match read
+                    .iter()
+                    .find(|r| Some(r.address) == addr && r.name == m.name)
+                {
+                    Some(r) => r.clone(),
+                    None => {
+                        from_sysfs.push(m.name.clone());
+                        m
+                    }
+                }
+            })
+            .collect();
+        problems.push(format!(
+            "the `modules` list head is {why}: the modules are /proc/modules' list, each read through \
+             /proc/kcore at its /sys/module/NAME/sections/.gnu.linkonce.this_module"
+        ));
+        if !from_sysfs.is_empty() {
+            problems.push(format!(
+                "modules {} not read from memory (no section address, or no module there): letters from \
+                 /sys/module/NAME/taint, signature state unknown",
+                from_sysfs.join(", ")
+            ));
+        }
+        Modules { modules, problems }
     }
 
     fn signature_state(&self) -> SignatureState {
@@ -309,7 +437,15 @@ impl LiveHost {
             "the kernel's own taint_flags[] table needs /proc/kcore: {}",
             table.problems.last().cloned().unwrap_or_default()
         )];
-        let modules = self.modules(&table);
+        let modules = self.modules(&table).map(|mut m| {
+            if !m.modules.is_empty() {
+                m.problems.push(
+                    "each module's signature state (sig_ok) and struct module address need /proc/kcore"
+                        .into(),
+                );
+            }
+            m
+        });
         let log = self.log();
         let mut tried = vec![Attempt {
             source: "kcore".into(),
@@ -637,6 +773,57 @@ mod tests {
         assert_eq!(l.records.len(), 2);
         assert_eq!(l.records[0].ts_ns, 5_140_900_000);
         assert_eq!(l.records[1].text, "y");
+    }
+
+    /// A kernel whose symbols name no data (arm64 without CONFIG_KALLSYMS_ALL, no debug vmlinux): the mask
+    /// and the module list come from /proc and /sys, each said so, and the last unloaded module is named
+    /// unknown; a module with no readable `struct module` keeps its sysfs letters, its signature unknown.
+    #[test]
+    fn gaps_of_a_kernel_without_data_symbols_are_filled_from_proc_and_sys_and_named() {
+        let root = std::env::temp_dir().join(format!("vmtaint-fill-gaps-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let put = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        put("proc/sys/kernel/tainted", "12801\n");
+        put(
+            "proc/modules",
+            "oot_prop 16384 0 - Live 0xffff800000a00000 (POE)\n",
+        );
+        put("sys/module/oot_prop/taint", "POE\n");
+        let host = LiveHost::at(&root);
+        let memory = analyzers::fake::FakeTarget::new();
+        let mut g = analyzers::report::gather(&memory);
+        assert!(g.mask.is_err() && g.modules.is_err(), "no symbols at all");
+        host.fill_gaps(&mut g, &memory);
+        assert_eq!(g.mask.as_ref().ok(), Some(&12801));
+        assert!(g
+            .table
+            .problems
+            .iter()
+            .any(|p| p.contains("CONFIG_KALLSYMS_ALL") && p.contains("/proc/sys/kernel/tainted")));
+        let m = g.modules.as_ref().unwrap();
+        assert_eq!(m.modules.len(), 1);
+        assert_eq!(
+            (m.modules[0].name.as_str(), m.modules[0].taints.as_str()),
+            ("oot_prop", "POE")
+        );
+        assert_eq!(m.modules[0].signed, None);
+        assert!(
+            m.problems
+                .iter()
+                .any(|p| p.contains("oot_prop not read from memory")),
+            "{:?}",
+            m.problems
+        );
+        assert!(g
+            .unloaded
+            .problems
+            .iter()
+            .any(|p| p.contains("last_unloaded_module is unknown")));
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! [`DumpTarget`], the analyzers run, and the report records which source answered and which dump it is.
 
 use analyzers::document::{Attempt, DumpSummary, FullReport, SourceReport};
-use analyzers::report::analyze;
+use analyzers::report::{combine, gather};
 use vmcore::Vmcore;
 
 use crate::debuginfo::{choose_source_for, Chosen, DebuginfoOptions, Refused, VmlinuxCache};
+use crate::index::Indexed;
 use crate::target::{Chain, DumpTarget, SymbolSource, VmcoreInfoOnly};
 
 /// Make the report of an opened dump. Fails only when the user's explicit `--vmlinux` does not fit.
@@ -44,6 +45,7 @@ pub fn make_report_for(
     let (symbols, matched_by): (&dyn SymbolSource, Option<String>) = match &chosen {
         Chosen::Dwarf(d, how) => (d, Some(how.clone())),
         Chosen::Btf(b, how) => (b.as_ref(), how.clone()),
+        Chosen::BtfDumpIndexed(lazy) => (lazy.as_ref(), None),
         Chosen::VmcoreInfoOnly => {
             tried.push(Attempt {
                 source: "vmcoreinfo".into(),
@@ -52,23 +54,67 @@ pub fn make_report_for(
             (&vmcoreinfo_only, None)
         }
     };
+    // Answers known for this build from an earlier report come from its index, the rest from the source.
+    let index = match &chosen {
+        Chosen::Dwarf(d, _) => cache
+            .index_for("dwarf", &d.vmlinux)
+            .map(|i| (i, d.slide, 0)),
+        // The dump's own BTF and kallsyms (not a vmlinux's, not a running kernel's).
+        Chosen::Btf(b, None) if host.is_none() && b.origin() == "dump" => {
+            dump_index_of(dump, cache)
+        }
+        Chosen::BtfDumpIndexed(_) => dump_index_of(dump, cache),
+        _ => None,
+    };
+    let indexed = index.as_ref().map(|(index, slide, floor)| Indexed {
+        inner: symbols,
+        index,
+        slide: *slide,
+        floor: *floor,
+    });
+    let best: &dyn SymbolSource = match &indexed {
+        Some(i) => i,
+        None => symbols,
+    };
     // VMCOREINFO stands behind the chosen source for what it lacks (unless it is the chosen source).
     let rungs: Vec<&dyn SymbolSource> = match chosen {
-        Chosen::VmcoreInfoOnly => vec![symbols],
-        _ => vec![symbols, &vmcoreinfo_only],
+        Chosen::VmcoreInfoOnly => vec![best],
+        _ => vec![best, &vmcoreinfo_only],
     };
     let chain = Chain::new(rungs);
     let target = DumpTarget {
         dump,
         symbols: &chain,
     };
-    let report = analyze(&target);
+    let report = match host {
+        // The running kernel: what its memory cannot give, /proc and /sys can (each said so).
+        Some(h) => {
+            let mut gathered = gather(&target);
+            h.fill_gaps(&mut gathered, &target);
+            combine(&target, gathered, &[])
+        }
+        // A dump file may have text logs beside it with what its wrapped ring lost.
+        None => analyzers::report::analyze_filled(&target, |ring| {
+            crate::beside::fill_from_beside(dump.path(), ring)
+        }),
+    };
+    if let Some((index, _, _)) = &index {
+        index.save_if_learned();
+    }
     let answers = chain
         .answers()
         .into_iter()
         .map(|(k, n)| (k.to_string(), n))
         .collect();
-    let info = crate::info::DumpInfo::of(dump);
+    // Not DumpInfo::of: counting a kdump's pages reads both bitmaps whole (512 MiB each at 16 TiB).
+    let (release, crash_time) = crate::info::release_and_crash_time(dump);
+    let path = dump.path().display().to_string();
+    if crate::target::tracing() {
+        eprintln!(
+            "trace: {} bytes read from the dump {path}",
+            dump.bytes_read()
+        );
+    }
     Ok(FullReport {
         report,
         source: SourceReport {
@@ -79,13 +125,22 @@ pub fn make_report_for(
             answers,
         },
         dump: DumpSummary {
-            path: info.path,
-            format: info.format.name().to_string(),
-            release: info.release,
-            build_id: info.build_id,
-            crash_time_utc: info.crash_time_utc,
+            path,
+            format: dump.format().name().to_string(),
+            release,
+            build_id: dump.vmcoreinfo().and_then(|v| v.build_id.clone()),
+            crash_time_utc: crash_time.map(crate::info::rfc3339),
         },
     })
+}
+
+/// The dump's `btf-dump` answer index with its slide and floor.
+fn dump_index_of(
+    dump: &Vmcore,
+    cache: &VmlinuxCache,
+) -> Option<(std::sync::Arc<crate::index::AnswerIndex>, u64, u64)> {
+    let (slide, floor) = crate::debuginfo::dump_slide_floor(dump)?;
+    Some((cache.dump_index(dump)?, slide, floor))
 }
 
 /// Why a file got no report.

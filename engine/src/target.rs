@@ -34,10 +34,15 @@ pub struct DumpTarget<'a> {
     pub symbols: &'a dyn SymbolSource,
 }
 
+/// Whether `VMTAINT_TRACE=1` is set (read once).
+pub(crate) fn tracing() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("VMTAINT_TRACE").is_some_and(|v| v == "1"))
+}
+
 /// `VMTAINT_TRACE=1`: print every symbol and type question, its answer and its cost to stderr.
 fn traced<T: std::fmt::Debug>(what: std::fmt::Arguments<'_>, f: impl FnOnce() -> T) -> T {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if !*ON.get_or_init(|| std::env::var_os("VMTAINT_TRACE").is_some_and(|v| v == "1")) {
+    if !tracing() {
         return f();
     }
     let t = std::time::Instant::now();

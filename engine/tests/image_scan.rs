@@ -3,7 +3,6 @@
 //! same addresses as the debug vmlinux, and the BTF blob at `__start_BTF`; and a dump whose VMCOREINFO
 //! lacks the kallsyms keys (as before 6.0) reports the same as with DWARF.
 
-use std::path::Path;
 use std::time::Instant;
 
 use engine::btf_source::{dump_kallsyms, image_window};
@@ -177,7 +176,8 @@ fn without_vmcoreinfo_kallsyms_the_report_is_the_same() {
             let dwarf = engine::make_report(&dump, &opts(false)).unwrap();
             let mut bytes = std::fs::read(&path).unwrap();
             assert!(without_kallsyms_keys(&mut bytes) >= 6, "{}", path.display());
-            let dump = Vmcore::from_bytes(Path::new(name), bytes).unwrap();
+            // Named as the file it came from: the text logs beside it (`wrapped`'s kern.log) are the same.
+            let dump = Vmcore::from_bytes(&path, bytes).unwrap();
             assert!(dump
                 .vmcoreinfo()
                 .unwrap()

@@ -45,10 +45,10 @@ mod registration {
 
     /// `help taint`: name, one-line summary, synopsis, then description lines (crash's help_data
     /// layout). crash formats these with printf: no percent signs.
-    static HELP: HelpData<22> = HelpData([
+    static HELP: HelpData<24> = HelpData([
         c"taint".as_ptr(),
         c"kernel taint: flags, culprit modules, signatures, unloaded modules".as_ptr(),
-        c"[-j] [-m] [-t] [-p] [-k]".as_ptr(),
+        c"[-j] [-m] [-t] [-p] [-k] [-c]".as_ptr(),
         c"  Reports why the kernel is tainted: tainted_mask decoded through the kernel's".as_ptr(),
         c"  own taint_flags table, the loaded modules and their taints, signature state,".as_ptr(),
         c"  the last unloaded module, and the taint timeline from the kernel log. It runs".as_ptr(),
@@ -61,6 +61,8 @@ mod registration {
         c"    -p  every module's parameters at crash time (with -j: {\"parameters\": {...}})."
             .as_ptr(),
         c"    -k  the keys of the trusted keyrings (with -j: {\"keyrings\": [...]}).".as_ptr(),
+        c"    -c  the crash site: where it crashed, whether a tainting module is at it".as_ptr(),
+        c"        or on the call trace (with -j: {\"crash_site\": {...}}).".as_ptr(),
         c"\nEXAMPLE".as_ptr(),
         c"  Show which modules taint the kernel:\n".as_ptr(),
         c"    crash> taint -m".as_ptr(),
@@ -76,7 +78,7 @@ mod registration {
         CommandTableEntry {
             name: c"taint".as_ptr(),
             func: Some(cmd_taint),
-            help_data: &HELP as *const HelpData<22> as *const *const c_char,
+            help_data: &HELP as *const HelpData<24> as *const *const c_char,
             flags: 0,
         },
         CommandTableEntry {

@@ -11,15 +11,17 @@ pub struct Options {
     pub timeline: bool,
     pub parameters: bool,
     pub keys: bool,
+    pub crash_site: bool,
 }
 
 pub const USAGE: &str = concat!(
-    "Usage: taint [-j] [-m] [-t] [-p] [-k]\n",
+    "Usage: taint [-j] [-m] [-t] [-p] [-k] [-c]\n",
     "  -j  JSON (the same document as `vmtaint report --json`)\n",
     "  -m  loaded modules only\n",
     "  -t  taint timeline only\n",
     "  -p  parameters of every module (values at crash time)\n",
     "  -k  keys in the trusted keyrings\n",
+    "  -c  crash site: where it crashed, which tainting module is involved\n",
     "Enter \"help taint\" for details.\n",
 );
 
@@ -37,6 +39,7 @@ pub fn parse_options(args: &[String]) -> Result<Options, String> {
                 't' => o.timeline = true,
                 'p' => o.parameters = true,
                 'k' => o.keys = true,
+                'c' => o.crash_site = true,
                 _ => return Err(a.clone()),
             }
         }
@@ -48,7 +51,7 @@ pub fn parse_options(args: &[String]) -> Result<Options, String> {
 /// in the whole report, followed by the problems of the analyzers behind it.
 pub fn render(doc: &FullReport, o: Options) -> Result<String, serde_json::Error> {
     let report = &doc.report;
-    let whole = !o.modules && !o.timeline && !o.parameters && !o.keys;
+    let whole = !o.modules && !o.timeline && !o.parameters && !o.keys && !o.crash_site;
     if o.json {
         let mut s = if whole {
             serde_json::to_string_pretty(doc)?
@@ -72,6 +75,12 @@ pub fn render(doc: &FullReport, o: Options) -> Result<String, serde_json::Error>
             if o.keys {
                 part.insert("keyrings".into(), serde_json::to_value(&report.keyrings)?);
             }
+            if o.crash_site {
+                part.insert(
+                    "crash_site".into(),
+                    serde_json::to_value(&report.crash_site)?,
+                );
+            }
             serde_json::to_string_pretty(&part)?
         };
         s.push('\n');
@@ -91,6 +100,26 @@ pub fn render(doc: &FullReport, o: Options) -> Result<String, serde_json::Error>
         wanted.push(Section::Timeline);
     }
     let mut out = String::new();
+    if o.crash_site {
+        // The lines the whole report opens with, by the same renderer.
+        match (&report.crash_site, &report.kernel_log) {
+            (Some(c), _) => {
+                for l in render::crash::crash_site_lines(c) {
+                    out.push_str(&l);
+                    out.push('\n');
+                }
+            }
+            (None, Some(_)) => out.push_str("Crash site: the kernel log shows no crash\n"),
+            (None, None) => out.push_str("Crash site unknown: no kernel log\n"),
+        }
+        for pr in report
+            .problems
+            .iter()
+            .filter(|p| ["kernel_log", "resolve"].contains(&p.analyzer.name()))
+        {
+            out.push_str(&format!("  [{}] {}\n", pr.analyzer, pr.message));
+        }
+    }
     if o.parameters {
         let p = text::parameters(report, false);
         if p.is_empty() {
@@ -152,6 +181,15 @@ mod tests {
         });
         assert!(timeline.starts_with("Timeline"), "{timeline}");
         assert!(!timeline.contains("Modules ("), "{timeline}");
+        // The fake target has no kernel log: the crash site is unknown, and the log's problem says why.
+        let site = all(Options {
+            crash_site: true,
+            ..Options::default()
+        });
+        assert!(
+            site.starts_with("Crash site unknown: no kernel log\n  [kernel_log] "),
+            "{site}"
+        );
     }
 
     #[test]
@@ -183,8 +221,14 @@ mod tests {
         });
         let keys: Vec<&String> = part.as_object().expect("object").keys().collect();
         assert_eq!(keys, ["keyrings", "parameters"]);
+        let part = json(Options {
+            json: true,
+            crash_site: true,
+            ..Options::default()
+        });
+        assert_eq!(part, serde_json::json!({ "crash_site": null }));
         assert!(USAGE.contains("-j") && USAGE.contains("-m") && USAGE.contains("-t"));
-        assert!(USAGE.contains("-p") && USAGE.contains("-k"));
+        assert!(USAGE.contains("-p") && USAGE.contains("-k") && USAGE.contains("-c"));
     }
 
     #[test]
@@ -205,6 +249,10 @@ mod tests {
         assert_eq!(
             parse_options(&args(&["-t", "-j"])).map(|o| o.timeline),
             Ok(true)
+        );
+        assert_eq!(
+            parse_options(&args(&["-jc"])).map(|o| (o.json, o.crash_site)),
+            Ok((true, true))
         );
         assert_eq!(parse_options(&args(&["-x"])), Err("-x".into()));
         assert_eq!(parse_options(&args(&["-"])), Err("-".into()));

@@ -874,3 +874,96 @@ fn crash_sys_t(crash: &Path, options: &[&str], s: &Scenario) -> (bool, String) {
     );
     (out.status.success(), text)
 }
+
+/// `taint -c` prints the crash-site lines `vmtaint report` opens with (the same renderer, over the report of
+/// the CLI's own readers on the same dump), and `taint -jc` the `crash_site` object of `taint -j`: on the
+/// default kernel, the oops inside oot_oops's own function (the module at the site) and mixed's sysrq crash
+/// (every tainting module the guest loaded absent from the trace).
+#[test]
+fn crash_site_option_prints_the_reports_crash_site_lines() {
+    let Some(crash) = crash_binary() else { return };
+    // The default kernel's dumps alone (its own gate): crash 8 reads them.
+    let default: Vec<Scenario> = real::scenarios()
+        .into_iter()
+        .filter(|s| ["oops", "mixed"].contains(&s.name))
+        .collect();
+    if default.is_empty() {
+        return; // the gate said loudly that the real dumps are missing (VMTAINT_ALLOW_MISSING_REAL=1)
+    }
+    assert_eq!(default.len(), 2, "{default:?}");
+    real::check_each(default, Scenario::id, |s| crash_site_session(&crash, s));
+}
+
+fn crash_site_session(crash: &Path, s: &Scenario) {
+    let dump = s.dir.join("vmcore.lzo");
+    let session = run_crash(
+        crash,
+        &s.kernel.vmlinux(),
+        &dump,
+        &[
+            ("json", "taint -j".into()),
+            ("site", "taint -c".into()),
+            ("site-json", "taint -jc".into()),
+        ],
+        &[],
+    );
+    let opts = engine::DebuginfoOptions {
+        dirs: vec![real::dir()],
+        ..Default::default()
+    };
+    let cli = engine::make_report(&vmcore::Vmcore::open(&dump).unwrap(), &opts).unwrap();
+    let cli_site = cli.report.crash_site.as_ref().expect("a crash site");
+    let want: String = render::crash::crash_site_lines(cli_site)
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let text = session.section("site");
+    assert_eq!(text, want, "taint -c against vmtaint report's lines");
+    let lines: Vec<&str> = text.lines().collect();
+    match s.name {
+        "oops" => {
+            assert!(
+                lines[0].starts_with(
+                    "Crash in oot_oops_poke+0x5 [oot_oops] (module oot_oops; oops: BUG: kernel NULL pointer dereference"
+                ),
+                "{text}"
+            );
+            assert!(
+                lines[1].starts_with("Tainting module at the crash site: oot_oops(OE)"),
+                "{text}"
+            );
+        }
+        _ => {
+            assert!(
+                lines[0].starts_with("Crash in sysrq_handle_crash+0x")
+                    && lines[0].contains("(kernel proper; sysrq crash"),
+                "{text}"
+            );
+            assert!(
+                lines[1].starts_with("No tainting module on the call trace ("),
+                "{text}"
+            );
+            // Every module the guest saw tainting is named absent.
+            for (name, letters) in truth_module_taints(s)
+                .into_iter()
+                .filter(|(_, l)| !l.is_empty())
+            {
+                assert!(
+                    lines[1].contains(&format!("{name}({letters})")),
+                    "{name}: {text}"
+                );
+            }
+        }
+    }
+    let report = session.json("json");
+    let part = session.json("site-json");
+    let keys: Vec<&String> = part.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["crash_site"]);
+    assert_eq!(part["crash_site"], report["crash_site"]);
+    assert_eq!(
+        part["crash_site"],
+        serde_json::to_value(cli_site).unwrap(),
+        "taint -jc against vmtaint report --json"
+    );
+    let _ = std::fs::remove_dir_all(&session.dir);
+}

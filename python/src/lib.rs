@@ -168,7 +168,8 @@ type Line = String;
 ///
 /// Reports on every dump found under `paths` (files or directories, searched recursively; dumps are
 /// recognised by content), one dict per dump as it finishes: the line `vmtaint scan` writes (`path`, `size`,
-/// `mtime`, the report's keys or `error`, `elapsed_ms`, and `archive` in a kdump archive layout). Each dump
+/// `mtime`, the report's keys and its crash facts (`crash_owner`, `tainting_module_at_crash`,
+/// `load_failure_count`) or `error`, `elapsed_ms`, and `archive` in a kdump archive layout). Each dump
 /// is reported once. `jobs` dumps are analysed at once (default: one per CPU). Interrupting the iteration
 /// (Ctrl-C), `close()`, leaving a `with` block or dropping it stops the workers and waits for them.
 #[pyfunction]
@@ -254,6 +255,10 @@ impl Scan {
                             mtime: d.mtime,
                             archive: d.archive.as_ref(),
                             report: result.as_ref().ok(),
+                            crash: result
+                                .as_ref()
+                                .ok()
+                                .map(analyzers::document::FullReport::crash_facts),
                             error,
                             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
                         };

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use analyzers::document::FullReport;
+use analyzers::document::{CrashFacts, FullReport};
 
 /// A dump's verdict: `not tainted`, `tainted`, `unknown` (no mask read) or `error` (no report).
 pub fn verdict(result: Result<&FullReport, &str>) -> &'static str {
@@ -149,12 +149,30 @@ impl Summary {
     }
 }
 
-/// The CSV header line (without newline).
-pub const CSV_HEADER: &str =
-    "path,verdict,tainted_mask,taint_string,flags,tainting_modules,unexplained_flags,release,error";
+/// The CSV header line (without newline). Columns are a contract: only ever appended.
+pub const CSV_HEADER: &str = "path,verdict,tainted_mask,taint_string,flags,tainting_modules,unexplained_flags,release,error,\
+                              crash_owner,tainting_module_at_crash,load_failure_count";
 
-/// One CSV row (without newline): the summary columns a spreadsheet wants.
+/// One CSV row (without newline): the summary columns a spreadsheet wants, the crash facts taken from the
+/// report ([`FullReport::crash_facts`]).
+///
+/// ```
+/// let row = render::summary::csv_row("/crash/a/vmcore", Err("not a crash dump"));
+/// assert_eq!(row, r#""/crash/a/vmcore",error,,"",,"",,"","not a crash dump","",,"#);
+/// ```
 pub fn csv_row(path: &str, result: Result<&FullReport, &str>) -> String {
+    let facts = result.ok().map(FullReport::crash_facts);
+    csv_row_with(path, result, facts.as_ref())
+}
+
+/// [`csv_row`] with the crash facts given (a scan line read back keeps its own: `batch::lines::ScanRecord`).
+/// Empty crash columns: no crash in the log (`crash_owner`), no facts at all (an error, an old scan line), no
+/// kernel log to count load failures in (`load_failure_count`).
+pub fn csv_row_with(
+    path: &str,
+    result: Result<&FullReport, &str>,
+    crash: Option<&CrashFacts>,
+) -> String {
     let esc = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let (mask, string, flags, mods, unexplained, release, error) = match result {
         Err(_) => Default::default(),
@@ -184,8 +202,17 @@ pub fn csv_row(path: &str, result: Result<&FullReport, &str>) -> String {
         Err(e) => e.to_string(),
         Ok(_) => error,
     };
+    let (owner, tainting, load_failures) = match crash {
+        None => Default::default(),
+        Some(c) => (
+            c.crash_owner.clone().unwrap_or_default(),
+            c.tainting_module_at_crash.name(),
+            c.load_failure_count
+                .map_or(String::new(), |n| n.to_string()),
+        ),
+    };
     format!(
-        "{},{},{},{},{},{},{},{},{}",
+        "{},{},{},{},{},{},{},{},{},{},{},{}",
         esc(path),
         verdict(result),
         mask,
@@ -195,5 +222,8 @@ pub fn csv_row(path: &str, result: Result<&FullReport, &str>) -> String {
         unexplained,
         esc(&release),
         esc(&error),
+        esc(&owner),
+        tainting,
+        load_failures,
     )
 }

@@ -473,6 +473,13 @@ fn timeline(r: &Report, p: &Paint, o: &mut String) {
         if e.pending {
             line += &format!("  {}", p.on(YELLOW, "[pending: not yet in tainted_mask]"));
         }
+        if let Some(f) = &e.from_file {
+            // The dump's own ring had lost this line; a text log beside the dump kept it.
+            let name = std::path::Path::new(f)
+                .file_name()
+                .map_or(f.as_str(), |n| n.to_str().unwrap_or(f));
+            line += &format!("  [from {name}]");
+        }
         let _ = writeln!(o, "{}", line.trim_end());
     }
 }

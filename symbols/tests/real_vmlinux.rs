@@ -8,8 +8,11 @@ use std::process::Command;
 
 use symbols::{Discovery, Error, Layout, MatchedBy, TypeDesc, Vmlinux};
 
-const RELEASE: &str = "6.1.0-56-cloud-amd64";
+/// The default kernel of the real dumps (its `-dbg` package is installed on the machine).
+const RELEASE: &str = testcores::real::DEFAULT_RELEASE;
 
+/// The debug vmlinux, through testcores::real's one gate: `None` only with `VMTAINT_ALLOW_MISSING_REAL=1`
+/// outside CI (then the caller returns, after the gate's loud warning); a panic otherwise.
 fn real_vmlinux() -> Option<PathBuf> {
     let path = std::env::var_os("VMTAINT_VMLINUX")
         .map(PathBuf::from)

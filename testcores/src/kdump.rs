@@ -190,6 +190,117 @@ pub fn write_kdump(img: &MemoryImage, opts: &KdumpOptions) -> Vec<u8> {
 
 /// [`write_kdump`], also telling where each part landed.
 pub fn write_kdump_with_layout(img: &MemoryImage, opts: &KdumpOptions) -> (Vec<u8>, KdumpLayout) {
+    let mut out = Vec::new();
+    let layout = write_kdump_into(img, opts, &mut out).expect("writing to memory cannot fail");
+    (out, layout)
+}
+
+/// [`write_kdump`] into a file, sparse: bitmap stretches with no bit set and unwritten descriptors stay
+/// holes, so a machine of terabytes with few dumped pages takes little disk (`du`, not `ls`). The 1st bitmap
+/// of a big machine is all ones, and so takes `RAM / 32768` bytes.
+///
+/// ```no_run
+/// use testcores::{write_kdump_file, KdumpOptions, MemoryImage};
+/// let mut img = MemoryImage::new(4096);
+/// img.add_ram(0..1 << 32); // 16 TiB of 4 KiB pages: needs header version 6 (max_mapnr_64)
+/// img.write_phys(0x3000, b"hello").unwrap();
+/// let mut f = std::fs::File::create("/tmp/16t.kdump").unwrap();
+/// write_kdump_file(&img, &KdumpOptions::default(), &mut f).unwrap();
+/// ```
+pub fn write_kdump_file(
+    img: &MemoryImage,
+    opts: &KdumpOptions,
+    file: &mut std::fs::File,
+) -> std::io::Result<KdumpLayout> {
+    write_kdump_into(img, opts, file)
+}
+
+/// Where a kdump file is written: a growing buffer, or a file written at offsets (leaving holes).
+trait Sink {
+    fn write_at(&mut self, at: u64, bytes: &[u8]) -> std::io::Result<()>;
+    /// Grow (or shrink) to `len`, new bytes reading as zeros.
+    fn set_len(&mut self, len: u64) -> std::io::Result<()>;
+}
+
+impl Sink for Vec<u8> {
+    fn write_at(&mut self, at: u64, bytes: &[u8]) -> std::io::Result<()> {
+        let end = at as usize + bytes.len();
+        if self.len() < end {
+            self.resize(end, 0);
+        }
+        self[at as usize..end].copy_from_slice(bytes);
+        Ok(())
+    }
+    fn set_len(&mut self, len: u64) -> std::io::Result<()> {
+        self.resize(len as usize, 0);
+        Ok(())
+    }
+}
+
+impl Sink for std::fs::File {
+    fn write_at(&mut self, at: u64, bytes: &[u8]) -> std::io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(self, bytes, at)
+    }
+    fn set_len(&mut self, len: u64) -> std::io::Result<()> {
+        std::fs::File::set_len(self, len)
+    }
+}
+
+/// Bitmap bytes built and written at once.
+const BITMAP_WINDOW: u64 = 1 << 20;
+
+/// Write a bitmap of `nbytes` bytes at `at` with the bits of the sorted, disjoint `ranges` set, a window at a
+/// time; windows with no bit set are not written (zeros, or holes in a file).
+fn write_bitmap(
+    sink: &mut impl Sink,
+    at: u64,
+    nbytes: u64,
+    ranges: &[Range<u64>],
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; BITMAP_WINDOW.min(nbytes) as usize];
+    let mut first = 0; // first range that may reach the current window
+    let mut w = 0;
+    let set = |buf: &mut [u8], bits: Range<u64>| {
+        for bit in bits {
+            buf[(bit / 8) as usize] |= 1 << (bit % 8);
+        }
+    };
+    while w < nbytes {
+        let len = BITMAP_WINDOW.min(nbytes - w);
+        let (lo, hi) = (w * 8, (w + len) * 8);
+        while first < ranges.len() && ranges[first].end <= lo {
+            first += 1;
+        }
+        let mut any = false;
+        for r in ranges[first..].iter().take_while(|r| r.start < hi) {
+            let (a, b) = (r.start.max(lo) - lo, r.end.min(hi) - lo);
+            if a >= b {
+                continue;
+            }
+            any = true;
+            let (fa, fb) = (a.div_ceil(8), b / 8);
+            if fa > fb {
+                set(&mut buf, a..b);
+                continue;
+            }
+            set(&mut buf, a..fa * 8);
+            buf[fa as usize..fb as usize].fill(0xff);
+            set(&mut buf, fb * 8..b);
+        }
+        if any {
+            sink.write_at(at + w, &buf[..len as usize])?;
+            buf.fill(0);
+        }
+        w += len;
+    }
+    Ok(())
+}
+
+fn write_kdump_into(
+    img: &MemoryImage,
+    opts: &KdumpOptions,
+    sink: &mut impl Sink,
+) -> std::io::Result<KdumpLayout> {
     let bs = img.page_size as usize;
     let version = opts.header_version;
     let v = version.clamp(1, 6);
@@ -248,7 +359,9 @@ pub fn write_kdump_with_layout(img: &MemoryImage, opts: &KdumpOptions) -> (Vec<u
         .collect();
     let data_at = descs_at + PAGE_DESC_SIZE * dumped.len();
 
-    let mut out = vec![0u8; data_at];
+    // Header block and sub header (small: built in memory), then the rest written at its offsets.
+    let head_len = sh_at + sh_size + extra.len();
+    let mut out = vec![0u8; head_len];
 
     // disk_dump_header
     out[..8].copy_from_slice(KDUMP_SIGNATURE);
@@ -284,24 +397,32 @@ pub fn write_kdump_with_layout(img: &MemoryImage, opts: &KdumpOptions) -> (Vec<u
     // sub header and notes / vmcoreinfo
     out[sh_at..sh_at + sh_size].copy_from_slice(&sh);
     out[sh_at + sh_size..sh_at + sh_size + extra.len()].copy_from_slice(&extra);
+    sink.set_len(0)?;
+    sink.set_len(data_at as u64)?;
+    sink.write_at(0, &out)?;
 
     // bitmaps
-    for r in &img.ram {
-        for pfn in r.clone() {
-            out[bitmap1_at + (pfn / 8) as usize] |= 1 << (pfn % 8);
+    let bitmap_bytes = (one_bitmap_blocks * bs) as u64;
+    write_bitmap(sink, bitmap1_at as u64, bitmap_bytes, &img.ram)?;
+    let mut dumped_runs: Vec<Range<u64>> = Vec::new();
+    for (pfn, _) in &dumped {
+        match dumped_runs.last_mut() {
+            Some(r) if r.end == *pfn => r.end += 1,
+            _ => dumped_runs.push(*pfn..*pfn + 1),
         }
     }
-    for (pfn, _) in &dumped {
-        out[bitmap2_at + (pfn / 8) as usize] |= 1 << (pfn % 8);
-    }
+    write_bitmap(sink, bitmap2_at as u64, bitmap_bytes, &dumped_runs)?;
 
     // page descriptors and data
     let written_limit = opts.incomplete.unwrap_or(usize::MAX);
+    let mut end = data_at as u64;
     let mut zero_page = None;
     if opts.zero_page_dedup {
-        zero_page = Some(out.len() as u64);
-        out.resize(out.len() + bs, 0);
+        zero_page = Some(end);
+        end += bs as u64;
+        sink.set_len(end)?;
     }
+    let mut descs = vec![0u8; PAGE_DESC_SIZE * dumped.len()];
     let mut pages = Vec::with_capacity(dumped.len());
     let mut compressor = PageCompressor::new(opts.codec);
     for (i, (pfn, data)) in dumped.iter().enumerate() {
@@ -322,22 +443,25 @@ pub fn write_kdump_with_layout(img: &MemoryImage, opts: &KdumpOptions) -> (Vec<u
                 }
                 _ => {
                     let (bytes, flags) = compressor.compress_page(data);
-                    rec.offset = out.len() as u64;
+                    rec.offset = end;
                     rec.size = bytes.len() as u32;
                     rec.flags = flags;
-                    out.extend_from_slice(&bytes);
+                    sink.write_at(end, &bytes)?;
+                    end += bytes.len() as u64;
                 }
             }
             rec.written = true;
-            put_u64(&mut out, desc_at, rec.offset);
-            put_u32(&mut out, desc_at + 8, rec.size);
-            put_u32(&mut out, desc_at + 12, rec.flags);
+            let d = PAGE_DESC_SIZE * i;
+            put_u64(&mut descs, d, rec.offset);
+            put_u32(&mut descs, d + 8, rec.size);
+            put_u32(&mut descs, d + 12, rec.flags);
             // page_flags stays 0, as makedumpfile writes it.
         }
         pages.push(rec);
     }
+    sink.write_at(descs_at as u64, &descs)?;
 
-    let layout = KdumpLayout {
+    Ok(KdumpLayout {
         block_size: bs as u64,
         sub_hdr_blocks: sub_hdr_blocks as u64,
         bitmap_blocks: bitmap_blocks as u64,
@@ -350,9 +474,8 @@ pub fn write_kdump_with_layout(img: &MemoryImage, opts: &KdumpOptions) -> (Vec<u
         data_start: data_at as u64,
         zero_page,
         pages,
-        file_len: out.len() as u64,
-    };
-    (out, layout)
+        file_len: end,
+    })
 }
 
 #[cfg(test)]

@@ -36,4 +36,6 @@ pub use compress::Codec;
 pub use elf::{write_elf, write_elf_with_layout, ElfLayout, ElfOptions, LoadSegment};
 pub use flat::{flatten, flatten_with_layout, FlatRecord};
 pub use image::{pattern_page, reg, CpuState, ImageError, MemoryImage};
-pub use kdump::{write_kdump, write_kdump_with_layout, KdumpLayout, KdumpOptions, PageRecord};
+pub use kdump::{
+    write_kdump, write_kdump_file, write_kdump_with_layout, KdumpLayout, KdumpOptions, PageRecord,
+};

@@ -253,6 +253,16 @@ impl Scenario {
     }
 
     /// The module loads the guest tried and saw fail (`truth/load_attempts.txt`, `loadfail`), in order.
+    /// The module whose init oopses and triggers the dump (`oops`, `coreoops`): on the kernel's module list
+    /// (COMING) at the crash, but loaded after the guest saved its `/proc/modules`.
+    pub fn module_coming_at_crash(&self) -> Option<&'static str> {
+        match self.name {
+            "oops" => Some("oot_oops"),
+            "coreoops" => Some("oot_core"),
+            _ => None,
+        }
+    }
+
     pub fn load_attempts(&self) -> Vec<LoadAttempt> {
         self.truth("load_attempts.txt")
             .lines()

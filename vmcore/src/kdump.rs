@@ -6,10 +6,12 @@
 //! data. A page in the 1st bitmap but not the 2nd was filtered out (`-d`): that is an *excluded* page, a
 //! different answer from a page that is not RAM at all.
 //!
-//! Finding a page's descriptor needs the number of dumped pages before it; a rank table (one count per 4096
-//! bits) makes that a lookup plus at most 64 popcounts.
+//! Finding a page's descriptor needs the number of dumped pages before it. Nothing is counted at open: a rank
+//! table (one count per 4096 bits) is filled on demand, in order, only up to the highest page read, and a lookup
+//! is then one table entry plus at most 64 word popcounts. Totals (for `info`) are counted when first asked.
 
 use std::borrow::Cow;
+use std::sync::{OnceLock, RwLock};
 
 use serde::Serialize;
 
@@ -22,8 +24,10 @@ const HEADER_SIZE: u64 = 464;
 const PAGE_DESC_SIZE: u64 = 24;
 /// `status` flag: the dump was cut short.
 pub const DUMP_DH_COMPRESSED_INCOMPLETE: u32 = 0x8;
-/// Bits per rank-table entry.
+/// Bits per rank-table entry: 512 bytes of bitmap, so a lookup counts at most 64 words past its entry, and the
+/// table of a 16 TiB machine read to its top page is 8 MiB.
 const RANK_BITS: u64 = 4096;
+const RANK_BYTES: usize = (RANK_BITS / 8) as usize;
 
 /// Header fields of a kdump-compressed dump.
 #[derive(Debug, Clone, Serialize)]
@@ -58,33 +62,17 @@ impl KdumpHeader {
     }
 }
 
-/// A bitmap: either a range of the underlying file (zero-copy) or bytes we had to assemble.
-enum Bitmap {
-    InFile { offset: u64, len: u64 },
-    Owned(Vec<u8>),
-}
-
-impl Bitmap {
-    fn bytes<'a>(&'a self, file: &'a [u8]) -> &'a [u8] {
-        match self {
-            Bitmap::InFile { offset, len } => &file[*offset as usize..(*offset + *len) as usize],
-            Bitmap::Owned(v) => v,
-        }
-    }
-}
-
 pub(crate) struct Kdump {
     pub(crate) header: KdumpHeader,
     ram: Bitmap,
     dumped: Bitmap,
-    /// rank[i] = dumped pages with pfn < i * RANK_BITS.
-    rank: Vec<u64>,
+    /// rank[i] = dumped pages with pfn < i * RANK_BITS, for the blocks counted so far (rank[0] = 0).
+    rank: RwLock<Vec<u64>>,
     desc_offset: u64,
-    pub(crate) dumped_pages: u64,
-    pub(crate) ram_pages: u64,
+    totals: OnceLock<PageTotals>,
+    compression: OnceLock<Compression>,
     pub(crate) vmcoreinfo: Option<String>,
     pub(crate) notes: Option<Vec<u8>>,
-    pub(crate) compression: Compression,
 }
 
 fn cstr(b: &[u8]) -> String {
@@ -242,51 +230,17 @@ impl Kdump {
                 ),
             ));
         }
-        let load_bitmap = |off: u64, what: &str| -> Result<Bitmap, Error> {
-            Ok(match src.file_range(off, half) {
-                Some(file_off) => Bitmap::InFile {
-                    offset: file_off,
-                    len: half,
-                },
-                None => Bitmap::Owned(src.read_at(off, half, what)?.into_owned()),
-            })
+        // Nothing of the bitmaps is read here: a 16 TiB machine's are 512 MiB each. Pages are located through
+        // rank blocks counted on demand, and the totals only `info` needs are counted when first asked.
+        let ram = Bitmap {
+            offset: bitmap_offset,
+            what: "kdump 1st bitmap",
         };
-        let ram = load_bitmap(bitmap_offset, "kdump 1st bitmap")?;
-        let dumped = load_bitmap(bitmap_offset + half, "kdump 2nd bitmap")?;
-        let file = src.backing.bytes();
-        let max_bits = header.max_mapnr;
-        let count_upto = |bm: &[u8]| -> u64 {
-            let full = (max_bits / 8) as usize;
-            let mut n: u64 = bm[..full].iter().map(|b| b.count_ones() as u64).sum();
-            if max_bits % 8 != 0 {
-                n += (bm[full] & ((1u8 << (max_bits % 8)) - 1)).count_ones() as u64;
-            }
-            n
+        let dumped = Bitmap {
+            offset: bitmap_offset + half,
+            what: "kdump 2nd bitmap",
         };
-        let ram_pages = count_upto(ram.bytes(file));
-        let dbits = dumped.bytes(file);
-        let mut rank = Vec::with_capacity((max_bits / RANK_BITS + 1) as usize);
-        let mut acc = 0u64;
-        for chunk in dbits[..max_bits.div_ceil(8) as usize].chunks((RANK_BITS / 8) as usize) {
-            rank.push(acc);
-            acc += chunk.iter().map(|b| b.count_ones() as u64).sum::<u64>();
-        }
-        let dumped_pages = count_upto(dbits);
         let desc_offset = bitmap_offset + bitmap_len;
-        let incomplete = header.incomplete();
-        if !incomplete {
-            let need = desc_offset + dumped_pages * PAGE_DESC_SIZE;
-            if need > flen {
-                return Err(Error::Truncated {
-                    file: path.to_path_buf(),
-                    what: format!("{dumped_pages} page descriptors"),
-                    offset: desc_offset,
-                    end: need,
-                    len: flen,
-                    kind: src.kind(),
-                });
-            }
-        }
 
         let read_blob = |at: Option<(u64, u64, u64)>,
                          what: &str|
@@ -309,56 +263,123 @@ impl Kdump {
             .map(|b| String::from_utf8_lossy(&b).into_owned());
         let notes = read_blob(notes_at, "ELF notes")?;
 
-        let mut kd = Kdump {
+        Ok(Kdump {
             header,
             ram,
             dumped,
-            rank,
+            rank: RwLock::new(vec![0]),
             desc_offset,
-            dumped_pages,
-            ram_pages,
+            totals: OnceLock::new(),
+            compression: OnceLock::new(),
             vmcoreinfo,
             notes,
-            compression: Compression::None,
-        };
-        kd.compression = kd.sample_compression(src);
-        Ok(kd)
+        })
     }
 
-    fn bit(bm: &[u8], pfn: u64) -> bool {
-        bm.get((pfn / 8) as usize)
-            .is_some_and(|b| b & (1 << (pfn % 8)) != 0)
-    }
-
-    /// Number of dumped pages before `pfn`.
-    fn rank_of(&self, bm: &[u8], pfn: u64) -> u64 {
+    /// Dumped pages before `pfn` (`pfn < max_mapnr`): the cached count before its rank block plus the bits
+    /// of that block below it. Blocks are counted once, in order, and only up to the highest block asked for.
+    fn rank_of(&self, src: &Source, pfn: u64) -> Result<u64, Error> {
         let block = pfn / RANK_BITS;
-        let mut n = self.rank[block as usize];
-        let start = (block * RANK_BITS / 8) as usize;
-        let end = (pfn / 8) as usize;
-        n += bm[start..end]
-            .iter()
-            .map(|b| b.count_ones() as u64)
-            .sum::<u64>();
-        n + (bm[end] & ((1u8 << (pfn % 8)) - 1)).count_ones() as u64
+        let cached = self
+            .rank
+            .read()
+            .expect("kdump rank lock")
+            .get(block as usize)
+            .copied();
+        let before = match cached {
+            Some(n) => n,
+            None => self.fill_ranks(src, block)?,
+        };
+        // Bytes of a block already counted when its rank was filled: not counted again as read.
+        Ok(before + self.dumped.count(src, block * RANK_BITS, pfn, false)?)
+    }
+
+    /// Extend the rank table through `block`; returns its entry.
+    fn fill_ranks(&self, src: &Source, block: u64) -> Result<u64, Error> {
+        let mut rank = self.rank.write().expect("kdump rank lock");
+        // Count in order from the first block not yet known, through `block`, in slabs.
+        let first = rank.len() as u64 - 1;
+        let mut acc = *rank.last().expect("rank[0] = 0");
+        rank.reserve((block + 1 - first) as usize);
+        src.for_each_slab(
+            self.dumped.offset + first * RANK_BITS / 8,
+            (block - first) * RANK_BITS / 8,
+            COUNT_SLAB_BYTES,
+            self.dumped.what,
+            true,
+            |bytes| {
+                for chunk in bytes.chunks(RANK_BYTES) {
+                    acc += popcount(chunk);
+                    rank.push(acc);
+                }
+            },
+        )?;
+        Ok(rank[block as usize])
+    }
+
+    /// Pages of RAM (1st bitmap) and dumped pages (2nd bitmap) below `max_mapnr`, counted on first use:
+    /// reading both bitmaps whole is what these totals cost, so only `info` asks.
+    pub(crate) fn totals(&self, src: &Source) -> Result<PageTotals, Error> {
+        if let Some(t) = self.totals.get() {
+            return Ok(*t);
+        }
+        let max = self.header.max_mapnr;
+        let t = PageTotals {
+            ram: self.ram.count(src, 0, max, true)?,
+            dumped: self.dumped.count(src, 0, max, true)?,
+        };
+        Ok(*self.totals.get_or_init(|| t))
+    }
+
+    /// Bytes past the end of the file that the page descriptors of every dumped page would need (0 when the
+    /// table fits, or when the dump says it was cut short).
+    pub(crate) fn descriptors_missing(&self, src: &Source, dumped: u64) -> u64 {
+        if self.header.incomplete() {
+            return 0;
+        }
+        (self.desc_offset + dumped * PAGE_DESC_SIZE).saturating_sub(src.len())
+    }
+
+    /// The page codec of the dump, from the first dumped pages (counted on first use).
+    pub(crate) fn compression(&self, src: &Source) -> Compression {
+        *self
+            .compression
+            .get_or_init(|| self.sample_compression(src))
     }
 
     /// Locate a page's stored bytes: (file offset or logical offset, size, codec).
     pub(crate) fn page_desc(&self, src: &Source, pfn: u64) -> Result<PageDesc, ReadError> {
-        let file = src.backing.bytes();
-        let paddr = pfn * self.header.block_size as u64;
+        let paddr = pfn.saturating_mul(self.header.block_size as u64);
         if pfn >= self.header.max_mapnr {
             return Err(ReadError::NotInDump { paddr });
         }
-        let dbits = self.dumped.bytes(file);
-        if !Self::bit(dbits, pfn) {
-            return Err(if Self::bit(self.ram.bytes(file), pfn) {
-                ReadError::Excluded { paddr }
-            } else {
-                ReadError::NotInDump { paddr }
-            });
+        let corrupt = |file_offset: u64, detail: String| ReadError::Corrupt {
+            file: src.path.clone(),
+            paddr,
+            file_offset,
+            detail,
+        };
+        let bitmap_error = |bm: &Bitmap, e: Error| corrupt(bm.offset + pfn / 8, e.to_string());
+        if !self
+            .dumped
+            .bit(src, pfn)
+            .map_err(|e| bitmap_error(&self.dumped, e))?
+        {
+            return Err(
+                if self
+                    .ram
+                    .bit(src, pfn)
+                    .map_err(|e| bitmap_error(&self.ram, e))?
+                {
+                    ReadError::Excluded { paddr }
+                } else {
+                    ReadError::NotInDump { paddr }
+                },
+            );
         }
-        let idx = self.rank_of(dbits, pfn);
+        let idx = self
+            .rank_of(src, pfn)
+            .map_err(|e| bitmap_error(&self.dumped, e))?;
         let at = self.desc_offset + idx * PAGE_DESC_SIZE;
         let corrupt = |file_offset: u64, detail: String| ReadError::Corrupt {
             file: src.path.clone(),
@@ -369,7 +390,17 @@ impl Kdump {
         let d = match src.read_at(at, PAGE_DESC_SIZE, "page descriptor") {
             Ok(d) => d,
             Err(_) if self.header.incomplete() => return Err(ReadError::NotWritten { paddr }),
-            Err(e) => return Err(corrupt(at, e.to_string())),
+            Err(e) => {
+                return Err(corrupt(
+                    at,
+                    format!(
+                        "page descriptor #{idx} within the {}-byte {}: the 2nd bitmap marks more dumped pages \
+                         than the file holds descriptors for ({e})",
+                        src.len(),
+                        src.kind()
+                    ),
+                ))
+            }
         };
         let offset = le_i64(&d, 0);
         let size = le_u32(&d, 8);
@@ -444,31 +475,116 @@ impl Kdump {
     /// The codec of the dump, from the first few dumped pages (makedumpfile uses one codec per dump, but
     /// stores pages raw where compression would not shrink them).
     fn sample_compression(&self, src: &Source) -> Compression {
-        let file = src.backing.bytes();
-        let dbits = self.dumped.bytes(file);
+        let max = self.header.max_mapnr;
         let mut seen = 0;
-        for (i, &byte) in dbits.iter().enumerate() {
-            if byte == 0 {
-                continue;
-            }
-            for b in 0..8 {
-                if byte & (1 << b) == 0 {
+        let mut pfn = 0;
+        while pfn < max && seen < 256 {
+            // Skip empty stretches a slab at a time; a damaged bitmap ends the search with no answer.
+            let end = (pfn + SAMPLE_SLAB_BITS).min(max);
+            match self.dumped.count(src, pfn, end, false) {
+                Ok(0) => {
+                    pfn = end;
                     continue;
                 }
-                let pfn = i as u64 * 8 + b;
-                if let Ok(d) = self.page_desc(src, pfn) {
-                    if d.codec != Compression::None {
-                        return d.codec;
+                Ok(_) => {}
+                Err(_) => return Compression::None,
+            }
+            while pfn < end && seen < 256 {
+                if self.dumped.bit_quiet(src, pfn) {
+                    if let Ok(d) = self.page_desc(src, pfn) {
+                        if d.codec != Compression::None {
+                            return d.codec;
+                        }
                     }
+                    seen += 1;
                 }
-                seen += 1;
-                if seen >= 256 {
-                    return Compression::None;
-                }
+                pfn += 1;
             }
         }
         Compression::None
     }
+}
+
+/// Bits skipped at once when looking for the first dumped pages.
+const SAMPLE_SLAB_BITS: u64 = 1 << 20;
+
+/// Bytes read at once when counting a long run of bits (bounded: a flattened stream assembles what spans records).
+const COUNT_SLAB_BYTES: u64 = 1 << 20;
+
+/// One of the two bitmaps: a range of the (logical) dump file, read on demand, never copied whole.
+struct Bitmap {
+    offset: u64,
+    what: &'static str,
+}
+
+impl Bitmap {
+    /// The bit of `pfn` (callers keep `pfn < max_mapnr`, which the bitmap covers). One byte read.
+    fn bit(&self, src: &Source, pfn: u64) -> Result<bool, Error> {
+        let b = src.read_at(self.offset + pfn / 8, 1, self.what)?;
+        Ok(b[0] & (1 << (pfn % 8)) != 0)
+    }
+
+    /// [`Bitmap::bit`] without counting the byte as read, false when unreadable.
+    fn bit_quiet(&self, src: &Source, pfn: u64) -> bool {
+        src.peek_at(self.offset + pfn / 8, 1, self.what)
+            .is_ok_and(|b| b[0] & (1 << (pfn % 8)) != 0)
+    }
+
+    /// Set bits in `[from, to)`, read in bounded slabs; `count_read` says whether the bytes count as read
+    /// from the file (false for bytes a rank fill has already counted).
+    fn count(&self, src: &Source, from: u64, to: u64, count_read: bool) -> Result<u64, Error> {
+        if to <= from {
+            return Ok(0);
+        }
+        let mut n = 0u64;
+        // Whole bytes [first_byte, last_byte), then the partial bytes at either end.
+        let (first_byte, last_byte) = (from.div_ceil(8), to / 8);
+        let partial = |byte: u64, mask: u8| -> Result<u64, Error> {
+            let b = src.peek_at(self.offset + byte, 1, self.what)?;
+            Ok((b[0] & mask).count_ones() as u64)
+        };
+        if first_byte > last_byte {
+            // from and to inside one byte
+            let mask = ((1u16 << (to % 8)) - (1u16 << (from % 8))) as u8;
+            return partial(from / 8, mask);
+        }
+        if from % 8 != 0 {
+            n += partial(from / 8, !((1u8 << (from % 8)) - 1))?;
+        }
+        src.for_each_slab(
+            self.offset + first_byte,
+            last_byte.saturating_sub(first_byte),
+            COUNT_SLAB_BYTES,
+            self.what,
+            count_read,
+            |bytes| n += popcount(bytes),
+        )?;
+        if to % 8 != 0 {
+            n += partial(last_byte, (1u8 << (to % 8)) - 1)?;
+        }
+        Ok(n)
+    }
+}
+
+/// Set bits in `bytes`, eight bytes at a time.
+fn popcount(bytes: &[u8]) -> u64 {
+    let words = bytes.chunks_exact(8);
+    let tail: u64 = words
+        .remainder()
+        .iter()
+        .map(|b| b.count_ones() as u64)
+        .sum();
+    words
+        .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")).count_ones() as u64)
+        .sum::<u64>()
+        + tail
+}
+
+/// How many pages the bitmaps mark.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageTotals {
+    pub(crate) ram: u64,
+    pub(crate) dumped: u64,
 }
 
 /// Where a dumped page's bytes are.

@@ -121,6 +121,7 @@ impl Vmcore {
             path: Arc::from(path),
             backing,
             flat,
+            bytes_read: Default::default(),
         };
         let head = src.read_at(0, src.len().min(8), "format magic")?;
         let mut body = if head.len() >= 8 && head[..8] == kdump::KDUMP_SIGNATURE[..] {
@@ -188,6 +189,24 @@ impl Vmcore {
         &self.src.path
     }
 
+    /// Bytes of the dump file read since it was opened: headers, notes, the bitmap bytes and page descriptors
+    /// looked up, and each page's stored (compressed) bytes every time one is decoded or copied. Pages served
+    /// from the decoded-page cache are not read again. A relaxed atomic tally: cheap on every read, exact once
+    /// the readers have finished.
+    ///
+    /// ```no_run
+    /// let dump = vmcore::Vmcore::open("vmcore")?;
+    /// let mut mask = [0u8; 8];
+    /// let _ = dump.read_phys(0x1000, &mut mask);
+    /// eprintln!("{} bytes read from {}", dump.bytes_read(), dump.path().display());
+    /// # Ok::<(), vmcore::Error>(())
+    /// ```
+    pub fn bytes_read(&self) -> u64 {
+        self.src
+            .bytes_read
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn format(&self) -> Format {
         match (&self.body, self.src.flat.is_some()) {
             (Body::Elf(e), false) if e.addressing == elf::Addressing::Virtual => Format::Kcore,
@@ -201,7 +220,7 @@ impl Vmcore {
     /// The page codec (kdump), or [`Compression::None`].
     pub fn compression(&self) -> Compression {
         match &self.body {
-            Body::Kdump(k) => k.compression,
+            Body::Kdump(k) => k.compression(&self.src),
             Body::Elf(_) => Compression::None,
         }
     }
@@ -456,17 +475,25 @@ impl Vmcore {
 
     /// How much of physical memory the dump describes and how much of it the file holds: from the kdump
     /// bitmaps, or the ELF `PT_LOAD` segments (memory size vs file size).
-    pub fn page_counts(&self) -> PageCounts {
-        match &self.body {
-            Body::Kdump(k) => PageCounts {
-                ram: k.ram_pages,
-                dumped: k.dumped_pages,
-            },
+    ///
+    /// For kdump files this counts both bitmaps whole the first time (512 MiB each for a 16 TiB machine): only
+    /// `info` needs it, the report never asks. Fails when a bitmap cannot be read.
+    pub fn page_counts(&self) -> Result<PageCounts, Error> {
+        Ok(match &self.body {
+            Body::Kdump(k) => {
+                let t = k.totals(&self.src)?;
+                PageCounts {
+                    ram: t.ram,
+                    dumped: t.dumped,
+                    descriptors_missing: k.descriptors_missing(&self.src, t.dumped),
+                }
+            }
             Body::Elf(e) => PageCounts {
                 ram: e.ram_bytes() / self.page_size,
                 dumped: e.dumped_bytes() / self.page_size,
+                descriptors_missing: 0,
             },
-        }
+        })
     }
 
     /// Bytes of `PT_LOAD` segment data the file lacks (an ELF core cut short); 0 for kdump files.
@@ -496,12 +523,16 @@ impl Vmcore {
 }
 
 /// Pages of physical memory a dump describes ([`Vmcore::page_counts`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PageCounts {
     /// Pages of RAM the dump describes.
     pub ram: u64,
     /// Pages whose contents the file holds (the rest were excluded, or never written).
     pub dumped: u64,
+    /// kdump: bytes past the end of the file that the page descriptors of every dumped page would need (the
+    /// 2nd bitmap marks more pages than the file holds; those pages read as corrupt). 0 when they fit, for a
+    /// dump marked incomplete, and for ELF.
+    pub descriptors_missing: u64,
 }
 
 /// A flattened stream's shape ([`Vmcore::flattened`]).

@@ -34,9 +34,8 @@ fn arm64_translation_agrees_with_the_vmlinux_the_guest_and_kexec() {
             .lines()
             .filter_map(|l| l.split_whitespace().next().map(str::to_string))
             .collect();
-        if sc.name == "oops" {
-            truth_modules.push("oot_oops".into()); // loading when it oopsed: after /proc/modules was read
-        }
+        // Loading when it oopsed: after /proc/modules was read.
+        truth_modules.extend(sc.module_coming_at_crash().map(String::from));
         truth_modules.sort();
         for dump in sc.dumps() {
             let what = format!(

@@ -143,11 +143,9 @@ fn every_format_of_every_scenario_reads_right() {
             );
         }
         let mut truth_modules: BTreeSet<String> = s.modules().into_keys().collect();
-        if s.name == "oops" {
-            // The guest's view was saved before `insmod oot_oops`, whose init oopses and triggers the dump:
-            // the module is on the list (COMING) at crash time but not in the saved /proc/modules.
-            truth_modules.insert("oot_oops".into());
-        }
+        // The guest's view was saved before the insmod whose init oopses and triggers the dump: that module
+        // is on the list (COMING) at crash time but not in the saved /proc/modules.
+        truth_modules.extend(s.module_coming_at_crash().map(String::from));
         for path in s.dumps() {
             let file = path.file_name().unwrap().to_str().unwrap();
             let what = format!("{}/{file}", s.id());
