@@ -32,7 +32,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernel_log::{KernelLog, LogRecord};
 use crate::text_log::{TextLogError, TextLogReader};
-use crate::timeline::{classify, Line};
 
 /// Ring records (from the oldest) looked for in the file to prove it is the same boot.
 const OVERLAP_RECORDS: usize = 256;
@@ -126,7 +125,7 @@ pub fn older_records<R: BufRead>(
     let mut overlap = 0usize;
     let mut boot_stamped = 0u64;
     let mut last_us = 0u64;
-    let mut context = 0usize;
+    let mut keeper = crate::text_log::Keeper::default();
     while let Some(item) = reader.next_line() {
         let (rec, line) = item?;
         if reader.stats.lines > MAX_LINES {
@@ -151,20 +150,8 @@ pub fn older_records<R: BufRead>(
         if us >= oldest_us || overlap > 0 {
             continue;
         }
-        // Keep what the analyzers read: the lines a report starts with and its context, taint lines.
-        let starts = !matches!(classify(&rec.text), Line::Other | Line::Taint { .. })
-            || rec.text.starts_with("INFO: task ")
-            || rec.text.starts_with("BUG: ");
-        if starts {
-            context = crate::crash_report::REPORT_LINES;
-        }
-        let keep = if context > 0 {
-            context -= 1;
-            true
-        } else {
-            crate::text_log::wanted(&rec.text)
-        };
-        if keep && older.len() < MAX_FILLED {
+        // Keep what the analyzers read, as from a log file alone.
+        if keeper.keep(&rec.text) && older.len() < MAX_FILLED {
             older.push(LogRecord {
                 ts_ns: boot_ns,
                 ..rec

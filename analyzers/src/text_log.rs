@@ -504,6 +504,32 @@ pub struct TextLog {
     pub stats: TextLogStats,
 }
 
+/// Which lines of a text log the analyzers get: every crash report's first line and the
+/// [`crate::crash_report::REPORT_LINES`] lines after it (its context), and the [`wanted`] lines anywhere.
+#[derive(Default)]
+pub(crate) struct Keeper {
+    /// Lines left of the open report's context.
+    context: usize,
+}
+
+impl Keeper {
+    /// Whether to keep this line, the next one of the log.
+    pub(crate) fn keep(&mut self, text: &str) -> bool {
+        let starts = !matches!(classify(text), Line::Other | Line::Taint { .. })
+            || text.starts_with("INFO: task ")
+            || text.starts_with("BUG: ");
+        if starts {
+            self.context = crate::crash_report::REPORT_LINES;
+        }
+        if self.context > 0 {
+            self.context -= 1;
+            true
+        } else {
+            wanted(text)
+        }
+    }
+}
+
 /// Whether a record is kept for the analyzers: taint, report and load-failure lines.
 pub(crate) fn wanted(text: &str) -> bool {
     if !matches!(classify(text), Line::Other) {
@@ -559,24 +585,11 @@ pub fn read_text_log<R: BufRead>(mut input: R, file: &str) -> Result<TextLog, Te
     sniff(head, file)?;
     let mut reader = TextLogReader::new(input, file);
     let mut records = Vec::new();
-    // Lines left of the open report's context.
-    let mut context = 0usize;
+    let mut keeper = Keeper::default();
     let mut dropped_kept = 0u64;
     while let Some(item) = reader.next_line() {
         let (rec, _) = item?;
-        let starts = !matches!(classify(&rec.text), Line::Other | Line::Taint { .. })
-            || rec.text.starts_with("INFO: task ")
-            || rec.text.starts_with("BUG: ");
-        if starts {
-            context = crate::crash_report::REPORT_LINES;
-        }
-        let keep = if context > 0 {
-            context -= 1;
-            true
-        } else {
-            wanted(&rec.text)
-        };
-        if keep {
+        if keeper.keep(&rec.text) {
             if records.len() < MAX_KEPT {
                 records.push(rec);
             } else {

@@ -130,6 +130,26 @@ impl Source {
         Ok(bytes)
     }
 
+    /// The end of `len` bytes at `offset`, or the error naming `what` when they run past the file.
+    fn end_of(&self, offset: u64, len: u64, what: &str) -> Result<u64, Error> {
+        offset
+            .checked_add(len)
+            .filter(|&e| e <= self.len())
+            .ok_or_else(|| self.truncated(offset, len, what))
+    }
+
+    /// `len` bytes at `offset`, named `what`, run past the end of the file (or stream).
+    fn truncated(&self, offset: u64, len: u64, what: &str) -> Error {
+        Error::Truncated {
+            file: self.path.to_path_buf(),
+            what: what.to_string(),
+            offset,
+            end: offset.saturating_add(len),
+            len: self.len(),
+            kind: self.kind(),
+        }
+    }
+
     /// [`Source::read_at`] without counting: for bytes an earlier read already counted.
     pub(crate) fn peek_at(
         &self,
@@ -137,18 +157,7 @@ impl Source {
         len: u64,
         what: &str,
     ) -> Result<Cow<'_, [u8]>, Error> {
-        let truncated = || Error::Truncated {
-            file: self.path.to_path_buf(),
-            what: what.to_string(),
-            offset,
-            end: offset.saturating_add(len),
-            len: self.len(),
-            kind: self.kind(),
-        };
-        let end = offset.checked_add(len).ok_or_else(truncated)?;
-        if end > self.len() {
-            return Err(truncated());
-        }
+        let end = self.end_of(offset, len, what)?;
         if let Backing::Read { file, .. } = &self.backing {
             use std::os::unix::fs::FileExt;
             let mut buf = vec![0u8; len as usize];
@@ -165,7 +174,7 @@ impl Source {
                 &self.backing.bytes()[offset as usize..end as usize],
             )),
             Some(flat) => flat.read(self.backing.bytes(), offset, len).map_err(|e| match e {
-                FlatReadError::PastEnd => truncated(),
+                FlatReadError::PastEnd => self.truncated(offset, len, what),
                 FlatReadError::MostlyUnwritten { written, len } => Error::malformed(
                     &self.path,
                     offset,
@@ -189,17 +198,7 @@ impl Source {
         mut f: impl FnMut(&[u8]),
     ) -> Result<(), Error> {
         const PREAD_FROM: u64 = 256 << 10;
-        let end = offset.checked_add(len).filter(|&e| e <= self.len());
-        let Some(end) = end else {
-            return Err(Error::Truncated {
-                file: self.path.to_path_buf(),
-                what: what.to_string(),
-                offset,
-                end: offset.saturating_add(len),
-                len: self.len(),
-                kind: self.kind(),
-            });
-        };
+        let end = self.end_of(offset, len, what)?;
         match (&self.backing, &self.flat) {
             (Backing::Mapped(_, file), None) if len >= PREAD_FROM => {
                 use std::os::unix::fs::FileExt;
