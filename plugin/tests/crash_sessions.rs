@@ -967,3 +967,31 @@ fn crash_site_session(crash: &Path, s: &Scenario) {
     );
     let _ = std::fs::remove_dir_all(&session.dir);
 }
+
+/// Issue 12's real scenarios inside crash 8 (the kernels it reads): `taint -j` is the CLI's report (crash site,
+/// load failures and all), and on `loadfail` every attempt the guest recorded is one load failure.
+#[test]
+fn crash_site_and_load_failure_scenarios_inside_crash() {
+    let Some(crash) = crash_binary() else { return };
+    let all: Vec<Scenario> = ["coreoops", "initfree", "loadfail"]
+        .iter()
+        .flat_map(|n| scenarios(n))
+        .collect();
+    real::check_each(all, Scenario::id, |s| {
+        let dump = s.dir.join("vmcore.lzo");
+        let session = run_crash(
+            &crash,
+            &s.kernel.vmlinux(),
+            &dump,
+            &[("json", "taint -j".into())],
+            &[],
+        );
+        let report = session.json("json");
+        assert_equals_cli_report(&report, &dump);
+        if s.name == "loadfail" {
+            let failures = report["load_failures"].as_array().expect("load_failures");
+            assert_eq!(failures.len(), s.load_attempts().len(), "{}", s.id());
+        }
+        let _ = std::fs::remove_dir_all(&session.dir);
+    });
+}
