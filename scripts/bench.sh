@@ -123,6 +123,14 @@ peer_why() {
       -n "vmtaint report --json --no-debuginfo" "$bin report --json --no-debuginfo $dump" \
       -n "drgn 0.3.0 script" "${drgn[*]} $vmlinux $dump" >/dev/null
     md "$scratch/fast.md"
+    # Cold: the first report of a build, its answer index removed before every run (the rows above are warm).
+    VMTAINT_INDEX_DIR=$scratch/cold-index hyperfine -N "${nodebug_flags[@]}" --time-unit millisecond \
+      --runs "$runs" --prepare "rm -rf $scratch/cold-index" --export-markdown "$scratch/cold.md" \
+      -n "vmtaint report --json (DWARF), cold: no answer index" "$bin report --json --vmlinux $vmlinux $dump" \
+      -n "vmtaint report --json --no-debuginfo, cold: no answer index" "$bin report --json --no-debuginfo $dump" \
+      >/dev/null
+    echo
+    md "$scratch/cold.md"
     for c in "crash 8.0.2|crash" ${crash9:+"crash 9|$crash9"}; do
       name=${c%%|*} exe=${c#*|}
       [ $mode = smoke ] && continue
