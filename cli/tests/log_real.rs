@@ -328,20 +328,7 @@ fn guests_own_dmesg_gives_the_timeline_up_to_then() {
 
 /// The report of one real dump, with every kernel's debug vmlinux findable by build-id.
 fn report_of(sc: &real::Scenario, file: &str) -> Value {
-    let dump = sc.dir.join(file);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmtaint"))
-        .args(["report", dump.to_str().unwrap(), "--json"])
-        .env("VMTAINT_DEBUGINFO_PATH", real::dir())
-        .output()
-        .expect("run vmtaint");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}: {}",
-        dump.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::report_json(&sc.dir.join(file), &[])
 }
 
 /// Each kernel's `NAME` scenario (every kernel of the script's table must have it).
@@ -643,13 +630,8 @@ fn wrapped_ring_is_filled_from_kern_log() {
         let alone = tmp.join("vmcore.lzo");
         let _ = std::fs::remove_file(&alone);
         std::os::unix::fs::symlink(sc.dir.join("vmcore.lzo"), &alone).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vmtaint"))
-            .args(["report", alone.to_str().unwrap(), "--json"])
-            .env("VMTAINT_DEBUGINFO_PATH", real::dir())
-            .output()
-            .unwrap();
+        let bare = common::report_json(&alone, &[]);
         std::fs::remove_dir_all(&tmp).unwrap();
-        let bare: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(bare["kernel_log"]["older_lines"], Value::Null);
         assert!(bare["timeline"]
             .as_array()

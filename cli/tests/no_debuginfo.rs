@@ -1,6 +1,8 @@
 //! Reports without debuginfo: BTF and kallsyms from the dump itself (or `.BTF` from a vmlinux) give the
 //! same report as DWARF, on every real dump of every kernel line (testcores/make-real-cores.sh).
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -137,22 +139,7 @@ fn the_command_line_agrees() {
 
 fn the_command_line_agrees_on(s: &real::Scenario) {
     let dump = s.dir.join("vmcore.lzo");
-    let run = |extra: &[&str]| -> Value {
-        let out = Command::new(BIN)
-            .args(["report", dump.to_str().unwrap(), "--json"])
-            .args(extra)
-            .env("VMTAINT_DEBUGINFO_PATH", real::dir())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run vmtaint");
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("JSON")
-    };
+    let run = |extra: &[&str]| -> Value { common::report_json(&dump, extra) };
     let dwarf = run(&[]);
     let btf = run(&["--no-debuginfo"]);
     assert_eq!(btf["source"]["kind"], "btf");
