@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernel_log::KernelLog;
 use crate::timeline::{
-    classify, columns_in, parse_tainted_verbose, parse_warn, Line, TaintedColumns,
+    columns_in, parse_tainted_verbose, parse_warn, Classes, Line, TaintedColumns,
 };
 
 /// Most lines one report may span.
@@ -367,6 +367,12 @@ fn hung_task(line: &str) -> (Option<String>, Option<u32>) {
 
 /// Every report of `log`, in log order.
 pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
+    parse_reports_classified(log, &Classes::of(log))
+}
+
+/// [`parse_reports`] of a log whose lines are classified.
+pub(crate) fn parse_reports_classified(log: &KernelLog, classes: &Classes) -> Vec<CrashReport> {
+    let mut classes = classes.reader();
     let mut reports: Vec<CrashReport> = Vec::new();
     // The open report and how many lines it has had.
     let mut open: Option<(usize, usize)> = None;
@@ -375,8 +381,8 @@ pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
     for rec in &log.records {
         for raw in rec.text.split('\n') {
             let line = raw.trim_end_matches('\r');
-            let class = classify(line);
-            if let Some(kind) = headline_kind(&class, line) {
+            let class = classes.next_class();
+            if let Some(kind) = headline_kind(class, line) {
                 // Lines that continue the open report instead of starting one.
                 let cur = open.map(|(i, n)| (&reports[i], n));
                 let joins = match (cur, kind) {
@@ -393,7 +399,7 @@ pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
                 };
                 if joins {
                     let (i, _) = open.unwrap();
-                    if let Line::Panic { message } = &class {
+                    if let Line::Panic { message } = class {
                         let r = &mut reports[i];
                         r.panic_message = Some(message.clone());
                         r.headline = line.to_string();
@@ -422,7 +428,7 @@ pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
                     modules_linked_in: None,
                     panic_message: None,
                 };
-                match &class {
+                match class {
                     Line::Panic { message } => r.panic_message = Some(message.clone()),
                     Line::Warn { .. } => {
                         if let Some(w) = parse_warn(line) {
@@ -459,7 +465,7 @@ pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
                 open = None;
                 continue;
             }
-            match &class {
+            match class {
                 Line::Header(h) => {
                     if r.tainted.is_none() && h.tainted.is_some() {
                         r.tainted = h.tainted.as_ref().map(shown);

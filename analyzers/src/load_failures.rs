@@ -141,28 +141,25 @@ fn kernel_failure(line: &str) -> Option<(Option<String>, Reason, Option<String>)
             }
         }
     }
-    let (name, rest) = line.split_once(": ")?;
-    if !is_module_name(name) {
-        return None;
-    }
-    let m = Some(name.to_string());
+    let (name, rest) = crate::timeline::module_prefix(line)?;
+    let m = || Some(name.to_string());
     if let Some(sym) = rest.strip_prefix("disagrees about version of symbol ") {
-        return Some((m, Reason::CrcMismatch, Some(sym.into())));
+        return Some((m(), Reason::CrcMismatch, Some(sym.into())));
     }
     if let Some(sym) = rest.strip_prefix("no symbol version for ") {
-        return Some((m, Reason::NoSymbolVersion, Some(sym.into())));
+        return Some((m(), Reason::NoSymbolVersion, Some(sym.into())));
     }
     if let Some(r) = rest.strip_prefix("Unknown symbol ") {
         let sym = r.split_once(" (err ").map_or(r, |(s, _)| s);
-        return Some((m, Reason::UnknownSymbol, Some(sym.into())));
+        return Some((m(), Reason::UnknownSymbol, Some(sym.into())));
     }
     if rest.starts_with("version magic '") && rest.contains("' should be '") {
-        return Some((m, Reason::Vermagic, Some(rest.into())));
+        return Some((m(), Reason::Vermagic, Some(rest.into())));
     }
     if let Some(r) = rest.strip_prefix("Unknown parameter ") {
         let p = quoted(r).map_or(r, |(p, _)| p);
         return Some((
-            m,
+            m(),
             Reason::BadParameter,
             Some(format!("unknown parameter {p}")),
         ));
@@ -171,7 +168,7 @@ fn kernel_failure(line: &str) -> Option<(Option<String>, Reason, Option<String>)
         for kind in [" invalid for parameter ", " too large for parameter "] {
             if let Some(p) = r.strip_prefix(kind).and_then(quoted) {
                 return Some((
-                    m,
+                    m(),
                     Reason::BadParameter,
                     Some(format!(
                         "{}='{val}' {}",
@@ -183,14 +180,14 @@ fn kernel_failure(line: &str) -> Option<(Option<String>, Reason, Option<String>)
         }
     }
     if let Some(r) = rest.strip_prefix("exports duplicate symbol ") {
-        return Some((m, Reason::DuplicateSymbol, Some(r.into())));
+        return Some((m(), Reason::DuplicateSymbol, Some(r.into())));
     }
     if rest == "module has no symbols (stripped?)" {
-        return Some((m, Reason::BadModuleFile, Some(rest.into())));
+        return Some((m(), Reason::BadModuleFile, Some(rest.into())));
     }
     if let Some(r) = rest.strip_prefix("loading of ") {
         if let Some(what) = r.strip_suffix(" is rejected") {
-            return Some((m, Reason::SignatureRejected, Some(what.into())));
+            return Some((m(), Reason::SignatureRejected, Some(what.into())));
         }
     }
     None
@@ -199,6 +196,16 @@ fn kernel_failure(line: &str) -> Option<(Option<String>, Reason, Option<String>)
 /// A userspace line: (module, error text).
 fn userspace_failure(line: &str) -> Option<(Option<String>, String)> {
     let line = line.trim_end();
+    // Only these programs' lines are read (the name ends at `[PID]` or `: `).
+    let named = ["systemd-modules-load", "modprobe", "insmod"]
+        .iter()
+        .any(|p| {
+            line.strip_prefix(p)
+                .is_some_and(|r| r.starts_with('[') || r.starts_with(':'))
+        });
+    if !named {
+        return None;
+    }
     // `PROG[PID]: ` or `PROG: ` prefix.
     let (prog, rest) = line.split_once(": ")?;
     let prog = prog.split('[').next().unwrap_or(prog);
@@ -369,10 +376,10 @@ pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
         if out.len() >= MAX_FAILURES {
             break;
         }
-        if used.contains(&seq) {
-            continue;
-        }
         if let Some((m, err)) = userspace_failure(line) {
+            if used.contains(&seq) {
+                continue;
+            }
             out.push(LoadFailure {
                 module: m,
                 seq,

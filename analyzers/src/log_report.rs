@@ -32,13 +32,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::crash_report::{parse_reports, LinkedModule};
+use crate::crash_report::{parse_reports_classified, LinkedModule};
 use crate::crash_site::ModuleFacts;
 use crate::report::{Analyzer, LogSummary, Problem, ProblemKind, Report, SCHEMA_VERSION};
 use crate::signatures::{ForceConfig, Signatures, UnsignedExplanation};
 use crate::taint::builtin_table_for_release;
 use crate::text_log::{Clock, TextLog, TextLogFormat};
-use crate::timeline::{classify, columns_in, EventKind, Line, TaintSnapshot, TaintedColumns};
+use crate::timeline::{
+    build_classified, classify, columns_in, Classes, EventKind, Line, TaintSnapshot, TaintedColumns,
+};
 use crate::unloaded::LastUnloaded;
 
 /// How many records before its `Tainted:` header a report's first line may be (as the timeline allows).
@@ -110,9 +112,13 @@ pub fn report_from_log(text: &TextLog) -> Report {
             if let Some(r) = line.strip_prefix("Linux version ") {
                 release = r.split_whitespace().next().map(str::to_string);
             }
-            let tainted = match classify(line) {
-                Line::Header(h) => h.tainted,
-                Line::BadPage { tainted } => tainted,
+            // Only a report header (`CPU: `, `Pid: `) or a slab `BUG ` line shows a Tainted: string.
+            let may_show = ["CPU: ", "Pid: ", "BUG "]
+                .iter()
+                .any(|p| line.starts_with(p));
+            let tainted = match may_show.then(|| classify(line)) {
+                Some(Line::Header(h)) => h.tainted,
+                Some(Line::BadPage { tainted }) => tainted,
                 _ => None,
             };
             match tainted {
@@ -153,9 +159,11 @@ pub fn report_from_log(text: &TextLog) -> Report {
             .filter(|&(i, c)| crate::timeline::column_set(i, c))
             .fold(0u64, |m, (i, _)| m | (1u64 << i))
     });
-    let reports = parse_reports(log);
+    // Every analyzer below reads the same lines: classified once.
+    let classes = Classes::of(log);
+    let reports = parse_reports_classified(log, &classes);
     // First pass: which flags lines after the last Tainted: string set.
-    let first = crate::timeline::build(log, &snapshot(header_mask.unwrap_or(0)));
+    let first = build_classified(log, &classes, &snapshot(header_mask.unwrap_or(0)));
     let crash_probe = crate::crash_site::analyze(&reports, &first.events, &ModuleFacts::default());
     let crash_bits: Vec<u32> = crash_probe
         .as_ref()
@@ -199,7 +207,8 @@ pub fn report_from_log(text: &TextLog) -> Report {
         )),
         MaskBasis::TaintedLine => {}
     }
-    let timeline = crate::timeline::build(log, &snapshot(mask.unwrap_or(0)));
+    drop(first);
+    let timeline = build_classified(log, &classes, &snapshot(mask.unwrap_or(0)));
 
     // Module letters and the last unloaded module from the last `Modules linked in:`.
     let linked = reports
@@ -235,7 +244,7 @@ pub fn report_from_log(text: &TextLog) -> Report {
         },
     );
     let load_failures = crate::load_failures::find(log);
-    let panic = Some(crate::panic::from_log(None, Some(log)))
+    let panic = Some(crate::panic::from_log_classified(None, log, &classes))
         .filter(|p| p.message.is_some() || p.pid.is_some());
 
     let mut unknown = vec![

@@ -25,11 +25,13 @@
 //! assert_eq!((p.cpu, p.pid, p.comm.as_deref()), (Some(1), Some(77), Some("bash")));
 //! ```
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::kernel_log::KernelLog;
 use crate::target::{Target, TypeRef};
-use crate::timeline::{classify, Header, Line};
+use crate::timeline::{classify, Classes, Header, Line};
 
 /// The panic section of a report. JSON keys: `message`, `cpu`, `pid`, `comm`, `ts_ns`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -64,34 +66,61 @@ pub fn analyze(t: &dyn Target, log: Option<&KernelLog>) -> PanicInfo {
 
 /// [`analyze`] without a dump: `cpu` is `panic_cpu` when known (a log alone has none).
 pub fn from_log(cpu: Option<u32>, log: Option<&KernelLog>) -> PanicInfo {
+    match log {
+        Some(log) => from_log_classified(cpu, log, &Classes::of(log)),
+        None => PanicInfo {
+            cpu,
+            ..PanicInfo::default()
+        },
+    }
+}
+
+/// [`from_log`] of a log whose lines are classified.
+pub(crate) fn from_log_classified(
+    cpu: Option<u32>,
+    log: &KernelLog,
+    classes: &Classes,
+) -> PanicInfo {
     let mut info = PanicInfo {
         cpu,
         ..PanicInfo::default()
     };
-    let Some(log) = log else { return info };
 
-    // Every log line, flattened, with its record's time.
-    let lines: Vec<(u64, &str)> = log
+    // The log's lines that are not `Line::Other`: (index among all lines, record time, line, class). The
+    // lines are read as stored, a `'\r'` at the end kept.
+    let mut reader = classes.reader();
+    let classes: Vec<(usize, u64, &str, Cow<'_, Line>)> = log
         .records
         .iter()
         .flat_map(|r| r.text.split('\n').map(move |l| (r.ts_ns, l)))
+        .enumerate()
+        .filter_map(|(i, (ts, l))| {
+            let class = reader.next_class();
+            let class = if l.ends_with('\r') {
+                Cow::Owned(classify(l))
+            } else {
+                Cow::Borrowed(class)
+            };
+            (!matches!(*class, Line::Other)).then_some((i, ts, l, class))
+        })
         .collect();
-    let classes: Vec<Line> = lines.iter().map(|(_, l)| classify(l)).collect();
 
-    let last = |pred: &dyn Fn(&Line) -> bool| classes.iter().rposition(pred);
+    let last = |pred: &dyn Fn(&Line) -> bool| classes.iter().rposition(|(.., c)| pred(c));
     let crash = last(&|c| matches!(c, Line::Panic { .. }))
         .or_else(|| last(&|c| matches!(c, Line::OopsCause)))
         .or_else(|| last(&|c| matches!(c, Line::DieHeader)))
         .or_else(|| last(&|c| matches!(c, Line::Sysrq)));
-    let Some(at) = crash else { return info };
+    let Some(k) = crash else { return info };
+    let (at, ts, line, class) = &classes[k];
 
-    info.ts_ns = Some(lines[at].0);
-    info.message = Some(match &classes[at] {
+    info.ts_ns = Some(*ts);
+    info.message = Some(match &**class {
         Line::Panic { message } => message.clone(),
-        _ => lines[at].1.trim_end().to_string(),
+        _ => line.trim_end().to_string(),
     });
 
-    // The header of this report: the first one after the crash line, before any other report starts...
+    // The header of this report: the first one in the next HEADER_WINDOW lines, before any other report
+    // starts...
     let starts_report = |c: &Line| {
         matches!(
             c,
@@ -102,19 +131,17 @@ pub fn from_log(cpu: Option<u32>, log: Option<&KernelLog>) -> PanicInfo {
                 | Line::Panic { .. }
         )
     };
-    let after = classes
+    let after = classes[k + 1..]
         .iter()
-        .enumerate()
-        .skip(at + 1)
-        .take(HEADER_WINDOW)
-        .take_while(|(_, c)| !starts_report(c))
-        .find_map(|(_, c)| match c {
+        .take_while(|(i, ..)| *i <= at + HEADER_WINDOW)
+        .take_while(|(.., c)| !starts_report(c))
+        .find_map(|(.., c)| match &**c {
             Line::Header(h) => Some(h),
             _ => None,
         });
     // ...else the last one before it.
     let header: Option<&Header> = after.or_else(|| {
-        classes[..at].iter().rev().find_map(|c| match c {
+        classes[..k].iter().rev().find_map(|(.., c)| match &**c {
             Line::Header(h) => Some(h),
             _ => None,
         })

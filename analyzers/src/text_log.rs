@@ -35,6 +35,8 @@ pub const MAX_LINE: usize = 64 * 1024;
 pub const MAX_KEPT: usize = 1 << 20;
 /// How many bytes of the start are checked for binary content.
 const SNIFF: usize = 64 * 1024;
+/// How much [`read_text_log`] reads at a time.
+const READ_CHUNK: usize = 256 * 1024;
 
 /// Which text format the lines were in (the most frequent one, for a mixed file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,7 +133,7 @@ fn boot_stamp(s: &str) -> Option<(u64, &str)> {
 }
 
 /// `[  T123]` / `[C1]` caller column (printk caller id): (caller, rest).
-fn caller_stamp(s: &str) -> Option<(String, &str)> {
+fn caller_stamp(s: &str) -> Option<(&str, &str)> {
     let t = s.strip_prefix(' ').unwrap_or(s);
     let r = t.strip_prefix('[')?;
     let close = r.find(']')?;
@@ -143,7 +145,7 @@ fn caller_stamp(s: &str) -> Option<(String, &str)> {
     {
         return None;
     }
-    Some((inner.to_string(), &r[close + 1..]))
+    Some((inner, &r[close + 1..]))
 }
 
 const MONTHS: [&str; 12] = [
@@ -252,15 +254,14 @@ fn iso_stamp(s: &str) -> Option<(u64, &str)> {
 }
 
 /// `host ident: text` after a syslog stamp: (ident, text).
-fn host_ident(s: &str) -> Option<(String, &str)> {
+fn host_ident(s: &str) -> Option<(&str, &str)> {
     let (_host, r) = s.split_once(' ')?;
-    let (ident, text) = r
-        .split_once(": ")
-        .or_else(|| r.strip_suffix(':').map(|i| (i, "")))?;
-    if ident.is_empty() || ident.contains(' ') {
-        return None;
-    }
-    Some((ident.to_string(), text))
+    // The ident has no blank: it ends at the first `: `, before the first blank (or ends the line with `:`).
+    let (ident, text) = match memchr::memchr(b' ', r.as_bytes()) {
+        Some(blank) => (r[..blank].strip_suffix(':')?, &r[blank + 1..]),
+        None => (r.strip_suffix(':')?, ""),
+    };
+    (!ident.is_empty()).then_some((ident, text))
 }
 
 /// `<N>` raw level (dmesg -r): (level, rest).
@@ -278,7 +279,7 @@ fn raw_level(s: &str) -> (Option<u8>, &str) {
 }
 
 /// After the boot stamp: optional caller column, then one blank.
-fn after_boot_stamp(rest: &str) -> (Option<String>, &str) {
+fn after_boot_stamp(rest: &str) -> (Option<&str>, &str) {
     let (caller, rest) = match caller_stamp(rest) {
         Some((c, r)) => (Some(c), r),
         None => (None, rest),
@@ -286,22 +287,57 @@ fn after_boot_stamp(rest: &str) -> (Option<String>, &str) {
     (caller, rest.strip_prefix(' ').unwrap_or(rest))
 }
 
+/// One parsed line, borrowing from it: what [`TextLine`] owns. The reader parses every line into this and
+/// allocates only for the lines it keeps.
+#[derive(Debug, Clone, Copy)]
+struct Parts<'a> {
+    format: TextLogFormat,
+    boot_ns: Option<u64>,
+    wall_ns: Option<u64>,
+    level: Option<u8>,
+    caller: Option<&'a str>,
+    ident: Option<&'a str>,
+    text: &'a str,
+}
+
+impl Parts<'_> {
+    fn is_kernel(&self) -> bool {
+        self.ident.is_none_or(|i| i == "kernel")
+    }
+
+    fn to_line(self) -> TextLine {
+        TextLine {
+            format: self.format,
+            boot_ns: self.boot_ns,
+            wall_ns: self.wall_ns,
+            level: self.level,
+            caller: self.caller.map(str::to_string),
+            ident: self.ident.map(str::to_string),
+            text: self.text.to_string(),
+        }
+    }
+}
+
 /// Parse one line in any of the supported formats.
 pub fn parse_line(line: &str) -> TextLine {
+    parse_parts(line).to_line()
+}
+
+fn parse_parts(line: &str) -> Parts<'_> {
     let (level, s) = raw_level(line);
-    let mk = |format, boot_ns, wall_ns, caller, ident, text: &str| TextLine {
+    let mk = |format, boot_ns, wall_ns, caller, ident, text| Parts {
         format,
         boot_ns,
         wall_ns,
         level,
         caller,
         ident,
-        text: text.to_string(),
+        text,
     };
     if let Some((ns, rest)) = boot_stamp(s) {
         let (caller, text) = after_boot_stamp(rest);
         // journalctl -o short-monotonic: `[    1.234567] host kernel: text`.
-        if let Some((ident, t)) = host_ident(text).filter(|(i, _)| i == "kernel") {
+        if let Some((ident, t)) = host_ident(text).filter(|(i, _)| *i == "kernel") {
             return mk(TextLogFormat::Dmesg, Some(ns), None, caller, Some(ident), t);
         }
         return mk(TextLogFormat::Dmesg, Some(ns), None, caller, None, text);
@@ -317,7 +353,7 @@ pub fn parse_line(line: &str) -> TextLine {
             text,
         );
     }
-    let syslog = |format, wall_ns: u64, rest: &str| -> Option<TextLine> {
+    let syslog = |format, wall_ns: u64, rest| -> Option<Parts<'_>> {
         let (ident, text) = host_ident(rest)?;
         // rsyslog imklog keeps the kernel's stamp: `kernel: [    1.234567] text`.
         if ident == "kernel" {
@@ -352,7 +388,7 @@ fn read_bounded_line<R: BufRead>(r: &mut R, buf: &mut Vec<u8>) -> std::io::Resul
             return Ok(any.then_some(truncated));
         }
         any = true;
-        let (chunk, done) = match avail.iter().position(|&b| b == b'\n') {
+        let (chunk, done) = match memchr::memchr(b'\n', avail) {
             Some(i) => (&avail[..i], Some(i + 1)),
             None => (avail, None),
         };
@@ -374,6 +410,8 @@ pub struct TextLogReader<R> {
     input: R,
     file: String,
     buf: Vec<u8>,
+    /// The current line with invalid UTF-8 replaced (only for such lines).
+    lossy: String,
     offset: u64,
     lines: u64,
     last_ts: u64,
@@ -398,6 +436,40 @@ pub struct TextLogStats {
     pub wall_stamped: u64,
 }
 
+/// One line as the reader parsed it, borrowing the reader's buffer.
+struct ParsedLine<'a> {
+    seq: u64,
+    ts_ns: u64,
+    parts: Parts<'a>,
+}
+
+impl ParsedLine<'_> {
+    /// The record's text: the kernel's message, or `ident: text` for another program's syslog line.
+    /// `scratch` holds the latter.
+    fn record_text<'s>(&'s self, scratch: &'s mut String) -> &'s str {
+        if self.parts.is_kernel() {
+            return self.parts.text;
+        }
+        scratch.clear();
+        scratch.push_str(self.parts.ident.unwrap_or(""));
+        scratch.push_str(": ");
+        scratch.push_str(self.parts.text);
+        scratch
+    }
+
+    fn record(&self, text: &str) -> LogRecord {
+        LogRecord {
+            seq: self.seq,
+            ts_ns: self.ts_ns,
+            // Unknown levels are reported as 6 (info); only dmesg -r prints them.
+            level: self.parts.level.unwrap_or(6),
+            facility: if self.parts.is_kernel() { 0 } else { 1 },
+            caller: self.parts.caller.map(str::to_string),
+            text: text.to_string(),
+        }
+    }
+}
+
 impl<R: BufRead> TextLogReader<R> {
     /// Read `input` (named `file` in errors).
     pub fn new(input: R, file: &str) -> Self {
@@ -405,6 +477,7 @@ impl<R: BufRead> TextLogReader<R> {
             input,
             file: file.to_string(),
             buf: Vec::new(),
+            lossy: String::new(),
             offset: 0,
             lines: 0,
             last_ts: 0,
@@ -412,8 +485,8 @@ impl<R: BufRead> TextLogReader<R> {
         }
     }
 
-    /// The next record with its parsed line, `None` at the end.
-    pub fn next_line(&mut self) -> Option<Result<(LogRecord, TextLine), TextLogError>> {
+    /// The next line parsed, without allocating for it; `None` at the end.
+    fn next_parsed(&mut self) -> Option<Result<ParsedLine<'_>, TextLogError>> {
         let truncated = match read_bounded_line(&mut self.input, &mut self.buf) {
             Ok(Some(t)) => t,
             Ok(None) => return None,
@@ -436,16 +509,17 @@ impl<R: BufRead> TextLogReader<R> {
         if truncated {
             st.truncated_lines += 1;
         }
-        let text = match std::str::from_utf8(&self.buf) {
-            Ok(s) => std::borrow::Cow::Borrowed(s),
+        let text: &str = match std::str::from_utf8(&self.buf) {
+            Ok(s) => s,
             Err(_) => {
                 st.invalid_utf8_lines += 1;
-                String::from_utf8_lossy(&self.buf)
+                self.lossy = String::from_utf8_lossy(&self.buf).into_owned();
+                &self.lossy
             }
         };
-        let parsed = parse_line(text.trim_end_matches('\r'));
-        st.per_format[parsed.format as usize] += 1;
-        let ts = match (parsed.boot_ns, parsed.wall_ns) {
+        let parts = parse_parts(text.trim_end_matches('\r'));
+        st.per_format[parts.format as usize] += 1;
+        let ts = match (parts.boot_ns, parts.wall_ns) {
             (Some(b), _) => {
                 st.boot_stamped += 1;
                 Some(b)
@@ -469,20 +543,16 @@ impl<R: BufRead> TextLogReader<R> {
                 self.last_ts
             }
         };
-        let rec = LogRecord {
-            seq,
-            ts_ns,
-            // Unknown levels are reported as 6 (info); only dmesg -r prints them.
-            level: parsed.level.unwrap_or(6),
-            facility: if parsed.is_kernel() { 0 } else { 1 },
-            caller: parsed.caller.clone(),
-            text: if parsed.is_kernel() {
-                parsed.text.clone()
-            } else {
-                format!("{}: {}", parsed.ident.as_deref().unwrap_or(""), parsed.text)
-            },
-        };
-        Some(Ok((rec, parsed)))
+        Some(Ok(ParsedLine { seq, ts_ns, parts }))
+    }
+
+    /// The next record with its parsed line, `None` at the end.
+    pub fn next_line(&mut self) -> Option<Result<(LogRecord, TextLine), TextLogError>> {
+        let mut scratch = String::new();
+        Some(self.next_parsed()?.map(|p| {
+            let rec = p.record(p.record_text(&mut scratch));
+            (rec, p.parts.to_line())
+        }))
     }
 }
 
@@ -515,7 +585,8 @@ pub(crate) struct Keeper {
 impl Keeper {
     /// Whether to keep this line, the next one of the log.
     pub(crate) fn keep(&mut self, text: &str) -> bool {
-        let starts = !matches!(classify(text), Line::Other | Line::Taint { .. })
+        let class = classify(text);
+        let starts = !matches!(class, Line::Other | Line::Taint { .. })
             || text.starts_with("INFO: task ")
             || text.starts_with("BUG: ");
         if starts {
@@ -525,14 +596,15 @@ impl Keeper {
             self.context -= 1;
             true
         } else {
-            wanted(text)
+            wanted(text, &class)
         }
     }
 }
 
-/// Whether a record is kept for the analyzers: taint, report and load-failure lines.
-pub(crate) fn wanted(text: &str) -> bool {
-    if !matches!(classify(text), Line::Other) {
+/// Whether a record is kept for the analyzers: taint, report and load-failure lines (`class`: what
+/// `classify` made of it).
+fn wanted(text: &str, class: &Line) -> bool {
+    if !matches!(class, Line::Other) {
         return true;
     }
     text.starts_with("Tainted: [")
@@ -541,9 +613,18 @@ pub(crate) fn wanted(text: &str) -> bool {
         || text.starts_with("BUG: ")
         || text.starts_with("Disabling lock debugging")
         || text.starts_with("Linux version ")
-        || text.contains("TECH_PREVIEW")
-        || text.contains("TECH PREVIEW")
+        || tech_preview(text)
         || crate::load_failures::is_candidate(text)
+}
+
+/// Whether `TECH_PREVIEW` or `TECH PREVIEW` is in the line (RHEL's tech preview notes).
+fn tech_preview(text: &str) -> bool {
+    static PREVIEW: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("PREVIEW"));
+    let b = text.as_bytes();
+    PREVIEW
+        .find_iter(b)
+        .any(|at| at >= 5 && b[at - 5..at - 1] == *b"TECH" && matches!(b[at - 1], b'_' | b' '))
 }
 
 /// Check the start of the input for binary content: NUL bytes, or under 90% text bytes.
@@ -583,15 +664,18 @@ pub fn read_text_log<R: BufRead>(mut input: R, file: &str) -> Result<TextLog, Te
         source,
     })?;
     sniff(head, file)?;
-    let mut reader = TextLogReader::new(input, file);
+    // Large reads: the caller's buffer may be small (a default `BufReader` reads 8 KiB at a time).
+    let mut reader = TextLogReader::new(std::io::BufReader::with_capacity(READ_CHUNK, input), file);
     let mut records = Vec::new();
     let mut keeper = Keeper::default();
     let mut dropped_kept = 0u64;
-    while let Some(item) = reader.next_line() {
-        let (rec, _) = item?;
-        if keeper.keep(&rec.text) {
+    let mut scratch = String::new();
+    while let Some(item) = reader.next_parsed() {
+        let line = item?;
+        let text = line.record_text(&mut scratch);
+        if keeper.keep(text) {
             if records.len() < MAX_KEPT {
-                records.push(rec);
+                records.push(line.record(text));
             } else {
                 dropped_kept += 1;
             }

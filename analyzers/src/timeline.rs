@@ -31,7 +31,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::kernel_log::KernelLog;
+use crate::kernel_log::{KernelLog, LogRecord};
 
 /// Letters of upstream bits 0-18 (include/linux/panic.h, 6.0+), used when the dump's table is unknown.
 pub const UPSTREAM_LETTERS: [char; 19] = [
@@ -438,15 +438,23 @@ pub(crate) fn parse_warn(line: &str) -> Option<WarnLine> {
     })
 }
 
-/// Split `NAME: rest` where NAME is a module name.
-fn module_prefix(line: &str) -> Option<(&str, &str)> {
-    let (name, rest) = line.split_once(": ")?;
-    is_module_name(name).then_some((name, rest))
+/// Split `NAME: rest` where NAME is a module name: `line.split_once(": ")` whose first part
+/// [`is_module_name`], without searching past the name (the first `": "` can only be right after it).
+pub(crate) fn module_prefix(line: &str) -> Option<(&str, &str)> {
+    let b = line.as_bytes();
+    let n = b
+        .iter()
+        .take(64)
+        .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        .count();
+    (n > 0 && n < 64 && b[n..].starts_with(b": ")).then(|| (&line[..n], &line[n + 2..]))
 }
 
 /// The die() header: `STR: HEX [#N]...` (x86 `__die_header`, arm64 `Internal error: Oops: HEX [#N]`).
 fn is_die_header(line: &str) -> bool {
-    let Some(at) = line.find(" [#") else {
+    static AT: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(" [#"));
+    let Some(at) = AT.find(line.as_bytes()) else {
         return false;
     };
     let after = &line[at + 3..];
@@ -464,13 +472,62 @@ fn is_die_header(line: &str) -> bool {
     }
 }
 
+/// Whether `line` starts with the start of a pattern of [`classify`] that is anchored at the line's start.
+fn starts_like_a_pattern(line: &str) -> bool {
+    match line.as_bytes().first() {
+        Some(b'P') => line.starts_with("Pid: "),
+        Some(b'C') => line.starts_with("CPU: "),
+        Some(b'K') => line.starts_with("Kernel panic - not syncing: "),
+        Some(b'W') => line.starts_with("WARNING: "),
+        Some(b'R') => line.starts_with("RIP: "),
+        Some(b'p') => line.starts_with("pc : "),
+        Some(b'B') => line.starts_with("BUG"),
+        Some(b'k') => line.starts_with("kernel BUG at "),
+        Some(b'U') => line.starts_with("Unable to handle kernel "),
+        Some(b's') => line.starts_with("sysrq: "),
+        Some(b'S') => line.starts_with("SysRq : "),
+        Some(b'T') => line.starts_with("TECH"),
+        _ => false,
+    }
+}
+
 pub(crate) fn classify(line: &str) -> Line {
-    let taint = |bits: Vec<u32>, module: Option<&str>, print_once: bool| Line::Taint {
+    // Most lines match no pattern: only the patterns not anchored at the line's start are tried for a line
+    // that starts like none of the others, in the same order as in the full list.
+    if starts_like_a_pattern(line) {
+        return classify_all(line);
+    }
+    if memchr::memchr(b'#', line.as_bytes()).is_some() {
+        if line.contains("BUG: soft lockup - CPU#") {
+            return Line::SoftLockup;
+        }
+        if is_die_header(line) {
+            return Line::DieHeader;
+        }
+    }
+    acpi_override(line)
+        .or_else(|| module_line(line))
+        .unwrap_or(Line::Other)
+}
+
+fn taint_line(bits: Vec<u32>, module: Option<&str>, print_once: bool) -> Line {
+    Line::Taint {
         bits,
         letter: None,
         module: module.map(str::to_string),
         print_once,
-    };
+    }
+}
+
+/// drivers/acpi/tables.c acpi_table_taint() (pr_fmt "ACPI: ").
+fn acpi_override(line: &str) -> Option<Line> {
+    (line.ends_with("this is unsafe: tainting kernel") && line.contains("Override ["))
+        .then(|| taint_line(vec![BIT_A], None, false))
+}
+
+/// Every pattern, in order.
+fn classify_all(line: &str) -> Line {
+    let taint = taint_line;
     if let Some(h) = parse_header(line) {
         return Line::Header(h);
     }
@@ -525,14 +582,13 @@ pub(crate) fn classify(line: &str) -> Line {
         return Line::DieHeader;
     }
     // drivers/tty/sysrq.c: "sysrq: " pr_fmt (5.x+), "SysRq : " before.
-    if line.contains("Trigger a crash")
-        && (line.starts_with("sysrq: ") || line.starts_with("SysRq : "))
+    if (line.starts_with("sysrq: ") || line.starts_with("SysRq : "))
+        && line.contains("Trigger a crash")
     {
         return Line::Sysrq;
     }
-    // drivers/acpi/tables.c acpi_table_taint() (pr_fmt "ACPI: ").
-    if line.contains("Override [") && line.ends_with("this is unsafe: tainting kernel") {
-        return taint(vec![BIT_A], None, false);
+    if let Some(l) = acpi_override(line) {
+        return l;
     }
     // RHEL kernel/rh_taint.c mark_tech_preview(): "TECH PREVIEW: %s may not be fully supported." with the
     // driver or module name; bit 29 on RHEL 6-8, TAINT_AUX (16) from RHEL 9.
@@ -549,6 +605,12 @@ pub(crate) fn classify(line: &str) -> Line {
             return taint(vec![BIT_RHEL_TECH_PREVIEW, BIT_X], module, false);
         }
     }
+    module_line(line).unwrap_or(Line::Other)
+}
+
+/// The lines of a module's name and what it did that set a flag.
+fn module_line(line: &str) -> Option<Line> {
+    let taint = |bits, module, print_once| Some(taint_line(bits, module, print_once));
     if let Some((name, rest)) = module_prefix(line) {
         // kernel/module/main.c (6.1) unless noted.
         if rest == "loading out-of-tree module taints kernel." {
@@ -587,23 +649,85 @@ pub(crate) fn classify(line: &str) -> Line {
         }
         // SUSE: "X: externally supported module, setting X kernel taint flag.", older SUSE/Novell:
         // "X: module not supported by Novell, setting U taint flag." The letter is in the line.
-        if let Some(at) = rest.find("setting ") {
+        static SETTING: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new("setting "));
+        if let Some(at) = SETTING.find(rest.as_bytes()) {
             let tail = &rest[at + 8..];
             let mut chars = tail.chars();
             if let (Some(l), Some(' ')) = (chars.next(), chars.next()) {
                 let after = chars.as_str();
                 if after.starts_with("kernel taint flag") || after.starts_with("taint flag") {
-                    return Line::Taint {
+                    return Some(Line::Taint {
                         bits: vec![],
                         letter: Some(l),
                         module: Some(name.to_string()),
                         print_once: false,
-                    };
+                    });
                 }
             }
         }
     }
-    Line::Other
+    None
+}
+
+/// What [`classify`] makes of each line of a log (each record's text split at `'\n'`, a `'\r'` at the end
+/// cut), computed once for the analyzers that read the same log. Only the lines that are not
+/// [`Line::Other`] are stored: a log is mostly other lines.
+pub(crate) struct Classes {
+    /// (line number from 0, class), in line order.
+    found: Vec<(usize, Line)>,
+}
+
+/// The lines of `log` as the analyzers read them: (record, line).
+pub(crate) fn lines(log: &KernelLog) -> impl Iterator<Item = (&LogRecord, &str)> {
+    log.records.iter().flat_map(|r| {
+        r.text
+            .split('\n')
+            .map(move |l| (r, l.trim_end_matches('\r')))
+    })
+}
+
+impl Classes {
+    pub(crate) fn of(log: &KernelLog) -> Self {
+        let found = lines(log)
+            .enumerate()
+            .filter_map(|(i, (_, l))| match classify(l) {
+                Line::Other => None,
+                c => Some((i, c)),
+            })
+            .collect();
+        Self { found }
+    }
+
+    /// The classes of the lines, one call per line in order.
+    pub(crate) fn reader(&self) -> ClassReader<'_> {
+        ClassReader {
+            found: &self.found,
+            line: 0,
+        }
+    }
+}
+
+/// Reads [`Classes`] line by line.
+pub(crate) struct ClassReader<'a> {
+    found: &'a [(usize, Line)],
+    line: usize,
+}
+
+impl<'a> ClassReader<'a> {
+    /// The class of the next line.
+    pub(crate) fn next_class(&mut self) -> &'a Line {
+        static OTHER: Line = Line::Other;
+        let i = self.line;
+        self.line += 1;
+        match self.found.split_first() {
+            Some(((at, class), rest)) if *at == i => {
+                self.found = rest;
+                class
+            }
+            _ => &OTHER,
+        }
+    }
 }
 
 /// One `Tainted:` header seen in the log.
@@ -621,6 +745,16 @@ const PRINT_ONCE: &str =
 
 /// Build the taint timeline of `log` against the dump's final taint state.
 pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
+    build_classified(log, &Classes::of(log), taint)
+}
+
+/// [`build`] of a log whose lines are classified.
+pub(crate) fn build_classified(
+    log: &KernelLog,
+    classes: &Classes,
+    taint: &TaintSnapshot,
+) -> Timeline {
+    let mut classes = classes.reader();
     let mut events: Vec<TimelineEvent> = Vec::new();
     // The report (warn/oops/...) whose header and RIP lines are still to come: (event index, its seq,
     // whether its header was seen, whether its RIP was seen).
@@ -668,7 +802,7 @@ pub fn build(log: &KernelLog, taint: &TaintSnapshot) -> Timeline {
                     ev.push(e);
                     (ev.len() - 1, rec.seq, false, false)
                 };
-            match classify(line) {
+            match classes.next_class().clone() {
                 Line::Taint {
                     bits,
                     letter,
