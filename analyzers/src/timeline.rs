@@ -1035,6 +1035,109 @@ const REPEATED: &str =
 mod tests {
     use super::*;
 
+    /// A line of each pattern of [`classify`], and lines close to them that are not.
+    const PATTERN_LINES: &[&str] = &[
+        "CPU: 1 PID: 412 Comm: insmod Kdump: loaded Tainted: P           OE      6.1.0-56-cloud-amd64 #1",
+        "Pid: 2335, comm: insmod Tainted: P           ---------------    2.6.32-754.el6.x86_64 #1",
+        "Kernel panic - not syncing: sysrq triggered crash",
+        "WARNING: CPU: 0 PID: 103 at drivers/oot/warn.c:12 oot_warn_init+0x11/0x1000 [oot_warn]",
+        "WARNING: drivers/oot/warn.c:12 at oot_warn_init+0x10/0xff0 [oot_warn], CPU#1: insmod/142",
+        "RIP: 0010:oot_oops_poke+0x5/0x30 [oot_oops]",
+        "pc : oot_oops_poke+0x14/0x1000 [oot_oops]",
+        "watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [insmod:99]",
+        "BUG: Bad page state in process insmod  pfn:1234",
+        "BUG kmalloc-64 (Tainted: G    B       ): Poison overwritten",
+        "BUG kmalloc-64 (Not tainted): Poison overwritten",
+        "BUG: unable to handle page fault for address: 0000000000000000",
+        "BUG: kernel NULL pointer dereference, address: 0000000000000000",
+        "BUG: scheduling while atomic: insmod/1/0x00000002",
+        "kernel BUG at drivers/oot/bug.c:7!",
+        "Unable to handle kernel NULL pointer dereference at virtual address 0000000000000000",
+        "Oops: 0002 [#1] PREEMPT SMP NOPTI",
+        "general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] SMP",
+        "Internal error: Oops: 0000000096000005 [#1] PREEMPT SMP",
+        "md: raid1 [#1] personality",
+        "sysrq: Trigger a crash",
+        "SysRq : Trigger a crash",
+        "ACPI: Override [DSDT-  BOCHS ], this is unsafe: tainting kernel",
+        "TECH PREVIEW: NVMe/TCP may not be fully supported.",
+        "TECH_PREVIEW: oot_tp may not be fully supported. Please review provided documentation",
+        "oot_prop: loading out-of-tree module taints kernel.",
+        "oot_prop: module license 'Proprietary' taints kernel.",
+        "ndiswrapper: module license taints kernel.",
+        "oot_dep: module uses symbols nvidia_x from proprietary module nvidia, inheriting taint.",
+        "oot_gpl: module verification failed: signature and/or required key missing - tainting kernel",
+        "oot_stg: module is from the staging directory, the quality is unknown, you have been warned.",
+        "oot_lp: tainting kernel with TAINT_LIVEPATCH",
+        "test_mod: loading test module taints kernel.",
+        "oot_f: disagrees about version of symbol module_layout: kernel tainted.",
+        "oot_s: externally supported module, setting X kernel taint flag.",
+        "oot_n: module not supported by Novell, setting U taint flag.",
+        "a-very-long-module-name-that-is-too-long-to-be-one-of-the-kernel-s: loading out-of-tree module taints kernel.",
+        "usb 1-1: new high-speed USB device number 2 using xhci_hcd",
+        "Linux version 6.1.0-56-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC",
+        "",
+        ":",
+        ": x",
+        "#",
+    ];
+
+    /// `module_prefix` as first written: the first `": "`, and a module name before it.
+    fn module_prefix_by_search(line: &str) -> Option<(&str, &str)> {
+        let (name, rest) = line.split_once(": ")?;
+        is_module_name(name).then_some((name, rest))
+    }
+
+    /// Lines near `line`: cut at the start, prefixed, with a `#` or a die marker added.
+    fn variants(line: &str) -> Vec<String> {
+        let mut out = vec![
+            line.to_string(),
+            format!(" {line}"),
+            format!("x{line}"),
+            format!("{line}#"),
+            format!("{line} [#2]"),
+            format!("{line}\r"),
+        ];
+        for (i, _) in line.char_indices().skip(1).take(4) {
+            out.push(line[i..].to_string());
+        }
+        out
+    }
+
+    fn check_agrees(lines: impl IntoIterator<Item = String>) -> usize {
+        let mut n = 0;
+        for l in lines.into_iter().flat_map(|l| variants(&l)) {
+            assert_eq!(classify(&l), classify_all(&l), "{l:?}");
+            assert_eq!(module_prefix(&l), module_prefix_by_search(&l), "{l:?}");
+            n += 1;
+        }
+        n
+    }
+
+    /// `classify` tries only the patterns a line can match: the same answer as trying the whole list.
+    #[test]
+    fn classify_fast_path_agrees_with_the_full_list() {
+        check_agrees(PATTERN_LINES.iter().map(|s| s.to_string()));
+    }
+
+    /// The same on every line of the real dumps' kernel logs (`vmcore-dmesg.txt`, the serial console).
+    #[test]
+    fn classify_fast_path_agrees_on_real_logs() {
+        let mut lines = std::collections::BTreeSet::new();
+        for sc in testcores::real::all_scenarios() {
+            for file in ["vmcore-dmesg.txt", "serial.log"] {
+                let path = sc.dir.join(file);
+                let bytes =
+                    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                for l in String::from_utf8_lossy(&bytes).lines() {
+                    lines.insert(crate::text_log::parse_line(l).text);
+                }
+            }
+        }
+        assert!(lines.len() > 1000, "{} distinct lines", lines.len());
+        check_agrees(lines);
+    }
+
     #[test]
     fn header_parses_comm_with_spaces_and_kdump_marker() {
         let h = parse_header(

@@ -284,3 +284,57 @@ fn log_only_text_names_the_unknowns() {
         assert!(unknown.contains(&w), "{w}: {unknown:?}");
     }
 }
+
+/// Pathological logs at a modest size: a line with no end (cut at `MAX_LINE`), text with no line break at
+/// all, random bytes, and the same taint line over and over. Each is a report or a typed error, with what
+/// was cut named.
+#[test]
+fn pathological_logs_are_bounded() {
+    use analyzers::text_log::MAX_LINE;
+    // One stamped line of 3 MB without a newline.
+    let mut text =
+        b"[    1.000000] oot: loading out-of-tree module taints kernel.\n[    2.000000] ".to_vec();
+    text.extend(std::iter::repeat_n(b'y', 3 << 20));
+    let t = read_text_log(text.as_slice(), "long").unwrap();
+    assert_eq!((t.stats.lines, t.stats.truncated_lines), (2, 1));
+    assert!(t.log.records.iter().all(|r| r.text.len() <= MAX_LINE));
+    assert!(t.log.problems.iter().any(|p| p.contains("were cut")));
+    assert_eq!(report_from_log(&t).tainted_mask, Some(1 << 12));
+
+    // No newline and no kernel line: not a log.
+    let flat = vec![b'z'; 2 << 20];
+    assert!(matches!(
+        read_text_log(flat.as_slice(), "flat"),
+        Err(TextLogError::NotAKernelLog { lines: 1, .. })
+    ));
+
+    // Random bytes (a xorshift stream): binary.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    assert!(matches!(
+        read_text_log(noise.as_slice(), "noise"),
+        Err(TextLogError::Binary { .. })
+    ));
+
+    // 20,000 copies of one taint line: each kept and a timeline event; only the first sets the flag.
+    let line = b"[    2.101966] oot_gpl: loading out-of-tree module taints kernel.\n";
+    let many = line.repeat(20_000);
+    let t = read_text_log(many.as_slice(), "many").unwrap();
+    assert_eq!(t.log.records.len(), 20_000);
+    let r = report_from_log(&t);
+    assert_eq!(r.tainted_mask, Some(1 << 12));
+    assert_eq!(r.timeline.len(), 20_000);
+    assert_eq!(r.timeline.iter().filter(|e| e.new_bit).count(), 1);
+    assert!(r.timeline[0].new_bit);
+    assert!(r.timeline[1..].iter().all(|e| e
+        .reason
+        .as_deref()
+        .is_some_and(|s| s.contains("already set"))));
+}

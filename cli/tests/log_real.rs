@@ -654,3 +654,102 @@ fn wrapped_ring_is_filled_from_kern_log() {
         assert_eq!(first_w(&r), ("warn".to_string(), Value::from("oot_warn")));
     });
 }
+
+/// A reader that hands out a few bytes at a time (1 to 13), as a pipe may.
+struct Trickle<'a> {
+    data: &'a [u8],
+    n: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        self.n = self.n % 13 + 1;
+        let k = self.n.min(out.len()).min(self.data.len());
+        out[..k].copy_from_slice(&self.data[..k]);
+        self.data = &self.data[k..];
+        Ok(k)
+    }
+}
+
+/// The report of one log, checked to be the same however the log is read: whole from memory, a few bytes at
+/// a time through a small buffer, and by `vmtaint report` from `path`; and the same as each analyzer gives
+/// alone (the report classifies the lines once for all of them).
+fn check_log_read_ways(path: &std::path::Path, bytes: &[u8]) {
+    let ctx = path.display().to_string();
+    let whole = read_text_log(bytes, &ctx).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+    let trickled = read_text_log(
+        std::io::BufReader::with_capacity(7, Trickle { data: bytes, n: 0 }),
+        &ctx,
+    )
+    .unwrap();
+    assert_eq!(whole, trickled, "{ctx}: read whole / a few bytes at a time");
+    let report = report_from_log(&whole);
+    let r = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        r,
+        serde_json::to_value(report_from_log(&trickled)).unwrap(),
+        "{ctx}"
+    );
+
+    let (_, out, err) = common::vmtaint(&["report", path.to_str().unwrap(), "--json"]);
+    let cli: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{ctx}: {e}: {err}"));
+    for (key, value) in r.as_object().unwrap() {
+        assert_eq!(&cli[key], value, "{ctx}: `vmtaint report` {key}");
+    }
+
+    assert_eq!(
+        serde_json::to_value(analyzers::crash_report::parse_reports(&whole.log)).unwrap(),
+        r["crash_reports"],
+        "{ctx}: crash reports"
+    );
+    let table = analyzers::taint::builtin_table_for_release(
+        report.log_only.as_ref().unwrap().release.as_deref(),
+    );
+    let snapshot = analyzers::timeline::TaintSnapshot {
+        tainted_mask: report.tainted_mask.unwrap_or(0),
+        flags: table
+            .entries
+            .iter()
+            .filter(|e| e.c_true != 0)
+            .map(|e| (e.bit, e.c_true as char))
+            .collect(),
+    };
+    assert_eq!(
+        analyzers::timeline::build(&whole.log, &snapshot).events,
+        report.timeline,
+        "{ctx}: timeline"
+    );
+    let panic = analyzers::panic::from_log(None, Some(&whole.log));
+    assert_eq!(
+        serde_json::to_value(Some(panic).filter(|p| p.message.is_some() || p.pid.is_some()))
+            .unwrap(),
+        r["panic"],
+        "{ctx}: panic"
+    );
+}
+
+/// Every real dump's `vmcore-dmesg.txt` and serial console log, and all of them joined into one file (a log
+/// archive: many boots, times going backwards, reports close together): the log-only report does not
+/// depend on how the log is read.
+#[test]
+fn log_reports_do_not_depend_on_how_the_log_is_read() {
+    let mut joined = Vec::new();
+    let mut n = 0;
+    for sc in real::all_scenarios() {
+        for file in ["vmcore-dmesg.txt", "serial.log"] {
+            let path = sc.dir.join(file);
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            check_log_read_ways(&path, &bytes);
+            joined.extend_from_slice(&bytes);
+            n += 1;
+        }
+    }
+    assert!(n >= 10, "{n} logs");
+    let path = std::env::temp_dir().join(format!("vmtaint-joined-{}.log", std::process::id()));
+    std::fs::write(&path, &joined).unwrap();
+    let result = std::panic::catch_unwind(|| check_log_read_ways(&path, &joined));
+    std::fs::remove_file(&path).unwrap();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
