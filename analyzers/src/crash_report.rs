@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernel_log::KernelLog;
 use crate::timeline::{
-    columns_in, parse_tainted_verbose, parse_warn, Classes, Line, TaintedColumns,
+    columns_in, parse_tainted_verbose, parse_warn, split_lines, Classes, Line, TaintedColumns,
 };
 
 /// Most lines one report may span.
@@ -379,7 +379,7 @@ pub(crate) fn parse_reports_classified(log: &KernelLog, classes: &Classes) -> Ve
     let mut in_trace = false;
     let mut context = FrameContext::Unknown;
     for rec in &log.records {
-        for raw in rec.text.split('\n') {
+        for raw in split_lines(&rec.text) {
             let line = raw.trim_end_matches('\r');
             let class = classes.next_class();
             if let Some(kind) = headline_kind(class, line) {

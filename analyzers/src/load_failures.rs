@@ -282,6 +282,17 @@ pub fn is_candidate(line: &str) -> bool {
     kernel_failure(line).is_some() || userspace_failure(line).is_some()
 }
 
+/// A line of the log that may take part in a load failure.
+struct Candidate<'a> {
+    /// Its number among all lines of the log.
+    i: usize,
+    seq: u64,
+    ts: u64,
+    line: &'a str,
+    kernel: Option<(Option<String>, Reason, Option<String>)>,
+    user: Option<(Option<String>, String)>,
+}
+
 /// Every failed load attempt of `log`.
 pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
     let mut out: Vec<LoadFailure> = Vec::new();
@@ -289,16 +300,32 @@ pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
     let mut used: Vec<u64> = Vec::new();
     // The sequence number of the userspace line paired with the last failure.
     let mut last_paired: Option<u64> = None;
-    let lines: Vec<(u64, u64, &str)> = log
+    // The lines that may take part, with their number among all lines: the kernel's refusals and the
+    // userspace failure lines (a log is mostly neither).
+    let lines: Vec<Candidate> = log
         .records
         .iter()
-        .flat_map(|r| r.text.split('\n').map(move |l| (r.seq, r.ts_ns, l)))
+        .flat_map(|r| crate::timeline::split_lines(&r.text).map(move |l| (r.seq, r.ts_ns, l)))
+        .enumerate()
+        .filter_map(|(i, (seq, ts, line))| {
+            let kernel = kernel_failure(line);
+            let user = userspace_failure(line);
+            (kernel.is_some() || user.is_some()).then_some(Candidate {
+                i,
+                seq,
+                ts,
+                line,
+                kernel,
+                user,
+            })
+        })
         .collect();
-    for (i, &(seq, ts, line)) in lines.iter().enumerate() {
+    for (k, c) in lines.iter().enumerate() {
         if out.len() >= MAX_FAILURES {
             break;
         }
-        let Some((module, reason, detail)) = kernel_failure(line) else {
+        let (i, seq, ts, line) = (c.i, c.seq, c.ts, c.line);
+        let Some((module, reason, detail)) = c.kernel.clone() else {
             continue;
         };
         // The same refusal again before the attempt's userspace line (or with none): the same command
@@ -346,20 +373,19 @@ pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
         // The userspace line of the same attempt.
         // Within the window, or among the next few lines (a syslog file stamps kernel lines with the
         // time since boot and userspace lines with the wall clock: their times do not compare).
-        let paired = lines[i + 1..]
+        let paired = lines[k + 1..]
             .iter()
-            .take(PAIR_LINES)
-            .enumerate()
-            .filter(|(n, (_, t, _))| {
-                let dt = t.abs_diff(ts);
-                dt <= PAIR_WINDOW_NS || (*n < PAIR_NEAR_LINES && dt > OTHER_CLOCK_NS)
+            .take_while(|u| u.i <= i + PAIR_LINES)
+            .filter(|u| {
+                let (n, dt) = (u.i - i - 1, u.ts.abs_diff(ts));
+                dt <= PAIR_WINDOW_NS || (n < PAIR_NEAR_LINES && dt > OTHER_CLOCK_NS)
             })
-            .find_map(|(_, &(s, _, l))| {
-                let (m, err) = userspace_failure(l)?;
-                (!used.contains(&s)
+            .find_map(|u| {
+                let (m, err) = u.user.clone()?;
+                (!used.contains(&u.seq)
                     && errno_fits(reason, &err)
                     && (f.module.is_none() || m.is_none() || m == f.module))
-                    .then_some((s, m, l))
+                    .then_some((u.seq, m, u.line))
             });
         last_paired = paired.as_ref().map(|(s, _, _)| *s);
         if let Some((s, m, l)) = paired {
@@ -372,11 +398,12 @@ pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
         out.push(f);
     }
     // Userspace failures no kernel line explained.
-    for &(seq, ts, line) in &lines {
+    for c in &lines {
         if out.len() >= MAX_FAILURES {
             break;
         }
-        if let Some((m, err)) = userspace_failure(line) {
+        let (seq, ts, line) = (c.seq, c.ts, c.line);
+        if let Some((m, err)) = c.user.clone() {
             if used.contains(&seq) {
                 continue;
             }

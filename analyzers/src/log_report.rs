@@ -108,7 +108,7 @@ pub fn report_from_log(text: &TextLog) -> Report {
     let mut release: Option<String> = None;
     let mut last_tainted: Option<(u64, String, String)> = None; // (seq, columns, line)
     for rec in &log.records {
-        for line in rec.text.split('\n') {
+        for line in crate::timeline::split_lines(&rec.text) {
             if let Some(r) = line.strip_prefix("Linux version ") {
                 release = r.split_whitespace().next().map(str::to_string);
             }

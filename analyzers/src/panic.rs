@@ -92,7 +92,7 @@ pub(crate) fn from_log_classified(
     let classes: Vec<(usize, u64, &str, Cow<'_, Line>)> = log
         .records
         .iter()
-        .flat_map(|r| r.text.split('\n').map(move |l| (r.ts_ns, l)))
+        .flat_map(|r| crate::timeline::split_lines(&r.text).map(move |l| (r.ts_ns, l)))
         .enumerate()
         .filter_map(|(i, (ts, l))| {
             let class = reader.next_class();

@@ -114,6 +114,11 @@ impl TextLine {
 
 /// `[  123.456789]` at the start: (ns, rest).
 fn boot_stamp(s: &str) -> Option<(u64, &str)> {
+    plain_boot_stamp(s).unwrap_or_else(|| any_boot_stamp(s))
+}
+
+/// [`boot_stamp`] of any form (blanks of any kind before the seconds).
+fn any_boot_stamp(s: &str) -> Option<(u64, &str)> {
     let r = s.strip_prefix('[')?;
     let close = r.find(']')?;
     let inner = r[..close].trim_start();
@@ -130,6 +135,38 @@ fn boot_stamp(s: &str) -> Option<(u64, &str)> {
         sec.checked_mul(1_000_000_000)?.checked_add(frac_ns)?,
         &r[close + 1..],
     ))
+}
+
+/// [`boot_stamp`] of the usual form, `[`, blanks, digits, `.`, 1 to 9 digits, `]`, read byte by byte; `None`
+/// when the line has another form (the general parse decides).
+fn plain_boot_stamp(s: &str) -> Option<Option<(u64, &str)>> {
+    let b = s.as_bytes();
+    if b.first() != Some(&b'[') {
+        return None;
+    }
+    let mut i = 1 + b[1..].iter().take_while(|&&c| c == b' ').count();
+    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let sec_len = digits(i);
+    if sec_len == 0 || b.get(i + sec_len) != Some(&b'.') {
+        return None;
+    }
+    let sec = &b[i..i + sec_len];
+    i += sec_len + 1;
+    let frac_len = digits(i);
+    if !(1..=9).contains(&frac_len) || b.get(i + frac_len) != Some(&b']') {
+        return None;
+    }
+    let frac = &b[i..i + frac_len];
+    let value = |d: &[u8]| {
+        d.iter().try_fold(0u64, |v, &c| {
+            v.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+        })
+    };
+    let ns = value(sec).and_then(|sec| {
+        let frac_ns = value(frac)? * 10u64.pow(9 - frac_len as u32);
+        sec.checked_mul(1_000_000_000)?.checked_add(frac_ns)
+    });
+    Some(ns.map(|ns| (ns, &s[i + frac_len + 1..])))
 }
 
 /// `[  T123]` / `[C1]` caller column (printk caller id): (caller, rest).
@@ -751,4 +788,69 @@ pub fn read_text_log<R: BufRead>(mut input: R, file: &str) -> Result<TextLog, Te
         clock,
         stats: st,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `host_ident` as first written: the first `": "` (or a `:` ending the line), no blank before it.
+    fn host_ident_by_search(s: &str) -> Option<(&str, &str)> {
+        let (_host, r) = s.split_once(' ')?;
+        let (ident, text) = r
+            .split_once(": ")
+            .or_else(|| r.strip_suffix(':').map(|i| (i, "")))?;
+        (!ident.is_empty() && !ident.contains(' ')).then_some((ident, text))
+    }
+
+    /// The byte-by-byte readings of stamps and idents give what the general ones give.
+    #[test]
+    fn fast_stamp_and_ident_readings_agree() {
+        let stamps = [
+            "[    5.123456] text",
+            "[5.1] text",
+            "[ 0.000000]",
+            "[  123.1234567890] ten digits",
+            "[   12.] no fraction",
+            "[   .5] no seconds",
+            "[\t 5.123456] tab",
+            "[ 18446744073.709551615] near the top",
+            "[ 18446744074.000000] over",
+            "[ 99999999999999999999.1] over",
+            "[ 1.2.3] two dots",
+            "[ 1.2 ] blank",
+            "[ 1.2x] letter",
+            "[  T116] caller",
+            "[",
+            "",
+            "x[ 1.2]",
+        ];
+        for s in stamps {
+            if let Some(fast) = plain_boot_stamp(s) {
+                assert_eq!(fast, any_boot_stamp(s), "{s:?}");
+            }
+        }
+        assert_eq!(boot_stamp("[    5.123456] t"), Some((5_123_456_000, " t")));
+        assert_eq!(
+            boot_stamp("[\u{a0}5.1] nbsp"),
+            any_boot_stamp("[\u{a0}5.1] nbsp")
+        );
+        let idents = [
+            "host kernel: text",
+            "host kernel:",
+            "host kernel:text",
+            "host kern el: text",
+            "host : text",
+            "host systemd-modules-load[412]: Failed",
+            "host a:b: c",
+            "host a b:",
+            "host ab",
+            "host",
+            "host  kernel: double blank",
+            "host kernel: a: b",
+        ];
+        for s in idents {
+            assert_eq!(host_ident(s), host_ident_by_search(s), "{s:?}");
+        }
+    }
 }

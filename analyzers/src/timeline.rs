@@ -680,11 +680,36 @@ pub(crate) struct Classes {
 
 /// The lines of `log` as the analyzers read them: (record, line).
 pub(crate) fn lines(log: &KernelLog) -> impl Iterator<Item = (&LogRecord, &str)> {
-    log.records.iter().flat_map(|r| {
-        r.text
-            .split('\n')
-            .map(move |l| (r, l.trim_end_matches('\r')))
-    })
+    log.records
+        .iter()
+        .flat_map(|r| split_lines(&r.text).map(move |l| (r, l.trim_end_matches('\r'))))
+}
+
+/// `text.split('\n')`, by `memchr`: most records are one short line, read several times.
+pub(crate) fn split_lines(text: &str) -> SplitLines<'_> {
+    SplitLines { rest: Some(text) }
+}
+
+/// See [`split_lines`].
+pub(crate) struct SplitLines<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for SplitLines<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.rest?;
+        match memchr::memchr(b'\n', s.as_bytes()) {
+            Some(i) => {
+                self.rest = Some(&s[i + 1..]);
+                Some(&s[..i])
+            }
+            None => {
+                self.rest = None;
+                Some(s)
+            }
+        }
+    }
 }
 
 impl Classes {
@@ -781,7 +806,7 @@ pub(crate) fn build_classified(
     };
 
     for rec in &log.records {
-        for line in rec.text.split('\n') {
+        for line in split_lines(&rec.text) {
             let line = line.trim_end_matches('\r');
             let event = |kind: EventKind, bit: Option<u32>, module: Option<String>| TimelineEvent {
                 seq: Some(rec.seq),
@@ -1081,6 +1106,17 @@ mod tests {
         ": x",
         "#",
     ];
+
+    #[test]
+    fn split_lines_splits_as_split_does() {
+        for t in ["", "a", "a\n", "\n", "a\nb", "a\n\nb\n", "\r\n\r", "é\nü"] {
+            assert_eq!(
+                split_lines(t).collect::<Vec<_>>(),
+                t.split('\n').collect::<Vec<_>>(),
+                "{t:?}"
+            );
+        }
+    }
 
     /// `module_prefix` as first written: the first `": "`, and a module name before it.
     fn module_prefix_by_search(line: &str) -> Option<(&str, &str)> {
