@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernel_log::KernelLog;
 use crate::timeline::{
-    columns_in, parse_tainted_verbose, parse_warn, split_lines, Classes, Line, TaintedColumns,
+    columns_in, parse_tainted_verbose, parse_warn, Classes, Line, TaintedColumns,
 };
 
 /// Most lines one report may span.
@@ -372,184 +372,179 @@ pub fn parse_reports(log: &KernelLog) -> Vec<CrashReport> {
 
 /// [`parse_reports`] of a log whose lines are classified.
 pub(crate) fn parse_reports_classified(log: &KernelLog, classes: &Classes) -> Vec<CrashReport> {
-    let mut classes = classes.reader();
     let mut reports: Vec<CrashReport> = Vec::new();
     // The open report and how many lines it has had.
     let mut open: Option<(usize, usize)> = None;
     let mut in_trace = false;
     let mut context = FrameContext::Unknown;
-    for rec in &log.records {
-        for raw in split_lines(&rec.text) {
-            let line = raw.trim_end_matches('\r');
-            let class = classes.next_class();
-            if let Some(kind) = headline_kind(class, line) {
-                // Lines that continue the open report instead of starting one.
-                let cur = open.map(|(i, n)| (&reports[i], n));
-                let joins = match (cur, kind) {
-                    // The die() header of an oops its cause line opened.
-                    (Some((r, _)), ReportKind::Oops) if matches!(class, Line::DieHeader) => {
-                        matches!(r.kind, ReportKind::Oops | ReportKind::Bug)
-                            && r.call_trace.is_empty()
-                    }
-                    // The panic of a sysrq crash trigger.
-                    (Some((r, n)), ReportKind::Panic) => {
-                        r.kind == ReportKind::Sysrq && r.panic_message.is_none() && n < 20
-                    }
-                    _ => false,
-                };
-                if joins {
-                    let (i, _) = open.unwrap();
-                    if let Line::Panic { message } = class {
-                        let r = &mut reports[i];
-                        r.panic_message = Some(message.clone());
-                        r.headline = line.to_string();
-                    }
-                    continue;
+    for (rec, raw, class) in classes.read(log) {
+        let line = raw.trim_end_matches('\r');
+        if let Some(kind) = headline_kind(class, line) {
+            // Lines that continue the open report instead of starting one.
+            let cur = open.map(|(i, n)| (&reports[i], n));
+            let joins = match (cur, kind) {
+                // The die() header of an oops its cause line opened.
+                (Some((r, _)), ReportKind::Oops) if matches!(class, Line::DieHeader) => {
+                    matches!(r.kind, ReportKind::Oops | ReportKind::Bug) && r.call_trace.is_empty()
                 }
-                if reports.len() >= MAX_REPORTS {
-                    open = None;
-                    continue;
+                // The panic of a sysrq crash trigger.
+                (Some((r, n)), ReportKind::Panic) => {
+                    r.kind == ReportKind::Sysrq && r.panic_message.is_none() && n < 20
                 }
-                let mut r = CrashReport {
-                    kind,
-                    headline: line.to_string(),
-                    seq: rec.seq,
-                    ts_ns: rec.ts_ns,
-                    cpu: None,
-                    pid: None,
-                    comm: None,
-                    tainted: None,
-                    tainted_names: Vec::new(),
-                    file_line: None,
-                    location: None,
-                    link_register: None,
-                    workqueue: None,
-                    call_trace: Vec::new(),
-                    modules_linked_in: None,
-                    panic_message: None,
-                };
-                match class {
-                    Line::Panic { message } => r.panic_message = Some(message.clone()),
-                    Line::Warn { .. } => {
-                        if let Some(w) = parse_warn(line) {
-                            r.cpu = w.cpu;
-                            r.pid = w.pid;
-                            r.comm = w.comm;
-                            r.file_line = w.file_line;
-                            r.location = w.symbol.as_deref().and_then(parse_location);
-                        }
-                    }
-                    Line::BadPage { tainted: Some(t) } => r.tainted = Some(shown(t)),
-                    _ => {}
+                _ => false,
+            };
+            if joins {
+                let (i, _) = open.unwrap();
+                if let Line::Panic { message } = class {
+                    let r = &mut reports[i];
+                    r.panic_message = Some(message.clone());
+                    r.headline = line.to_string();
                 }
-                if let Some(f) = line.strip_prefix("kernel BUG at ") {
-                    r.file_line = Some(f.trim_end().trim_end_matches('!').to_string());
-                }
-                if kind == ReportKind::HungTask {
-                    (r.comm, r.pid) = hung_task(line);
-                }
-                reports.push(r);
-                open = Some((reports.len() - 1, 0));
-                in_trace = false;
-                context = FrameContext::Unknown;
                 continue;
             }
-            let Some((i, n)) = open else { continue };
-            if n >= REPORT_LINES {
+            if reports.len() >= MAX_REPORTS {
                 open = None;
                 continue;
             }
-            open = Some((i, n + 1));
-            let r = &mut reports[i];
-            if line.starts_with("---[ end trace") || line.starts_with("---[ end Kernel panic") {
-                open = None;
-                continue;
-            }
+            let mut r = CrashReport {
+                kind,
+                headline: line.to_string(),
+                seq: rec.seq,
+                ts_ns: rec.ts_ns,
+                cpu: None,
+                pid: None,
+                comm: None,
+                tainted: None,
+                tainted_names: Vec::new(),
+                file_line: None,
+                location: None,
+                link_register: None,
+                workqueue: None,
+                call_trace: Vec::new(),
+                modules_linked_in: None,
+                panic_message: None,
+            };
             match class {
-                Line::Header(h) => {
-                    if r.tainted.is_none() && h.tainted.is_some() {
-                        r.tainted = h.tainted.as_ref().map(shown);
-                        r.cpu = r.cpu.or(h.cpu);
-                        r.pid = r.pid.or(h.pid);
-                        r.comm = r.comm.clone().or_else(|| h.comm.clone());
+                Line::Panic { message } => r.panic_message = Some(message.clone()),
+                Line::Warn { .. } => {
+                    if let Some(w) = parse_warn(line) {
+                        r.cpu = w.cpu;
+                        r.pid = w.pid;
+                        r.comm = w.comm;
+                        r.file_line = w.file_line;
+                        r.location = w.symbol.as_deref().and_then(parse_location);
                     }
-                    continue;
                 }
-                Line::Rip { .. } => {
-                    // arm64 show_regs(): `pc : func+0x1c/0x30 [mod]` (the timeline classifies it as the RIP).
-                    if let Some(pc) = line.strip_prefix("pc : ") {
-                        if r.location.is_none() {
-                            r.location = parse_location(pc);
-                        }
-                        continue;
-                    }
-                    // The first kernel-mode RIP (`0010:`); user-space ones (`0033:`) end a trace's task part.
-                    if let Some(rest) = line.strip_prefix("RIP: ") {
-                        let (cs, at) = rest.split_once(':').unwrap_or(("", rest));
-                        let user = cs == "0033" || cs == "0023";
-                        let have = r.location.as_ref().is_some_and(|l| l.symbol.is_some());
-                        if !user && !have {
-                            r.location = parse_frame(at).map(|f| f.location);
-                        }
-                    }
-                    continue;
-                }
+                Line::BadPage { tainted: Some(t) } => r.tainted = Some(shown(t)),
                 _ => {}
             }
-            let t = line.trim();
-            if let Some(names) = parse_tainted_verbose(line) {
-                if r.tainted_names.is_empty() {
-                    r.tainted_names = names;
+            if let Some(f) = line.strip_prefix("kernel BUG at ") {
+                r.file_line = Some(f.trim_end().trim_end_matches('!').to_string());
+            }
+            if kind == ReportKind::HungTask {
+                (r.comm, r.pid) = hung_task(line);
+            }
+            reports.push(r);
+            open = Some((reports.len() - 1, 0));
+            in_trace = false;
+            context = FrameContext::Unknown;
+            continue;
+        }
+        let Some((i, n)) = open else { continue };
+        if n >= REPORT_LINES {
+            open = None;
+            continue;
+        }
+        open = Some((i, n + 1));
+        let r = &mut reports[i];
+        if line.starts_with("---[ end trace") || line.starts_with("---[ end Kernel panic") {
+            open = None;
+            continue;
+        }
+        match class {
+            Line::Header(h) => {
+                if r.tainted.is_none() && h.tainted.is_some() {
+                    r.tainted = h.tainted.as_ref().map(shown);
+                    r.cpu = r.cpu.or(h.cpu);
+                    r.pid = r.pid.or(h.pid);
+                    r.comm = r.comm.clone().or_else(|| h.comm.clone());
                 }
                 continue;
             }
-            if let Some(m) = parse_modules_linked_in(line) {
-                if r.modules_linked_in.is_none() {
-                    r.modules_linked_in = Some(m);
+            Line::Rip { .. } => {
+                // arm64 show_regs(): `pc : func+0x1c/0x30 [mod]` (the timeline classifies it as the RIP).
+                if let Some(pc) = line.strip_prefix("pc : ") {
+                    if r.location.is_none() {
+                        r.location = parse_location(pc);
+                    }
+                    continue;
                 }
-                in_trace = false;
-                continue;
-            }
-            // Before 4.x, x86 show_fault_oops(): `IP: [<ffffffffc0123456>] func+0x16/0x30 [mod]`.
-            if let Some(ip) = line.strip_prefix("IP: ") {
-                if r.location.is_none() {
-                    r.location = parse_frame(ip).map(|f| f.location);
-                }
-                continue;
-            }
-            if let Some(wq) = line.strip_prefix("Workqueue: ") {
-                if r.workqueue.is_none() {
-                    r.workqueue = parse_workqueue(wq);
-                }
-                continue;
-            }
-            // arm64 show_regs() `lr : ...` (its `pc : ...` is a Line::Rip, above).
-            if let Some(lr) = line.strip_prefix("lr : ") {
-                if r.link_register.is_none() {
-                    r.link_register = parse_location(lr);
+                // The first kernel-mode RIP (`0010:`); user-space ones (`0033:`) end a trace's task part.
+                if let Some(rest) = line.strip_prefix("RIP: ") {
+                    let (cs, at) = rest.split_once(':').unwrap_or(("", rest));
+                    let user = cs == "0033" || cs == "0023";
+                    let have = r.location.as_ref().is_some_and(|l| l.symbol.is_some());
+                    if !user && !have {
+                        r.location = parse_frame(at).map(|f| f.location);
+                    }
                 }
                 continue;
             }
-            if t == "Call Trace:" || t == "Call trace:" {
-                in_trace = true;
-                continue;
+            _ => {}
+        }
+        let t = line.trim();
+        if let Some(names) = parse_tainted_verbose(line) {
+            if r.tainted_names.is_empty() {
+                r.tainted_names = names;
             }
-            if !in_trace {
-                continue;
+            continue;
+        }
+        if let Some(m) = parse_modules_linked_in(line) {
+            if r.modules_linked_in.is_none() {
+                r.modules_linked_in = Some(m);
             }
-            match t {
-                "<TASK>" => context = FrameContext::Task,
-                "<IRQ>" => context = FrameContext::Irq,
-                "<SOFTIRQ>" => context = FrameContext::Softirq,
-                "<NMI>" => context = FrameContext::Nmi,
-                "</TASK>" | "</IRQ>" | "</SOFTIRQ>" | "</NMI>" => context = FrameContext::Unknown,
-                _ => {
-                    // Register dumps and code bytes inside the trace are not frames; they do not end it.
-                    if let Some(mut f) = parse_frame(line) {
-                        if r.call_trace.len() < MAX_FRAMES {
-                            f.context = context;
-                            r.call_trace.push(f);
-                        }
+            in_trace = false;
+            continue;
+        }
+        // Before 4.x, x86 show_fault_oops(): `IP: [<ffffffffc0123456>] func+0x16/0x30 [mod]`.
+        if let Some(ip) = line.strip_prefix("IP: ") {
+            if r.location.is_none() {
+                r.location = parse_frame(ip).map(|f| f.location);
+            }
+            continue;
+        }
+        if let Some(wq) = line.strip_prefix("Workqueue: ") {
+            if r.workqueue.is_none() {
+                r.workqueue = parse_workqueue(wq);
+            }
+            continue;
+        }
+        // arm64 show_regs() `lr : ...` (its `pc : ...` is a Line::Rip, above).
+        if let Some(lr) = line.strip_prefix("lr : ") {
+            if r.link_register.is_none() {
+                r.link_register = parse_location(lr);
+            }
+            continue;
+        }
+        if t == "Call Trace:" || t == "Call trace:" {
+            in_trace = true;
+            continue;
+        }
+        if !in_trace {
+            continue;
+        }
+        match t {
+            "<TASK>" => context = FrameContext::Task,
+            "<IRQ>" => context = FrameContext::Irq,
+            "<SOFTIRQ>" => context = FrameContext::Softirq,
+            "<NMI>" => context = FrameContext::Nmi,
+            "</TASK>" | "</IRQ>" | "</SOFTIRQ>" | "</NMI>" => context = FrameContext::Unknown,
+            _ => {
+                // Register dumps and code bytes inside the trace are not frames; they do not end it.
+                if let Some(mut f) = parse_frame(line) {
+                    if r.call_trace.len() < MAX_FRAMES {
+                        f.context = context;
+                        r.call_trace.push(f);
                     }
                 }
             }

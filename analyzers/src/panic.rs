@@ -88,20 +88,16 @@ pub(crate) fn from_log_classified(
 
     // The log's lines that are not `Line::Other`: (index among all lines, record time, line, class). The
     // lines are read as stored, a `'\r'` at the end kept.
-    let mut reader = classes.reader();
-    let classes: Vec<(usize, u64, &str, Cow<'_, Line>)> = log
-        .records
-        .iter()
-        .flat_map(|r| crate::timeline::split_lines(&r.text).map(move |l| (r.ts_ns, l)))
+    let classes: Vec<(usize, u64, &str, Cow<'_, Line>)> = classes
+        .read(log)
         .enumerate()
-        .filter_map(|(i, (ts, l))| {
-            let class = reader.next_class();
+        .filter_map(|(i, (r, l, class))| {
             let class = if l.ends_with('\r') {
                 Cow::Owned(classify(l))
             } else {
                 Cow::Borrowed(class)
             };
-            (!matches!(*class, Line::Other)).then_some((i, ts, l, class))
+            (!matches!(*class, Line::Other)).then_some((i, r.ts_ns, l, class))
         })
         .collect();
 

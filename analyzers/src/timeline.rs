@@ -676,30 +676,30 @@ fn module_line(line: &str) -> Option<Line> {
 pub(crate) struct Classes {
     /// (line number from 0, class), in line order.
     found: Vec<(usize, Line)>,
-}
-
-/// The lines of `log` as the analyzers read them: (record, line).
-pub(crate) fn lines(log: &KernelLog) -> impl Iterator<Item = (&LogRecord, &str)> {
-    log.records
-        .iter()
-        .flat_map(|r| split_lines(&r.text).map(move |l| (r, l.trim_end_matches('\r'))))
+    /// Whether a record has more than one line (never in a text log).
+    multi_line: bool,
 }
 
 /// `text.split('\n')`, by `memchr`: most records are one short line, read several times.
 pub(crate) fn split_lines(text: &str) -> SplitLines<'_> {
-    SplitLines { rest: Some(text) }
+    SplitLines {
+        rest: Some(text),
+        whole: false,
+    }
 }
 
 /// See [`split_lines`].
 pub(crate) struct SplitLines<'a> {
     rest: Option<&'a str>,
+    /// The text is known to have no `'\n'`.
+    whole: bool,
 }
 
 impl<'a> Iterator for SplitLines<'a> {
     type Item = &'a str;
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest?;
-        match memchr::memchr(b'\n', s.as_bytes()) {
+        match memchr::memchr(b'\n', s.as_bytes()).filter(|_| !self.whole) {
             Some(i) => {
                 self.rest = Some(&s[i + 1..]);
                 Some(&s[..i])
@@ -712,36 +712,56 @@ impl<'a> Iterator for SplitLines<'a> {
     }
 }
 
+/// The lines of `log`: (record, line as stored, `'\r'` kept).
+fn lines_of(log: &KernelLog, multi_line: bool) -> impl Iterator<Item = (&LogRecord, &str)> {
+    log.records.iter().flat_map(move |r| {
+        SplitLines {
+            rest: Some(&r.text),
+            whole: !multi_line,
+        }
+        .map(move |l| (r, l))
+    })
+}
+
 impl Classes {
     pub(crate) fn of(log: &KernelLog) -> Self {
-        let found = lines(log)
+        let multi_line = log
+            .records
+            .iter()
+            .any(|r| memchr::memchr(b'\n', r.text.as_bytes()).is_some());
+        let found = lines_of(log, multi_line)
             .enumerate()
-            .filter_map(|(i, (_, l))| match classify(l) {
+            .filter_map(|(i, (_, l))| match classify(l.trim_end_matches('\r')) {
                 Line::Other => None,
                 c => Some((i, c)),
             })
             .collect();
-        Self { found }
+        Self { found, multi_line }
     }
 
-    /// The classes of the lines, one call per line in order.
-    pub(crate) fn reader(&self) -> ClassReader<'_> {
-        ClassReader {
+    /// Each line of `log` (the log these classes are of) with its class: (record, line as stored with a
+    /// `'\r'` at the end kept, class).
+    pub(crate) fn read<'a, 'c>(
+        &'c self,
+        log: &'a KernelLog,
+    ) -> impl Iterator<Item = (&'a LogRecord, &'a str, &'c Line)> {
+        let mut reader = ClassReader {
             found: &self.found,
             line: 0,
-        }
+        };
+        lines_of(log, self.multi_line).map(move |(r, l)| (r, l, reader.next_class()))
     }
 }
 
 /// Reads [`Classes`] line by line.
-pub(crate) struct ClassReader<'a> {
+struct ClassReader<'a> {
     found: &'a [(usize, Line)],
     line: usize,
 }
 
 impl<'a> ClassReader<'a> {
     /// The class of the next line.
-    pub(crate) fn next_class(&mut self) -> &'a Line {
+    fn next_class(&mut self) -> &'a Line {
         static OTHER: Line = Line::Other;
         let i = self.line;
         self.line += 1;
@@ -779,7 +799,6 @@ pub(crate) fn build_classified(
     classes: &Classes,
     taint: &TaintSnapshot,
 ) -> Timeline {
-    let mut classes = classes.reader();
     let mut events: Vec<TimelineEvent> = Vec::new();
     // The report (warn/oops/...) whose header and RIP lines are still to come: (event index, its seq,
     // whether its header was seen, whether its RIP was seen).
@@ -805,137 +824,135 @@ pub(crate) fn build_classified(
         }
     };
 
-    for rec in &log.records {
-        for line in split_lines(&rec.text) {
-            let line = line.trim_end_matches('\r');
-            let event = |kind: EventKind, bit: Option<u32>, module: Option<String>| TimelineEvent {
-                seq: Some(rec.seq),
-                ts_ns: Some(rec.ts_ns),
-                kind,
-                bit,
-                letter: bit.and_then(|b| taint.letter(b)),
-                module,
-                text: Some(line.to_string()),
-                tainted: None,
-                pending: pending_of(bit),
-                reason: None,
-                new_bit: false,
-                from_file: None,
+    for (rec, line, class) in classes.read(log) {
+        let line = line.trim_end_matches('\r');
+        let event = |kind: EventKind, bit: Option<u32>, module: Option<String>| TimelineEvent {
+            seq: Some(rec.seq),
+            ts_ns: Some(rec.ts_ns),
+            kind,
+            bit,
+            letter: bit.and_then(|b| taint.letter(b)),
+            module,
+            text: Some(line.to_string()),
+            tainted: None,
+            pending: pending_of(bit),
+            reason: None,
+            new_bit: false,
+            from_file: None,
+        };
+        let report_open =
+            |ev: &mut Vec<TimelineEvent>, e: TimelineEvent| -> (usize, u64, bool, bool) {
+                ev.push(e);
+                (ev.len() - 1, rec.seq, false, false)
             };
-            let report_open =
-                |ev: &mut Vec<TimelineEvent>, e: TimelineEvent| -> (usize, u64, bool, bool) {
-                    ev.push(e);
-                    (ev.len() - 1, rec.seq, false, false)
+        match class.clone() {
+            Line::Taint {
+                bits,
+                letter,
+                module,
+                print_once,
+            } => {
+                let bit = match letter {
+                    Some(l) => taint.bit_of(l),
+                    // The first candidate bit the dump's mask has, else the first the table knows.
+                    None => bits
+                        .iter()
+                        .find(|&&b| {
+                            taint.tainted_mask & (1u64 << b) != 0 && taint.letter(b).is_some()
+                        })
+                        .or_else(|| bits.iter().find(|&&b| taint.letter(b).is_some()))
+                        .copied(),
                 };
-            match classes.next_class().clone() {
-                Line::Taint {
-                    bits,
-                    letter,
-                    module,
-                    print_once,
-                } => {
-                    let bit = match letter {
-                        Some(l) => taint.bit_of(l),
-                        // The first candidate bit the dump's mask has, else the first the table knows.
-                        None => bits
-                            .iter()
-                            .find(|&&b| {
-                                taint.tainted_mask & (1u64 << b) != 0 && taint.letter(b).is_some()
-                            })
-                            .or_else(|| bits.iter().find(|&&b| taint.letter(b).is_some()))
-                            .copied(),
-                    };
-                    let mut e = event(EventKind::Taint, bit, module);
-                    if e.letter.is_none() {
-                        e.letter = letter;
-                    }
-                    if print_once {
-                        e.reason = Some(PRINT_ONCE.to_string());
-                    }
-                    events.push(e);
+                let mut e = event(EventKind::Taint, bit, module);
+                if e.letter.is_none() {
+                    e.letter = letter;
                 }
-                Line::Warn { module } => {
-                    let e = event(EventKind::Warn, Some(BIT_W), module);
-                    open = Some(report_open(&mut events, e));
+                if print_once {
+                    e.reason = Some(PRINT_ONCE.to_string());
                 }
-                Line::OopsCause => {
+                events.push(e);
+            }
+            Line::Warn { module } => {
+                let e = event(EventKind::Warn, Some(BIT_W), module);
+                open = Some(report_open(&mut events, e));
+            }
+            Line::OopsCause => {
+                let e = event(EventKind::Oops, Some(BIT_D), None);
+                open = Some(report_open(&mut events, e));
+            }
+            Line::DieHeader => {
+                // Part of the oops its cause line opened, or an oops of its own (gpf, invalid opcode).
+                let joins = matches!(open, Some((i, s, false, _))
+                        if events[i].kind == EventKind::Oops && rec.seq.saturating_sub(s) <= REPORT_WINDOW);
+                if joins {
+                    // oops_end() adds TAINT_DIE after this header's report: the event takes its time,
+                    // and keeps the cause line (`BUG: ...`) as its text.
+                    if let Some((i, ..)) = open {
+                        events[i].seq = Some(rec.seq);
+                        events[i].ts_ns = Some(rec.ts_ns);
+                    }
+                } else {
                     let e = event(EventKind::Oops, Some(BIT_D), None);
                     open = Some(report_open(&mut events, e));
                 }
-                Line::DieHeader => {
-                    // Part of the oops its cause line opened, or an oops of its own (gpf, invalid opcode).
-                    let joins = matches!(open, Some((i, s, false, _))
-                        if events[i].kind == EventKind::Oops && rec.seq.saturating_sub(s) <= REPORT_WINDOW);
-                    if joins {
-                        // oops_end() adds TAINT_DIE after this header's report: the event takes its time,
-                        // and keeps the cause line (`BUG: ...`) as its text.
-                        if let Some((i, ..)) = open {
-                            events[i].seq = Some(rec.seq);
-                            events[i].ts_ns = Some(rec.ts_ns);
-                        }
-                    } else {
-                        let e = event(EventKind::Oops, Some(BIT_D), None);
-                        open = Some(report_open(&mut events, e));
-                    }
-                }
-                Line::SoftLockup => {
-                    let e = event(EventKind::SoftLockup, Some(BIT_L), None);
-                    open = Some(report_open(&mut events, e));
-                }
-                Line::BadPage { tainted } => {
-                    let mut e = event(EventKind::BadPage, Some(BIT_B), None);
-                    let has_header = tainted.is_some();
-                    if let Some(t) = &tainted {
-                        let (mask, shown) = cut(t);
-                        e.tainted = Some(shown.clone());
-                        seen.push(Seen {
-                            seq: rec.seq,
-                            ts_ns: rec.ts_ns,
-                            mask,
-                            shown,
-                            line: line.to_string(),
-                        });
-                    }
-                    let mut o = report_open(&mut events, e);
-                    o.2 = has_header;
-                    open = Some(o);
-                }
-                Line::Panic { .. } => {
-                    let e = event(EventKind::Panic, None, None);
-                    open = Some(report_open(&mut events, e));
-                }
-                Line::Sysrq => {
-                    events.push(event(EventKind::Sysrq, None, None));
-                }
-                Line::Header(h) => {
-                    let Some(t) = &h.tainted else { continue };
+            }
+            Line::SoftLockup => {
+                let e = event(EventKind::SoftLockup, Some(BIT_L), None);
+                open = Some(report_open(&mut events, e));
+            }
+            Line::BadPage { tainted } => {
+                let mut e = event(EventKind::BadPage, Some(BIT_B), None);
+                let has_header = tainted.is_some();
+                if let Some(t) = &tainted {
                     let (mask, shown) = cut(t);
+                    e.tainted = Some(shown.clone());
                     seen.push(Seen {
                         seq: rec.seq,
                         ts_ns: rec.ts_ns,
                         mask,
-                        shown: shown.clone(),
+                        shown,
                         line: line.to_string(),
                     });
-                    if let Some((i, s, header @ false, _)) = open.as_mut() {
-                        if rec.seq.saturating_sub(*s) <= REPORT_WINDOW {
-                            events[*i].tainted = Some(shown);
-                            *header = true;
-                        }
-                    }
                 }
-                Line::Rip { module } => {
-                    if let Some((i, s, _, rip @ false)) = open.as_mut() {
-                        if rec.seq.saturating_sub(*s) <= REPORT_WINDOW {
-                            *rip = true;
-                            if events[*i].module.is_none() && events[*i].kind == EventKind::Oops {
-                                events[*i].module = module;
-                            }
-                        }
-                    }
-                }
-                Line::Other => {}
+                let mut o = report_open(&mut events, e);
+                o.2 = has_header;
+                open = Some(o);
             }
+            Line::Panic { .. } => {
+                let e = event(EventKind::Panic, None, None);
+                open = Some(report_open(&mut events, e));
+            }
+            Line::Sysrq => {
+                events.push(event(EventKind::Sysrq, None, None));
+            }
+            Line::Header(h) => {
+                let Some(t) = &h.tainted else { continue };
+                let (mask, shown) = cut(t);
+                seen.push(Seen {
+                    seq: rec.seq,
+                    ts_ns: rec.ts_ns,
+                    mask,
+                    shown: shown.clone(),
+                    line: line.to_string(),
+                });
+                if let Some((i, s, header @ false, _)) = open.as_mut() {
+                    if rec.seq.saturating_sub(*s) <= REPORT_WINDOW {
+                        events[*i].tainted = Some(shown);
+                        *header = true;
+                    }
+                }
+            }
+            Line::Rip { module } => {
+                if let Some((i, s, _, rip @ false)) = open.as_mut() {
+                    if rec.seq.saturating_sub(*s) <= REPORT_WINDOW {
+                        *rip = true;
+                        if events[*i].module.is_none() && events[*i].kind == EventKind::Oops {
+                            events[*i].module = module;
+                        }
+                    }
+                }
+            }
+            Line::Other => {}
         }
     }
 
