@@ -86,8 +86,9 @@ pub(crate) fn from_log_classified(
         ..PanicInfo::default()
     };
 
-    // The log's lines that are not `Line::Other`: (index among all lines, record time, line, class). The
-    // lines are read as stored, a `'\r'` at the end kept.
+    // The log's lines of the classes read below (crash lines, report starts and headers; not taint lines or
+    // `RIP:`s, of which a log may have many): (index among all lines, record time, line, class). The lines
+    // are read as stored, a `'\r'` at the end kept.
     let classes: Vec<(usize, u64, &str, Cow<'_, Line>)> = classes
         .read(log)
         .enumerate()
@@ -97,7 +98,8 @@ pub(crate) fn from_log_classified(
             } else {
                 Cow::Borrowed(class)
             };
-            (!matches!(*class, Line::Other)).then_some((i, r.ts_ns, l, class))
+            (!matches!(*class, Line::Other | Line::Taint { .. } | Line::Rip { .. }))
+                .then_some((i, r.ts_ns, l, class))
         })
         .collect();
 

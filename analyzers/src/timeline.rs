@@ -337,7 +337,7 @@ pub fn column_set(i: usize, c: char) -> bool {
 pub(crate) enum Line {
     /// A flag-setting line: upstream bit candidates (first one present in the table wins), module.
     Taint {
-        bits: Vec<u32>,
+        bits: &'static [u32],
         letter: Option<char>,
         module: Option<String>,
         print_once: bool,
@@ -510,7 +510,7 @@ pub(crate) fn classify(line: &str) -> Line {
         .unwrap_or(Line::Other)
 }
 
-fn taint_line(bits: Vec<u32>, module: Option<&str>, print_once: bool) -> Line {
+fn taint_line(bits: &'static [u32], module: Option<&str>, print_once: bool) -> Line {
     Line::Taint {
         bits,
         letter: None,
@@ -522,7 +522,7 @@ fn taint_line(bits: Vec<u32>, module: Option<&str>, print_once: bool) -> Line {
 /// drivers/acpi/tables.c acpi_table_taint() (pr_fmt "ACPI: ").
 fn acpi_override(line: &str) -> Option<Line> {
     (line.ends_with("this is unsafe: tainting kernel") && line.contains("Override ["))
-        .then(|| taint_line(vec![BIT_A], None, false))
+        .then(|| taint_line(&[BIT_A], None, false))
 }
 
 /// Every pattern, in order.
@@ -598,11 +598,11 @@ fn classify_all(line: &str) -> Line {
     {
         if let Some(what) = rest.strip_suffix(" may not be fully supported.") {
             let module = is_module_name(what).then_some(what);
-            return taint(vec![BIT_RHEL_TECH_PREVIEW, BIT_X], module, false);
+            return taint(&[BIT_RHEL_TECH_PREVIEW, BIT_X], module, false);
         }
         if let Some((what, _)) = rest.split_once(" may not be fully supported.") {
             let module = is_module_name(what).then_some(what);
-            return taint(vec![BIT_RHEL_TECH_PREVIEW, BIT_X], module, false);
+            return taint(&[BIT_RHEL_TECH_PREVIEW, BIT_X], module, false);
         }
     }
     module_line(line).unwrap_or(Line::Other)
@@ -614,38 +614,38 @@ fn module_line(line: &str) -> Option<Line> {
     if let Some((name, rest)) = module_prefix(line) {
         // kernel/module/main.c (6.1) unless noted.
         if rest == "loading out-of-tree module taints kernel." {
-            return taint(vec![BIT_O], Some(name), true);
+            return taint(&[BIT_O], Some(name), true);
         }
         if rest.starts_with("module license '") && rest.ends_with("' taints kernel.") {
-            return taint(vec![BIT_P], Some(name), true);
+            return taint(&[BIT_P], Some(name), true);
         }
         // check_module_license_and_versions(): ndiswrapper, driverloader, lve.
         if rest == "module license taints kernel." {
-            return taint(vec![BIT_P], Some(name), true);
+            return taint(&[BIT_P], Some(name), true);
         }
         // inherit_taint(): the module's own P bit only (the global one is already set by the owner).
         if rest.starts_with("module uses symbols ") && rest.ends_with(", inheriting taint.") {
-            return taint(vec![BIT_P], Some(name), false);
+            return taint(&[BIT_P], Some(name), false);
         }
         // load_module() (pr_notice_once), kernel/module/signing.c decides sig_ok.
         if rest
             == "module verification failed: signature and/or required key missing - tainting kernel"
         {
-            return taint(vec![BIT_E], Some(name), true);
+            return taint(&[BIT_E], Some(name), true);
         }
         if rest.starts_with("module is from the staging directory") {
-            return taint(vec![BIT_C], Some(name), false);
+            return taint(&[BIT_C], Some(name), false);
         }
         // check_modinfo_livepatch() (pr_notice_once).
         if rest == "tainting kernel with TAINT_LIVEPATCH" {
-            return taint(vec![BIT_K], Some(name), true);
+            return taint(&[BIT_K], Some(name), true);
         }
         if rest == "loading test module taints kernel." {
-            return taint(vec![BIT_N], Some(name), true);
+            return taint(&[BIT_N], Some(name), true);
         }
         // try_to_force_load(): "NAME: REASON: kernel tainted." (bad vermagic, no versions, a symbol name).
         if rest.ends_with(": kernel tainted.") {
-            return taint(vec![BIT_F], Some(name), true);
+            return taint(&[BIT_F], Some(name), true);
         }
         // SUSE: "X: externally supported module, setting X kernel taint flag.", older SUSE/Novell:
         // "X: module not supported by Novell, setting U taint flag." The letter is in the line.
@@ -658,7 +658,7 @@ fn module_line(line: &str) -> Option<Line> {
                 let after = chars.as_str();
                 if after.starts_with("kernel taint flag") || after.starts_with("taint flag") {
                     return Some(Line::Taint {
-                        bits: vec![],
+                        bits: &[],
                         letter: Some(l),
                         module: Some(name.to_string()),
                         print_once: false,

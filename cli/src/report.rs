@@ -76,14 +76,9 @@ pub fn run_live(
 
 fn emit(full: &engine::FullReport, format: Format, color: Color, html: Option<&Path>) -> ExitCode {
     let out = match format {
-        Format::Json => match serde_json::to_string_pretty(full) {
-            Ok(s) => s + "\n",
-            Err(e) => {
-                eprintln!("vmtaint: the report does not serialize: {e}");
-                return ExitCode::from(EXIT_UNREADABLE);
-            }
-        },
-        Format::Markdown => render::markdown::full_report(full),
+        // Written as it serializes: a log of a million taint lines has a timeline of hundreds of MB.
+        Format::Json => None,
+        Format::Markdown => Some(render::markdown::full_report(full)),
         Format::Text => {
             let color = match color {
                 Color::Always => true,
@@ -92,7 +87,7 @@ fn emit(full: &engine::FullReport, format: Format, color: Color, html: Option<&P
                     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
                 }
             };
-            render::text::full_report(full, color)
+            Some(render::text::full_report(full, color))
         }
     };
     if let Some(html) = html {
@@ -101,7 +96,17 @@ fn emit(full: &engine::FullReport, format: Format, color: Color, html: Option<&P
             return ExitCode::from(crate::scan::EXIT_WRITE_FAILED);
         }
     }
-    if let Err(e) = write_stdout(out.as_bytes()) {
+    let written = match out {
+        Some(out) => write_stdout(out.as_bytes()),
+        None => match write_json_stdout(full) {
+            Err(e) if !e.is_io() => {
+                eprintln!("vmtaint: the report does not serialize: {e}");
+                return ExitCode::from(EXIT_UNREADABLE);
+            }
+            r => r.map_err(std::io::Error::from),
+        },
+    };
+    if let Err(e) = written {
         eprintln!("vmtaint: standard output: {e}");
         return ExitCode::from(crate::scan::EXIT_WRITE_FAILED);
     }
@@ -123,6 +128,21 @@ fn emit(full: &engine::FullReport, format: Format, color: Color, html: Option<&P
         return ExitCode::from(EXIT_NO_VERDICT);
     }
     ExitCode::SUCCESS
+}
+
+/// Write `value` as pretty JSON and a newline to stdout, as it serializes; a reader that went away is not an
+/// error, as in [`write_stdout`].
+fn write_json_stdout(value: &impl serde::Serialize) -> serde_json::Result<()> {
+    let mut o = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut o, value).and_then(|()| {
+        o.write_all(b"\n")
+            .and_then(|()| o.flush())
+            .map_err(serde_json::Error::io)
+    });
+    match written {
+        Err(e) if e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) => Ok(()),
+        other => other,
+    }
 }
 
 /// Write all of `bytes` to stdout; a reader that went away (`| head`) is not an error worth a message.
