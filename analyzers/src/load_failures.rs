@@ -38,6 +38,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::kernel_log::KernelLog;
+use crate::timeline::Classes;
 
 /// How long after a kernel refusal the userspace line about it may come.
 pub const PAIR_WINDOW_NS: u64 = 5_000_000_000;
@@ -295,6 +296,11 @@ struct Candidate<'a> {
 
 /// Every failed load attempt of `log`.
 pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
+    find_classified(log, &Classes::of(log))
+}
+
+/// [`find`] reading the lines of `log` from its classification.
+pub(crate) fn find_classified(log: &KernelLog, classes: &Classes) -> Vec<LoadFailure> {
     let mut out: Vec<LoadFailure> = Vec::new();
     // Userspace lines already used to name a kernel failure.
     let mut used: Vec<u64> = Vec::new();
@@ -302,12 +308,11 @@ pub fn find(log: &KernelLog) -> Vec<LoadFailure> {
     let mut last_paired: Option<u64> = None;
     // The lines that may take part, with their number among all lines: the kernel's refusals and the
     // userspace failure lines (a log is mostly neither).
-    let lines: Vec<Candidate> = log
-        .records
-        .iter()
-        .flat_map(|r| crate::timeline::split_lines(&r.text).map(move |l| (r.seq, r.ts_ns, l)))
+    let lines: Vec<Candidate> = classes
+        .read(log)
         .enumerate()
-        .filter_map(|(i, (seq, ts, line))| {
+        .filter_map(|(i, (r, line, _))| {
+            let (seq, ts) = (r.seq, r.ts_ns);
             let kernel = kernel_failure(line);
             let user = userspace_failure(line);
             (kernel.is_some() || user.is_some()).then_some(Candidate {

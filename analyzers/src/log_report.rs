@@ -104,40 +104,41 @@ pub fn report_from_log(text: &TextLog) -> Report {
         .map(|m| Problem::new(Analyzer::KernelLog, ProblemKind::Partial, m.clone()))
         .collect();
 
+    // Every analyzer below reads the same lines: classified once.
+    let classes = Classes::of(log);
+
     // The release, and the last Tainted: string with its record.
     let mut release: Option<String> = None;
     let mut last_tainted: Option<(u64, String, String)> = None; // (seq, columns, line)
-    for rec in &log.records {
-        for line in crate::timeline::split_lines(&rec.text) {
-            if let Some(r) = line.strip_prefix("Linux version ") {
-                release = r.split_whitespace().next().map(str::to_string);
-            }
-            // Only a report header (`CPU: `, `Pid: `) or a slab `BUG ` line shows a Tainted: string.
-            let may_show = ["CPU: ", "Pid: ", "BUG "]
-                .iter()
-                .any(|p| line.starts_with(p));
-            let tainted = match may_show.then(|| classify(line)) {
-                Some(Line::Header(h)) => h.tainted,
-                Some(Line::BadPage { tainted }) => tainted,
-                _ => None,
-            };
-            match tainted {
-                Some(TaintedColumns::Columns(c)) => {
-                    if let Some(r) = release_after(&c) {
-                        release.get_or_insert(r);
-                    }
-                    last_tainted = Some((rec.seq, columns_in(&c).to_string(), line.to_string()));
+    for (rec, line, _) in classes.read(log) {
+        if let Some(r) = line.strip_prefix("Linux version ") {
+            release = r.split_whitespace().next().map(str::to_string);
+        }
+        // Only a report header (`CPU: `, `Pid: `) or a slab `BUG ` line shows a Tainted: string.
+        let may_show = ["CPU: ", "Pid: ", "BUG "]
+            .iter()
+            .any(|p| line.starts_with(p));
+        let tainted = match may_show.then(|| classify(line)) {
+            Some(Line::Header(h)) => h.tainted,
+            Some(Line::BadPage { tainted }) => tainted,
+            _ => None,
+        };
+        match tainted {
+            Some(TaintedColumns::Columns(c)) => {
+                if let Some(r) = release_after(&c) {
+                    release.get_or_insert(r);
                 }
-                Some(TaintedColumns::NotTainted) => {
-                    if let Some((_, r)) = line.split_once("Not tainted ") {
-                        if let Some(t) = r.split_whitespace().next() {
-                            release.get_or_insert(t.to_string());
-                        }
-                    }
-                    last_tainted = Some((rec.seq, String::new(), line.to_string()));
-                }
-                None => {}
+                last_tainted = Some((rec.seq, columns_in(&c).to_string(), line.to_string()));
             }
+            Some(TaintedColumns::NotTainted) => {
+                if let Some((_, r)) = line.split_once("Not tainted ") {
+                    if let Some(t) = r.split_whitespace().next() {
+                        release.get_or_insert(t.to_string());
+                    }
+                }
+                last_tainted = Some((rec.seq, String::new(), line.to_string()));
+            }
+            None => {}
         }
     }
     let table = builtin_table_for_release(release.as_deref());
@@ -159,8 +160,6 @@ pub fn report_from_log(text: &TextLog) -> Report {
             .filter(|&(i, c)| crate::timeline::column_set(i, c))
             .fold(0u64, |m, (i, _)| m | (1u64 << i))
     });
-    // Every analyzer below reads the same lines: classified once.
-    let classes = Classes::of(log);
     let reports = parse_reports_classified(log, &classes);
     // First pass: which flags lines after the last Tainted: string set.
     let first = build_classified(log, &classes, &snapshot(header_mask.unwrap_or(0)));
@@ -243,7 +242,7 @@ pub fn report_from_log(text: &TextLog) -> Report {
             tainted_mask: mask,
         },
     );
-    let load_failures = crate::load_failures::find(log);
+    let load_failures = crate::load_failures::find_classified(log, &classes);
     let panic = Some(crate::panic::from_log_classified(None, log, &classes))
         .filter(|p| p.message.is_some() || p.pid.is_some());
 

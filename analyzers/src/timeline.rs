@@ -680,16 +680,9 @@ pub(crate) struct Classes {
     multi_line: bool,
 }
 
-/// `text.split('\n')`, by `memchr`: most records are one short line, read several times.
-pub(crate) fn split_lines(text: &str) -> SplitLines<'_> {
-    SplitLines {
-        rest: Some(text),
-        whole: false,
-    }
-}
-
-/// See [`split_lines`].
-pub(crate) struct SplitLines<'a> {
+/// `text.split('\n')`, by `memchr` (or the whole text, known to be one line): most records are one short
+/// line.
+struct SplitLines<'a> {
     rest: Option<&'a str>,
     /// The text is known to have no `'\n'`.
     whole: bool,
@@ -699,7 +692,12 @@ impl<'a> Iterator for SplitLines<'a> {
     type Item = &'a str;
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest?;
-        match memchr::memchr(b'\n', s.as_bytes()).filter(|_| !self.whole) {
+        let at = if self.whole {
+            None
+        } else {
+            memchr::memchr(b'\n', s.as_bytes())
+        };
+        match at {
             Some(i) => {
                 self.rest = Some(&s[i + 1..]);
                 Some(&s[..i])
@@ -1128,7 +1126,11 @@ mod tests {
     fn split_lines_splits_as_split_does() {
         for t in ["", "a", "a\n", "\n", "a\nb", "a\n\nb\n", "\r\n\r", "é\nü"] {
             assert_eq!(
-                split_lines(t).collect::<Vec<_>>(),
+                SplitLines {
+                    rest: Some(t),
+                    whole: false
+                }
+                .collect::<Vec<_>>(),
                 t.split('\n').collect::<Vec<_>>(),
                 "{t:?}"
             );
