@@ -605,65 +605,77 @@ fn classify_all(line: &str) -> Line {
             return taint(&[BIT_RHEL_TECH_PREVIEW, BIT_X], module, false);
         }
     }
-    module_line(line).unwrap_or(Line::Other)
+    module_line_all(line).unwrap_or(Line::Other)
 }
 
 /// The lines of a module's name and what it did that set a flag.
 fn module_line(line: &str) -> Option<Line> {
+    static TAINT: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("taint"));
+    let (_, rest) = module_prefix(line)?;
+    // Every line of `module_line_all` says `taint` but the staging one: most `NAME: ` lines are none.
+    if TAINT.find(rest.as_bytes()).is_none()
+        && !rest.starts_with("module is from the staging directory")
+    {
+        return None;
+    }
+    module_line_all(line)
+}
+
+/// [`module_line`], trying every pattern.
+fn module_line_all(line: &str) -> Option<Line> {
     let taint = |bits, module, print_once| Some(taint_line(bits, module, print_once));
-    if let Some((name, rest)) = module_prefix(line) {
-        // kernel/module/main.c (6.1) unless noted.
-        if rest == "loading out-of-tree module taints kernel." {
-            return taint(&[BIT_O], Some(name), true);
-        }
-        if rest.starts_with("module license '") && rest.ends_with("' taints kernel.") {
-            return taint(&[BIT_P], Some(name), true);
-        }
-        // check_module_license_and_versions(): ndiswrapper, driverloader, lve.
-        if rest == "module license taints kernel." {
-            return taint(&[BIT_P], Some(name), true);
-        }
-        // inherit_taint(): the module's own P bit only (the global one is already set by the owner).
-        if rest.starts_with("module uses symbols ") && rest.ends_with(", inheriting taint.") {
-            return taint(&[BIT_P], Some(name), false);
-        }
-        // load_module() (pr_notice_once), kernel/module/signing.c decides sig_ok.
-        if rest
-            == "module verification failed: signature and/or required key missing - tainting kernel"
-        {
-            return taint(&[BIT_E], Some(name), true);
-        }
-        if rest.starts_with("module is from the staging directory") {
-            return taint(&[BIT_C], Some(name), false);
-        }
-        // check_modinfo_livepatch() (pr_notice_once).
-        if rest == "tainting kernel with TAINT_LIVEPATCH" {
-            return taint(&[BIT_K], Some(name), true);
-        }
-        if rest == "loading test module taints kernel." {
-            return taint(&[BIT_N], Some(name), true);
-        }
-        // try_to_force_load(): "NAME: REASON: kernel tainted." (bad vermagic, no versions, a symbol name).
-        if rest.ends_with(": kernel tainted.") {
-            return taint(&[BIT_F], Some(name), true);
-        }
-        // SUSE: "X: externally supported module, setting X kernel taint flag.", older SUSE/Novell:
-        // "X: module not supported by Novell, setting U taint flag." The letter is in the line.
-        static SETTING: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-            std::sync::LazyLock::new(|| memchr::memmem::Finder::new("setting "));
-        if let Some(at) = SETTING.find(rest.as_bytes()) {
-            let tail = &rest[at + 8..];
-            let mut chars = tail.chars();
-            if let (Some(l), Some(' ')) = (chars.next(), chars.next()) {
-                let after = chars.as_str();
-                if after.starts_with("kernel taint flag") || after.starts_with("taint flag") {
-                    return Some(Line::Taint {
-                        bits: &[],
-                        letter: Some(l),
-                        module: Some(name.to_string()),
-                        print_once: false,
-                    });
-                }
+    let (name, rest) = module_prefix(line)?;
+    // kernel/module/main.c (6.1) unless noted.
+    if rest == "loading out-of-tree module taints kernel." {
+        return taint(&[BIT_O], Some(name), true);
+    }
+    if rest.starts_with("module license '") && rest.ends_with("' taints kernel.") {
+        return taint(&[BIT_P], Some(name), true);
+    }
+    // check_module_license_and_versions(): ndiswrapper, driverloader, lve.
+    if rest == "module license taints kernel." {
+        return taint(&[BIT_P], Some(name), true);
+    }
+    // inherit_taint(): the module's own P bit only (the global one is already set by the owner).
+    if rest.starts_with("module uses symbols ") && rest.ends_with(", inheriting taint.") {
+        return taint(&[BIT_P], Some(name), false);
+    }
+    // load_module() (pr_notice_once), kernel/module/signing.c decides sig_ok.
+    if rest == "module verification failed: signature and/or required key missing - tainting kernel"
+    {
+        return taint(&[BIT_E], Some(name), true);
+    }
+    if rest.starts_with("module is from the staging directory") {
+        return taint(&[BIT_C], Some(name), false);
+    }
+    // check_modinfo_livepatch() (pr_notice_once).
+    if rest == "tainting kernel with TAINT_LIVEPATCH" {
+        return taint(&[BIT_K], Some(name), true);
+    }
+    if rest == "loading test module taints kernel." {
+        return taint(&[BIT_N], Some(name), true);
+    }
+    // try_to_force_load(): "NAME: REASON: kernel tainted." (bad vermagic, no versions, a symbol name).
+    if rest.ends_with(": kernel tainted.") {
+        return taint(&[BIT_F], Some(name), true);
+    }
+    // SUSE: "X: externally supported module, setting X kernel taint flag.", older SUSE/Novell:
+    // "X: module not supported by Novell, setting U taint flag." The letter is in the line.
+    static SETTING: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("setting "));
+    if let Some(at) = SETTING.find(rest.as_bytes()) {
+        let tail = &rest[at + 8..];
+        let mut chars = tail.chars();
+        if let (Some(l), Some(' ')) = (chars.next(), chars.next()) {
+            let after = chars.as_str();
+            if after.starts_with("kernel taint flag") || after.starts_with("taint flag") {
+                return Some(Line::Taint {
+                    bits: &[],
+                    letter: Some(l),
+                    module: Some(name.to_string()),
+                    print_once: false,
+                });
             }
         }
     }
