@@ -69,6 +69,8 @@ if [ $mode = smoke ]; then kernels=("$k61"); fi
 md() { if [ "${2:-}" = rows ]; then tail -n +3 "$1"; else cat "$1"; fi; }
 mib() { python3 -c "import sys; print(f'{int(sys.argv[1]) / 1048576:.1f}')" "$1"; }
 kib_mb() { echo $(($1 / 1024)); }
+# Anonymous memory is often under 1 MB (a report's heap): one decimal, so it never reads as a zero.
+anon_mb() { python3 -c "import sys; print(f'{int(sys.argv[1]) / 1024:.1f}')" "$1"; }
 # Bytes vmtaint read from the dump for one report (its own count, VMTAINT_TRACE=1).
 # Exit 3 (a report without a verdict) still reports what it read.
 bytes_read() {
@@ -168,8 +170,8 @@ peer_why() {
       [ -n "$b1" ] || { echo "bench: no byte count from VMTAINT_TRACE" >&2; exit 1; }
       b2=$(bytes_read "${env[@]}" "$bin" report --json --no-debuginfo "$dump")
       printf '| %s | %s | %s / %s MB / %s MiB | %s / %s MB / %s MiB | %s / %s MB |\n' "$k" "$index" \
-        "$(kib_mb "$r1") MB" "$(kib_mb "$a1")" "$(mib "$b1")" "$(kib_mb "$r2") MB" "$(kib_mb "$a2")" "$(mib "$b2")" \
-        "$(kib_mb "$r3") MB" "$(kib_mb "$a3")"
+        "$(kib_mb "$r1") MB" "$(anon_mb "$a1")" "$(mib "$b1")" "$(kib_mb "$r2") MB" "$(anon_mb "$a2")" "$(mib "$b2")" \
+        "$(kib_mb "$r3") MB" "$(anon_mb "$a3")"
     done
   done
   echo
@@ -202,7 +204,7 @@ peer_why() {
       b=$(bytes_read "$bin" report --json "$p")
       printf '| %s GiB | %s | %s MiB / %s MiB | %s | %s MB | %s MB | %s KiB |\n' "$g" "$f" \
         "$(mib "$(stat -c %s "$p")")" "$(mib "$(( $(stat -c %b "$p") * 512 ))")" "$loads" \
-        "$(kib_mb "$ai")" "$(kib_mb "$ar")" "$((b / 1024))"
+        "$(anon_mb "$ai")" "$(anon_mb "$ar")" "$((b / 1024))"
     done
   done
   rm -rf "$scratch/scale"
