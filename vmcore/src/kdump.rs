@@ -647,15 +647,7 @@ mod tests {
     /// every length around the vector and word widths and on unaligned starts.
     #[test]
     fn popcount_matches_bit_by_bit() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let bytes: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let bytes = testcores::noise(4096, 0x9e37_79b9_7f4a_7c15);
         for start in 0..9 {
             for len in (0..300).chain([1023, 1024, 1025, 4000]) {
                 let b = &bytes[start..start + len];
