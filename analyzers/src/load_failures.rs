@@ -143,6 +143,13 @@ fn kernel_failure(line: &str) -> Option<(Option<String>, Reason, Option<String>)
         }
     }
     let (name, rest) = crate::timeline::module_prefix(line)?;
+    // The first letters of the texts below: most `NAME: ` lines are none of them.
+    if !matches!(
+        rest.as_bytes().first(),
+        Some(b'd' | b'n' | b'U' | b'v' | b'`' | b'e' | b'm' | b'l')
+    ) {
+        return None;
+    }
     let m = || Some(name.to_string());
     if let Some(sym) = rest.strip_prefix("disagrees about version of symbol ") {
         return Some((m(), Reason::CrcMismatch, Some(sym.into())));

@@ -301,6 +301,17 @@ fn host_ident(s: &str) -> Option<(&str, &str)> {
     (!ident.is_empty()).then_some((ident, text))
 }
 
+/// The text of `host kernel: text`: [`host_ident`] whose ident is `kernel`, without searching the line.
+fn kernel_after_host(s: &str) -> Option<&str> {
+    let blank = s.bytes().position(|b| b == b' ')?;
+    let rest = s[blank + 1..].strip_prefix("kernel:")?;
+    if rest.is_empty() {
+        Some(rest)
+    } else {
+        rest.strip_prefix(' ')
+    }
+}
+
 /// `<N>` raw level (dmesg -r): (level, rest).
 fn raw_level(s: &str) -> (Option<u8>, &str) {
     if let Some(r) = s.strip_prefix('<') {
@@ -374,8 +385,15 @@ fn parse_parts(line: &str) -> Parts<'_> {
     if let Some((ns, rest)) = boot_stamp(s) {
         let (caller, text) = after_boot_stamp(rest);
         // journalctl -o short-monotonic: `[    1.234567] host kernel: text`.
-        if let Some((ident, t)) = host_ident(text).filter(|(i, _)| *i == "kernel") {
-            return mk(TextLogFormat::Dmesg, Some(ns), None, caller, Some(ident), t);
+        if let Some(t) = kernel_after_host(text) {
+            return mk(
+                TextLogFormat::Dmesg,
+                Some(ns),
+                None,
+                caller,
+                Some("kernel"),
+                t,
+            );
         }
         return mk(TextLogFormat::Dmesg, Some(ns), None, caller, None, text);
     }
@@ -848,9 +866,22 @@ mod tests {
             "host",
             "host  kernel: double blank",
             "host kernel: a: b",
+            "host kernel:x y",
+            "host kernel:",
+            "host kernel: ",
+            "host kernelx: y",
+            "kernel: at the start",
+            " kernel: after a blank",
         ];
         for s in idents {
             assert_eq!(host_ident(s), host_ident_by_search(s), "{s:?}");
+            assert_eq!(
+                kernel_after_host(s),
+                host_ident_by_search(s)
+                    .filter(|(i, _)| *i == "kernel")
+                    .map(|(_, t)| t),
+                "{s:?}"
+            );
         }
     }
 }
