@@ -144,29 +144,38 @@ fn plain_boot_stamp(s: &str) -> Option<Option<(u64, &str)>> {
     if b.first() != Some(&b'[') {
         return None;
     }
-    let mut i = 1 + b[1..].iter().take_while(|&&c| c == b' ').count();
-    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
-    let sec_len = digits(i);
-    if sec_len == 0 || b.get(i + sec_len) != Some(&b'.') {
+    let mut i = 1;
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let sec_start = i;
+    let mut sec = Some(0u64);
+    while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+        sec = sec.and_then(|v| v.checked_mul(10)?.checked_add(u64::from(c - b'0')));
+        i += 1;
+    }
+    if i == sec_start || b.get(i) != Some(&b'.') {
         return None;
     }
-    let sec = &b[i..i + sec_len];
-    i += sec_len + 1;
-    let frac_len = digits(i);
-    if !(1..=9).contains(&frac_len) || b.get(i + frac_len) != Some(&b']') {
+    i += 1;
+    let frac_start = i;
+    let mut frac = 0u64;
+    while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+        if i - frac_start == 9 {
+            return None;
+        }
+        frac = frac * 10 + u64::from(c - b'0');
+        i += 1;
+    }
+    let frac_len = i - frac_start;
+    if frac_len == 0 || b.get(i) != Some(&b']') {
         return None;
     }
-    let frac = &b[i..i + frac_len];
-    let value = |d: &[u8]| {
-        d.iter().try_fold(0u64, |v, &c| {
-            v.checked_mul(10)?.checked_add(u64::from(c - b'0'))
-        })
-    };
-    let ns = value(sec).and_then(|sec| {
-        let frac_ns = value(frac)? * 10u64.pow(9 - frac_len as u32);
-        sec.checked_mul(1_000_000_000)?.checked_add(frac_ns)
+    let ns = sec.and_then(|sec| {
+        sec.checked_mul(1_000_000_000)?
+            .checked_add(frac * 10u64.pow(9 - frac_len as u32))
     });
-    Some(ns.map(|ns| (ns, &s[i + frac_len + 1..])))
+    Some(ns.map(|ns| (ns, &s[i + 1..])))
 }
 
 /// `[  T123]` / `[C1]` caller column (printk caller id): (caller, rest).
@@ -674,12 +683,7 @@ fn wanted(text: &str, class: &Line) -> bool {
 
 /// Whether `TECH_PREVIEW` or `TECH PREVIEW` is in the line (RHEL's tech preview notes).
 fn tech_preview(text: &str) -> bool {
-    static PREVIEW: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("PREVIEW"));
-    let b = text.as_bytes();
-    PREVIEW
-        .find_iter(b)
-        .any(|at| at >= 5 && b[at - 5..at - 1] == *b"TECH" && matches!(b[at - 1], b'_' | b' '))
+    text.contains("PREVIEW") && (text.contains("TECH_PREVIEW") || text.contains("TECH PREVIEW"))
 }
 
 /// Check the start of the input for binary content: NUL bytes, or under 90% text bytes.

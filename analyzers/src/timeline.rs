@@ -441,12 +441,23 @@ pub(crate) fn parse_warn(line: &str) -> Option<WarnLine> {
 /// Split `NAME: rest` where NAME is a module name: `line.split_once(": ")` whose first part
 /// [`is_module_name`], without searching past the name (the first `": "` can only be right after it).
 pub(crate) fn module_prefix(line: &str) -> Option<(&str, &str)> {
+    /// The bytes of a module name.
+    static NAME_BYTE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            let b = c as u8;
+            t[c] = b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+            c += 1;
+        }
+        t
+    };
     let b = line.as_bytes();
     let n = b
         .iter()
         .take(64)
-        .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
-        .count();
+        .position(|&c| !NAME_BYTE[usize::from(c)])
+        .unwrap_or(b.len().min(64));
     (n > 0 && n < 64 && b[n..].starts_with(b": ")).then(|| (&line[..n], &line[n + 2..]))
 }
 
