@@ -213,10 +213,18 @@ fn is_symbol_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$'
 }
 
+/// `s.rsplit_once(" [")`, by `memrchr`: every line of a call trace is tried.
+fn rsplit_blank_bracket(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    memchr::memrchr_iter(b'[', b)
+        .find(|&i| i > 0 && b[i - 1] == b' ')
+        .map(|i| (&s[..i - 1], &s[i + 1..]))
+}
+
 /// Parse `func+0xoff/0xsize [module]`, `func+0xoff/0xsize`, or `0xffff...` (nothing else on the text).
 pub fn parse_location(s: &str) -> Option<CodeLocation> {
     let s = s.trim();
-    let (sym, module) = match s.strip_suffix(']').and_then(|x| x.rsplit_once(" [")) {
+    let (sym, module) = match s.strip_suffix(']').and_then(rsplit_blank_bracket) {
         Some((sym, m)) => {
             // `[mod]` or `[mod 0123abcd...]` (build id, CONFIG_STACKTRACE_BUILD_ID).
             let name = m.split(' ').next().unwrap_or("");
@@ -557,5 +565,28 @@ fn shown(t: &TaintedColumns) -> String {
     match t {
         TaintedColumns::NotTainted => "Not tainted".to_string(),
         TaintedColumns::Columns(c) => columns_in(c).trim_end().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rsplit_blank_bracket_is_rsplit_once() {
+        for s in [
+            "",
+            "[",
+            " [",
+            "a [b",
+            "a [b [c",
+            "a[b",
+            "func+0x1/0x2 [mod",
+            " [x [",
+            "a  [[b",
+            "é [ü",
+        ] {
+            assert_eq!(rsplit_blank_bracket(s), s.rsplit_once(" ["), "{s:?}");
+        }
     }
 }
