@@ -308,16 +308,8 @@ fn pathological_logs_are_bounded() {
         Err(TextLogError::NotAKernelLog { lines: 1, .. })
     ));
 
-    // Random bytes (a xorshift stream): binary.
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let noise: Vec<u8> = (0..1 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    // Random bytes: binary.
+    let noise = testcores::noise(1 << 20, 0x9e37_79b9_7f4a_7c15);
     assert!(matches!(
         read_text_log(noise.as_slice(), "noise"),
         Err(TextLogError::Binary { .. })
