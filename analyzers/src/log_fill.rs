@@ -120,30 +120,38 @@ pub fn older_records<R: BufRead>(
         .take(OVERLAP_RECORDS)
         .map(|r| (r.ts_ns / 1000, r.text.lines().next().unwrap_or("")))
         .collect();
-    let mut reader = TextLogReader::new(input, file);
+    let mut reader = TextLogReader::new(
+        std::io::BufReader::with_capacity(crate::text_log::READ_CHUNK, input),
+        file,
+    );
     let mut older: Vec<LogRecord> = Vec::new();
     let mut overlap = 0usize;
     let mut boot_stamped = 0u64;
     let mut last_us = 0u64;
     let mut keeper = crate::text_log::Keeper::default();
-    while let Some(item) = reader.next_line() {
-        let (rec, line) = item?;
-        if reader.stats.lines > MAX_LINES {
+    let mut lines = 0u64;
+    let mut scratch = String::new();
+    // Lines are parsed in place; a record is made only for a line kept.
+    while let Some(item) = reader.next_parsed() {
+        let line = item?;
+        lines += 1;
+        if lines > MAX_LINES {
             break;
         }
-        let Some(boot_ns) = line.boot_ns else {
+        let Some(boot_ns) = line.boot_ns() else {
             continue;
         };
         boot_stamped += 1;
         let us = boot_ns / 1000;
+        let text = line.record_text(&mut scratch);
         // A new boot starts (what came before belongs to another one): its banner, or the time falling back
         // by more than CPUs' clocks disagree (printk order across CPUs may step back a little).
-        if rec.text.starts_with("Linux version ") || us.saturating_add(NEW_BOOT_STEP_US) < last_us {
+        if text.starts_with("Linux version ") || us.saturating_add(NEW_BOOT_STEP_US) < last_us {
             older.clear();
             overlap = 0;
         }
         last_us = us;
-        if known.contains(&(us, rec.text.as_str())) {
+        if known.contains(&(us, text)) {
             overlap += 1;
             continue;
         }
@@ -151,10 +159,10 @@ pub fn older_records<R: BufRead>(
             continue;
         }
         // Keep what the analyzers read, as from a log file alone.
-        if keeper.keep(&rec.text) && older.len() < MAX_FILLED {
+        if keeper.keep(text) && older.len() < MAX_FILLED {
             older.push(LogRecord {
                 ts_ns: boot_ns,
-                ..rec
+                ..line.record(text)
             });
         }
     }

@@ -36,7 +36,7 @@ pub const MAX_KEPT: usize = 1 << 20;
 /// How many bytes of the start are checked for binary content.
 const SNIFF: usize = 64 * 1024;
 /// How much [`read_text_log`] reads at a time.
-const READ_CHUNK: usize = 256 * 1024;
+pub(crate) const READ_CHUNK: usize = 256 * 1024;
 
 /// Which text format the lines were in (the most frequent one, for a mixed file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -501,7 +501,7 @@ pub struct TextLogStats {
 }
 
 /// One line as the reader parsed it, borrowing the reader's buffer.
-struct ParsedLine<'a> {
+pub(crate) struct ParsedLine<'a> {
     seq: u64,
     ts_ns: u64,
     parts: Parts<'a>,
@@ -510,7 +510,7 @@ struct ParsedLine<'a> {
 impl ParsedLine<'_> {
     /// The record's text: the kernel's message, or `ident: text` for another program's syslog line.
     /// `scratch` holds the latter.
-    fn record_text<'s>(&'s self, scratch: &'s mut String) -> &'s str {
+    pub(crate) fn record_text<'s>(&'s self, scratch: &'s mut String) -> &'s str {
         if self.parts.is_kernel() {
             return self.parts.text;
         }
@@ -521,7 +521,13 @@ impl ParsedLine<'_> {
         scratch
     }
 
-    fn record(&self, text: &str) -> LogRecord {
+    /// The line's time since boot, when it has the kernel's stamp.
+    pub(crate) fn boot_ns(&self) -> Option<u64> {
+        self.parts.boot_ns
+    }
+
+    /// The record of this line, whose text is `text` (from [`ParsedLine::record_text`]).
+    pub(crate) fn record(&self, text: &str) -> LogRecord {
         LogRecord {
             seq: self.seq,
             ts_ns: self.ts_ns,
@@ -550,7 +556,7 @@ impl<R: BufRead> TextLogReader<R> {
     }
 
     /// The next line parsed, without allocating for it; `None` at the end.
-    fn next_parsed(&mut self) -> Option<Result<ParsedLine<'_>, TextLogError>> {
+    pub(crate) fn next_parsed(&mut self) -> Option<Result<ParsedLine<'_>, TextLogError>> {
         let truncated = match read_bounded_line(&mut self.input, &mut self.buf) {
             Ok(Some(t)) => t,
             Ok(None) => return None,
