@@ -36,7 +36,7 @@ pub const MAX_INSNS: usize = 16 * 1024;
 pub enum Access {
     /// Computed into a register (`ADR`, or `ADD` to a known address): passed on, or a base for later accesses.
     Address,
-    /// Read by a load of this many bytes (a pair: both registers' bytes).
+    /// Read by a load of this many bytes (a load pair: one reference per register).
     Load(u8),
     /// Written by a store of this many bytes.
     Store(u8),
@@ -111,7 +111,9 @@ fn branch_target(insn: u32, pc: u64) -> Option<u64> {
 
 /// What one instruction does to the tracked registers, and the reference it makes.
 struct Step {
+    /// One reference, two for a pair of registers.
     reference: Option<(u64, Access)>,
+    second: Option<(u64, Access)>,
     /// Control does not fall through to the next instruction (B, RET, BR, ERET).
     stops: bool,
 }
@@ -122,6 +124,7 @@ fn step(insn: u32, pc: u64, regs: &mut Regs) -> Step {
     let rn = bits(insn, 5, 5);
     let mut s = Step {
         reference: None,
+        second: None,
         stops: false,
     };
     // ADR / ADRP.
@@ -268,13 +271,15 @@ fn load_store(insn: u32, regs: &mut Regs, s: &mut Step) {
         let base = regs.get(rn);
         let at = if mode == 1 { Some(0) } else { Some(imm) };
         if let (Some(b), Some(off)) = (base, at) {
-            let bytes = (2u32 << shift).min(255) as u8;
+            let bytes = (1u32 << shift).min(128) as u8;
             let a = if load {
                 Access::Load(bytes)
             } else {
                 Access::Store(bytes)
             };
-            s.reference = Some((b.wrapping_add(off), a));
+            let first = b.wrapping_add(off);
+            s.reference = Some((first, a));
+            s.second = Some((first.wrapping_add(u64::from(bytes)), a));
         }
         if load && !simd {
             regs.set(rt, None);
@@ -322,7 +327,7 @@ fn access(
 }
 
 /// The data references of `code`, little-endian A64 instructions whose first byte is at `address`: at most
-/// one per instruction, in code order (see the module documentation). Trailing bytes that do not make a
+/// one per instruction (two for a pair of registers), in code order (see the module documentation). Trailing bytes that do not make a
 /// whole instruction are ignored; so is code past [`MAX_INSNS`] instructions.
 pub fn data_refs(code: &[u8], address: u64) -> Vec<CodeRef> {
     let words: Vec<u32> = code
@@ -349,7 +354,7 @@ pub fn data_refs(code: &[u8], address: u64) -> Vec<CodeRef> {
         }
         let pc = address.wrapping_add(4 * i as u64);
         let s = step(w, pc, &mut regs);
-        if let Some((a, access)) = s.reference {
+        for (a, access) in s.reference.into_iter().chain(s.second) {
             refs.push(CodeRef {
                 at: pc,
                 address: a,
@@ -567,6 +572,26 @@ mod tests {
     }
 
     #[test]
+    fn load_pair_names_both_words() {
+        // restrict_link_by_builtin_secondary_and_machine: secondary_trusted_keys and machine_trusted_keys
+        // (adjacent in .bss) loaded by one ldp.
+        let base = 0xffff8000082aaef8;
+        let c = code(&[
+            0xb000bd06, // adrp x6, ffff800009a4b000
+            0x911060c3, // add x3, x6, #0x418
+            0xa9409463, // ldp x3, x5, [x3, #8]
+        ]);
+        assert_eq!(
+            data_refs(&c, base),
+            [
+                r(base + 4, 0xffff800009a4b418, Access::Address),
+                r(base + 8, 0xffff800009a4b420, Access::Load(8)),
+                r(base + 8, 0xffff800009a4b428, Access::Load(8)),
+            ]
+        );
+    }
+
+    #[test]
     fn adr_and_negative_adrp() {
         // adr x0, #-4 at 0x1000 -> 0xffc; adrp x1, #-0x1000 at 0x2000 -> 0x1000, then ldr x2, [x1, #16]
         // adr: 0 immlo(2) 10000 immhi(19) Rd. -4: imm21 = 0x1ffffc: immlo = 0, immhi = 0x7ffff.
@@ -596,7 +621,8 @@ mod tests {
             refs,
             [
                 r(base + 4, 0x10004, Access::Store(4)),
-                r(base + 8, 0x10010, Access::Store(16)),
+                r(base + 8, 0x10010, Access::Store(8)),
+                r(base + 8, 0x10018, Access::Store(8)),
                 r(base + 12, 0xfff8, Access::Load(8)),
                 r(base + 16, 0x10000, Access::Store(1)),
                 r(base + 20, 0x10003, Access::Load(2)),
@@ -619,6 +645,6 @@ mod tests {
             })
             .collect();
         let refs = data_refs(&code(&words), u64::MAX - 1000);
-        assert!(refs.len() <= MAX_INSNS);
+        assert!(refs.len() <= 2 * MAX_INSNS);
     }
 }
