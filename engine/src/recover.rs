@@ -437,11 +437,11 @@ fn check_taint_flags(c: &Checker<'_>, addr: u64) -> Result<String, String> {
     let n = taint_flag_count(c).unwrap_or(16);
     let mut letters = String::new();
     for i in 0..n {
-        let e = addr + i * one;
+        let e = addr.wrapping_add(i * one);
         let mut t = [0u8; 1];
         let mut f = [0u8; 1];
-        c.read(e + c_true, &mut t)?;
-        c.read(e + c_false, &mut f)?;
+        c.read(e.wrapping_add(c_true), &mut t)?;
+        c.read(e.wrapping_add(c_false), &mut f)?;
         let ok = if i == 0 {
             // TAINT_PROPRIETARY_MODULE: 'P', else 'G', in every kernel.
             t[0] == b'P' && f[0] == b'G'
@@ -468,7 +468,7 @@ fn check_modules(c: &Checker<'_>, head: u64) -> Result<String, String> {
     let mut node = c.u64(head)?;
     let mut names = Vec::new();
     for _ in 0..MAX_LIST {
-        if c.u64(node + 8)? != prev {
+        if c.u64(node.wrapping_add(8))? != prev {
             return Err(format!("entry {node:#x}'s prev is not {prev:#x}"));
         }
         if node == head {
@@ -486,7 +486,11 @@ fn check_modules(c: &Checker<'_>, head: u64) -> Result<String, String> {
             return Err(format!("entry {node:#x} is no kernel address"));
         }
         let m = node.wrapping_sub(list);
-        let n = c.name(m + name.offset, name.size.max(1), module_name_char)?;
+        let n = c.name(
+            m.wrapping_add(name.offset),
+            name.size.max(1),
+            module_name_char,
+        )?;
         if n.is_empty() {
             return Err(format!("module at {m:#x} has an empty name"));
         }
@@ -532,9 +536,11 @@ fn check_last_unloaded(c: &Checker<'_>, addr: u64) -> Result<String, String> {
         format!("the module name {name:?}")
     };
     if let (Some(n), Some(t)) = (c.src.member(ty, "name"), c.src.member(ty, "taints")) {
-        let taints = c.name(addr - n.offset + t.offset, t.size, |b| {
-            b.is_ascii_uppercase() || b == b'(' || b == b')'
-        })?;
+        let taints = c.name(
+            addr.wrapping_sub(n.offset).wrapping_add(t.offset),
+            t.size,
+            |b| b.is_ascii_uppercase() || b == b'(' || b == b')',
+        )?;
         seen.push_str(&format!(" and taints {taints:?}"));
     }
     Ok(seen)
