@@ -6,7 +6,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
-use analyzers::report::{analyze, Analyzer, Problem, ProblemKind};
+use analyzers::report::{analyze, analyze_filled, Analyzer, Problem, ProblemKind};
 use analyzers::Target;
 
 use crate::crash_target::CrashTarget;
@@ -77,7 +77,22 @@ fn run(args: &[String]) -> String {
     };
     let _sigint = SigintBlocked::new();
     let target = CrashTarget::new();
-    let mut report = pool.install(|| analyze(&target));
+    let dump = crate::document::dump_summary(
+        crate::document::own_args(),
+        target.vmcoreinfo("OSRELEASE"),
+        target.vmcoreinfo("BUILD-ID"),
+    );
+    // As `vmtaint report` does: a dump file's wrapped ring is filled from the text logs beside it.
+    let dump_file = std::path::Path::new(&dump.path);
+    let mut report = pool.install(|| {
+        if dump_file.is_file() {
+            analyze_filled(&target, |ring| {
+                engine::beside::fill_from_beside(dump_file, ring)
+            })
+        } else {
+            analyze(&target)
+        }
+    });
     if let Some(why) = target.kvtop_unguarded() {
         report.problems.push(Problem::new(
             Analyzer::Crash,
@@ -96,14 +111,7 @@ fn run(args: &[String]) -> String {
         // The output pipe's reader is gone: nobody will read a report built without type answers.
         return String::new();
     }
-    let doc = crate::document::document(
-        report,
-        crate::document::dump_summary(
-            crate::document::own_args(),
-            target.vmcoreinfo("OSRELEASE"),
-            target.vmcoreinfo("BUILD-ID"),
-        ),
-    );
+    let doc = crate::document::document(report, dump);
     match render(&doc, opts) {
         Ok(s) => s,
         Err(e) => format!("taint: cannot format the report: {e}\n"),

@@ -162,15 +162,7 @@ mod tests {
 
     #[test]
     fn incompressible_page_is_stored_raw() {
-        let mut x = 0x1234_5678_9abc_def1u64;
-        let noise: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let noise = crate::noise(4096, 0x1234_5678_9abc_def1);
         for codec in [
             Codec::Zlib,
             Codec::Lzo,

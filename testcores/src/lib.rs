@@ -39,3 +39,17 @@ pub use image::{pattern_page, reg, CpuState, ImageError, MemoryImage};
 pub use kdump::{
     write_kdump, write_kdump_file, write_kdump_with_layout, KdumpLayout, KdumpOptions, PageRecord,
 };
+
+/// `len` bytes of deterministic noise (xorshift64 from `seed`, which must not be 0): incompressible pages
+/// and bit patterns for tests, the same on every run.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}

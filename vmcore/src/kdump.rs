@@ -324,9 +324,13 @@ impl Kdump {
             return Ok(*t);
         }
         let max = self.header.max_mapnr;
+        let (ram, dumped) = (
+            self.ram.count(src, 0, max, true),
+            self.dumped.count(src, 0, max, true),
+        );
         let t = PageTotals {
-            ram: self.ram.count(src, 0, max, true)?,
-            dumped: self.dumped.count(src, 0, max, true)?,
+            ram: ram?,
+            dumped: dumped?,
         };
         Ok(*self.totals.get_or_init(|| t))
     }
@@ -509,7 +513,8 @@ impl Kdump {
 const SAMPLE_SLAB_BITS: u64 = 1 << 20;
 
 /// Bytes read at once when counting a long run of bits (bounded: a flattened stream assembles what spans records).
-const COUNT_SLAB_BYTES: u64 = 1 << 20;
+/// Small enough that a slab copied out of the page cache is still in the core's L2 cache when it is counted.
+const COUNT_SLAB_BYTES: u64 = 256 << 10;
 
 /// One of the two bitmaps: a range of the (logical) dump file, read on demand, never copied whole.
 struct Bitmap {
@@ -566,8 +571,45 @@ impl Bitmap {
     }
 }
 
-/// Set bits in `bytes`, eight bytes at a time.
+/// Set bits in `bytes`, with the CPU's population-count instructions where it has them.
 fn popcount(bytes: &[u8]) -> u64 {
+    // x86-64's baseline has no POPCNT, so the portable loop counts bits in a dozen instructions a word: a third
+    // of `info`'s time on a 16 TiB machine. AVX2 (vectorised counting) and POPCNT are checked once at run time.
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("popcnt")
+        {
+            // SAFETY: the CPU has the features the function is compiled for (checked just above).
+            #[allow(unsafe_code)]
+            return unsafe { popcount_avx2(bytes) };
+        }
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: as above, for POPCNT.
+            #[allow(unsafe_code)]
+            return unsafe { popcount_popcnt(bytes) };
+        }
+    }
+    popcount_words(bytes)
+}
+
+/// [`popcount_words`] compiled for AVX2, which LLVM vectorises.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+fn popcount_avx2(bytes: &[u8]) -> u64 {
+    popcount_words(bytes)
+}
+
+/// [`popcount_words`] compiled with the POPCNT instruction.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+fn popcount_popcnt(bytes: &[u8]) -> u64 {
+    popcount_words(bytes)
+}
+
+/// Set bits in `bytes`, eight bytes at a time (inlined into each CPU-specific copy above).
+#[inline(always)]
+fn popcount_words(bytes: &[u8]) -> u64 {
     let words = bytes.chunks_exact(8);
     let tail: u64 = words
         .remainder()
@@ -595,4 +637,28 @@ pub(crate) struct PageDesc {
     pub(crate) size: u32,
     pub(crate) codec: Compression,
     pub(crate) paddr: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{popcount, popcount_words};
+
+    /// The CPU-specific counts (AVX2, POPCNT, whichever this CPU has) agree with a bit-by-bit count, on
+    /// every length around the vector and word widths and on unaligned starts.
+    #[test]
+    fn popcount_matches_bit_by_bit() {
+        let bytes = testcores::noise(4096, 0x9e37_79b9_7f4a_7c15);
+        for start in 0..9 {
+            for len in (0..300).chain([1023, 1024, 1025, 4000]) {
+                let b = &bytes[start..start + len];
+                let slow: u64 = b
+                    .iter()
+                    .map(|&v| (0..8).filter(|i| v & (1 << i) != 0).count() as u64)
+                    .sum();
+                assert_eq!(popcount(b), slow, "start {start} len {len}");
+                assert_eq!(popcount_words(b), slow, "start {start} len {len}");
+            }
+        }
+        assert_eq!(popcount(&[0xff; 100_000]), 800_000);
+    }
 }
