@@ -136,9 +136,16 @@ pub fn section(r: &Report, which: Section, color: bool) -> String {
 pub fn full_report(d: &FullReport, color: bool) -> String {
     let dump = &d.dump;
     let mut s = report(&d.report, color);
+    // Data symbols the chosen source lacked, recovered from the kernel's code (engine::recover).
+    let recovered = d
+        .source
+        .tried
+        .iter()
+        .filter(|a| a.source == "kernel-code" && !a.outcome.contains("not recovered"))
+        .count();
     let _ = writeln!(
         s,
-        "\n{} ({}, {}); symbols: {} {}{}",
+        "\n{} ({}, {}); symbols: {} {}{}{}",
         dump.path,
         dump.format,
         dump.release.as_deref().unwrap_or("release unknown"),
@@ -148,7 +155,13 @@ pub fn full_report(d: &FullReport, color: bool) -> String {
             .matched_by
             .as_deref()
             .map(|m| format!(" (matched by {m})"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        match recovered {
+            0 => String::new(),
+            n => format!(
+                ", {n} data symbols recovered from the kernel's code (source.tried in --json)"
+            ),
+        }
     );
     s
 }
