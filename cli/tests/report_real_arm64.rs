@@ -344,6 +344,44 @@ fn arm64_reports_without_debuginfo_equal_the_dwarf_reports() {
     );
 }
 
+/// A vmlinux without `.symtab` (`strip --strip-all` keeps `.BTF`) takes its addresses from the dump's
+/// kallsyms: the same recovery from code, the same report as DWARF.
+#[test]
+fn arm64_stripped_vmlinux_with_symbols_recovered_from_code_equals_dwarf() {
+    let k = arm64_kernel();
+    let dir = std::env::temp_dir().join(format!("vmtaint-arm64-stripped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stripped = dir.join("vmlinux");
+    let status = Command::new("aarch64-linux-gnu-strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(k.vmlinux())
+        .status()
+        .expect("aarch64-linux-gnu-strip (binutils-aarch64-linux-gnu: scripts/install-deps.sh)");
+    assert!(status.success());
+    let dump = k.scenario("mixed").expect("mixed").dir.join("vmcore.lzo");
+    let dwarf = report(&["--vmlinux", k.vmlinux().to_str().unwrap()], &dump);
+    let btf = report(
+        &["--no-debuginfo", "--vmlinux", stripped.to_str().unwrap()],
+        &dump,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(btf["source"]["origin"], stripped.to_str().unwrap());
+    let tried: Vec<&str> = btf["source"]["tried"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| s(&a["source"]))
+        .collect();
+    assert_eq!(&tried[..2], ["dwarf", "btf-vmlinux"], "{tried:?}");
+    assert!(
+        tried[2..].iter().all(|t| *t == "kernel-code") && tried.len() > 10,
+        "{tried:?}"
+    );
+    assert_eq!(without_source(dwarf), without_source(btf));
+}
+
 /// One scan over an archive holding x86-64 and arm64 dumps: each read with its own arch and its own debug
 /// vmlinux (matched by build-id among both kernels' directories).
 #[test]

@@ -78,9 +78,10 @@ pub fn make_report_for(
         None => symbols,
     };
     // The dump's own kallsyms of an arm64 kernel has only text symbols: data symbols it lacks are recovered
-    // from the code of the functions that use them (every report alike: the index does not keep them).
+    // from the code of the functions that use them (every report alike: the index does not keep them). Also
+    // behind a vmlinux's `.BTF` when that file has no `.symtab`. Not for a running kernel (yet).
     let from_dump = match &chosen {
-        Chosen::Btf(b, None) => host.is_none() && b.origin() == "dump",
+        Chosen::Btf(b, _) => host.is_none() && b.addresses_from_dump(),
         Chosen::BtfDumpIndexed(_) => true,
         _ => false,
     };
