@@ -15,8 +15,8 @@
 use std::sync::OnceLock;
 
 use analyzers::target::{Member, SymbolAt, TypeRef};
+use kmem::KernelMemory;
 use symbols::code_refs::{data_refs, Access, CodeRef};
-use vmcore::Vmcore;
 
 use crate::target::SymbolSource;
 
@@ -192,13 +192,13 @@ pub struct Outcome {
 /// from the code of the functions that use them (see the module documentation). Only for arm64 dumps.
 pub struct CodeRecovery<'a> {
     inner: &'a dyn SymbolSource,
-    dump: &'a Vmcore,
+    dump: &'a dyn KernelMemory,
     outcomes: Vec<OnceLock<Outcome>>,
 }
 
 impl<'a> CodeRecovery<'a> {
-    /// Recovery over `inner` for `dump`.
-    pub fn new(inner: &'a dyn SymbolSource, dump: &'a Vmcore) -> CodeRecovery<'a> {
+    /// Recovery over `inner` for the kernel memory `dump` (a [`vmcore::Vmcore`]).
+    pub fn new(inner: &'a dyn SymbolSource, dump: &'a dyn KernelMemory) -> CodeRecovery<'a> {
         CodeRecovery {
             inner,
             dump,
@@ -239,13 +239,13 @@ impl<'a> CodeRecovery<'a> {
 /// Memory and types, for the checks.
 struct Checker<'a> {
     src: &'a dyn SymbolSource,
-    dump: &'a Vmcore,
+    dump: &'a dyn KernelMemory,
 }
 
 impl Checker<'_> {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), String> {
         self.dump
-            .read_virt(addr, buf)
+            .read(addr, buf)
             .map_err(|e| format!("{addr:#x} unreadable: {e}"))
     }
 
@@ -651,5 +651,236 @@ impl SymbolSource for CodeRecovery<'_> {
 
     fn symbol_at(&self, addr: u64) -> Option<SymbolAt> {
         self.inner.symbol_at(addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+
+    use kmem::ReadError;
+
+    use super::*;
+
+    // Addresses of Debian's 6.1.0-56-cloud-arm64 image (its debug vmlinux, no KASLR slide).
+    const ETEXT: u64 = 0xffff_8000_08be_0000;
+    const INIT_BEGIN: u64 = 0xffff_8000_0939_0000;
+    const EINITTEXT: u64 = 0xffff_8000_093f_4c0c;
+    const GET_TAINT: u64 = 0xffff_8000_0809_3790;
+    const TAINTED_MASK: u64 = 0xffff_8000_09a1_8c20;
+    const SIG_ENFORCED: u64 = 0xffff_8000_0815_3040;
+
+    /// Symbols, extents and types a test gives, and memory regions.
+    #[derive(Default)]
+    struct Fake {
+        symbols: HashMap<&'static str, (u64, u64)>,
+        sizes: HashMap<String, u64>,
+        memory: BTreeMap<u64, Vec<u8>>,
+    }
+
+    impl Fake {
+        fn new() -> Fake {
+            let mut f = Fake::default();
+            f.symbols.insert("_etext", (ETEXT, 0x100));
+            f.symbols.insert("__init_begin", (INIT_BEGIN, 0x20));
+            f.symbols.insert("_einittext", (EINITTEXT, 0x20));
+            // 19 taint flags of 24 bytes (6.1).
+            f.sizes
+                .insert(TypeRef::TypeOf("taint_flags").to_string(), 19 * 24);
+            f.sizes
+                .insert(TypeRef::Struct("taint_flag").to_string(), 24);
+            f
+        }
+
+        fn function(&mut self, name: &'static str, at: u64, words: &[u32]) {
+            self.symbols.insert(name, (at, 4 * words.len() as u64));
+            self.map(at, words.iter().flat_map(|w| w.to_le_bytes()).collect());
+        }
+
+        fn map(&mut self, at: u64, bytes: Vec<u8>) {
+            self.memory.insert(at, bytes);
+        }
+
+        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+            let (start, bytes) =
+                self.memory
+                    .range(..=addr)
+                    .next_back()
+                    .ok_or(ReadError::Unmapped {
+                        vaddr: addr,
+                        detail: "not in the test's memory",
+                    })?;
+            let off = (addr - start) as usize;
+            let src = bytes.get(off..off + buf.len()).ok_or(ReadError::Unmapped {
+                vaddr: addr,
+                detail: "not in the test's memory",
+            })?;
+            buf.copy_from_slice(src);
+            Ok(())
+        }
+    }
+
+    impl SymbolSource for Fake {
+        fn kind(&self) -> &'static str {
+            "btf"
+        }
+        fn origin(&self) -> String {
+            "dump".into()
+        }
+        fn symbol(&self, name: &str) -> Option<u64> {
+            self.symbols.get(name).map(|s| s.0)
+        }
+        fn symbol_extent(&self, name: &str) -> Option<u64> {
+            self.symbols.get(name).map(|s| s.1)
+        }
+        fn size_of(&self, ty: TypeRef<'_>) -> Option<u64> {
+            self.sizes.get(&ty.to_string()).copied()
+        }
+        fn member(&self, _: TypeRef<'_>, _: &str) -> Option<Member> {
+            None
+        }
+        fn enumerator(&self, _: &str) -> Option<i64> {
+            None
+        }
+    }
+
+    /// get_taint: nop; nop; adrp x0, 0xffff800009a18000; paciasp; autiasp; ldr x0, [x0, #3104]; ret.
+    const GET_TAINT_CODE: [u32; 7] = [
+        0xd503201f, 0xd503201f, 0xb000cc20, 0xd503233f, 0xd50323bf, 0xf9461000, 0xd65f03c0,
+    ];
+
+    fn recover(f: &Fake, name: &str) -> (Option<u64>, Vec<Outcome>) {
+        let memory = |addr: u64, buf: &mut [u8]| f.read(addr, buf);
+        let r = CodeRecovery::new(f, &memory);
+        (r.symbol(name), r.outcomes())
+    }
+
+    #[test]
+    fn tainted_mask_from_get_taint() {
+        let mut f = Fake::new();
+        f.function("get_taint", GET_TAINT, &GET_TAINT_CODE);
+        f.map(TAINTED_MASK, 0x3201u64.to_le_bytes().to_vec());
+        let (a, outcomes) = recover(&f, "tainted_mask");
+        assert_eq!(a, Some(TAINTED_MASK));
+        assert_eq!(outcomes.len(), 1);
+        let note = &outcomes[0].note;
+        assert!(
+            note.starts_with("`tainted_mask` at 0xffff800009a18c20: recovered from get_taint's code (8-byte load at get_taint+0x14)")
+                && note.contains("0x3201 has only known taint flag bits (the kernel has 19)"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn a_value_the_kernel_cannot_have_written_is_no_match() {
+        let mut f = Fake::new();
+        f.function("get_taint", GET_TAINT, &GET_TAINT_CODE);
+        f.map(TAINTED_MASK, (1u64 << 40).to_le_bytes().to_vec());
+        let (a, outcomes) = recover(&f, "tainted_mask");
+        assert_eq!(a, None);
+        let o = &outcomes[0];
+        assert!(o.has_accessor);
+        assert!(
+            o.note.contains("no candidate passed")
+                && o.note.contains("beyond the kernel's 19 taint flags")
+                && o.note.contains("no `print_tainted` in kallsyms"),
+            "{}",
+            o.note
+        );
+    }
+
+    #[test]
+    fn unreadable_code_or_data_is_said() {
+        let mut f = Fake::new();
+        f.symbols.insert("get_taint", (GET_TAINT, 32));
+        let (a, outcomes) = recover(&f, "tainted_mask");
+        assert_eq!(a, None);
+        assert!(outcomes[0]
+            .note
+            .contains("get_taint's code: 0xffff800008093790 unreadable"));
+        f.function("get_taint", GET_TAINT, &GET_TAINT_CODE);
+        let (a, outcomes) = recover(&f, "tainted_mask");
+        assert_eq!(a, None);
+        assert!(
+            outcomes[0].note.contains("0xffff800009a18c20 unreadable"),
+            "{}",
+            outcomes[0].note
+        );
+    }
+
+    #[test]
+    fn two_candidates_that_pass_are_ambiguous() {
+        // is_module_sig_enforced reading two bytes, both 0 or 1: which one is sig_enforce cannot be told.
+        // adrp x0, 0xffff800009a41000; ldrb w0, [x0, #1856]; ldrb w1, [x0, #1857]; ret
+        let mut f = Fake::new();
+        f.function(
+            "is_module_sig_enforced",
+            SIG_ENFORCED,
+            &[0xd000c760, 0x395d0001, 0x395d0400, 0xd65f03c0],
+        );
+        f.map(0xffff_8000_09a4_1740, vec![1, 0]);
+        let (a, outcomes) = recover(&f, "sig_enforce");
+        assert_eq!(a, None);
+        assert!(
+            outcomes[0]
+                .note
+                .contains("2 candidates pass (0xffff800009a41740, 0xffff800009a41741): ambiguous"),
+            "{}",
+            outcomes[0].note
+        );
+        // One of them no bool: the other is the variable.
+        f.map(0xffff_8000_09a4_1740, vec![7, 1]);
+        let (a, _) = recover(&f, "sig_enforce");
+        assert_eq!(a, Some(0xffff_8000_09a4_1741));
+    }
+
+    #[test]
+    fn references_outside_the_image_data_are_not_candidates() {
+        // get_taint loading from the text (adrp x0, its own page; ldr x0, [x0, #8]).
+        let mut f = Fake::new();
+        f.function(
+            "get_taint",
+            GET_TAINT,
+            &[0x90000000, 0xf9400400, 0xd65f03c0],
+        );
+        f.map(GET_TAINT & !0xfff, vec![0; 0x1000]);
+        let (a, outcomes) = recover(&f, "tainted_mask");
+        assert_eq!(a, None);
+        assert!(outcomes[0]
+            .note
+            .contains("no reference of the kind expected"));
+    }
+
+    #[test]
+    fn known_symbols_and_other_names_are_not_recovered() {
+        let mut f = Fake::new();
+        f.function("get_taint", GET_TAINT, &GET_TAINT_CODE);
+        f.symbols.insert("tainted_mask", (0x1234, 8));
+        let (a, outcomes) = recover(&f, "tainted_mask");
+        assert_eq!(a, Some(0x1234));
+        assert!(outcomes.is_empty());
+        let (a, outcomes) = recover(&f, "init_task");
+        assert_eq!(a, None);
+        assert!(outcomes.is_empty());
+        // No function that uses it: nothing tried, nothing to complain about.
+        let (a, outcomes) = recover(&Fake::new(), "kernel_locked_down");
+        assert_eq!(a, None);
+        assert!(!outcomes[0].has_accessor);
+    }
+
+    #[test]
+    fn a_function_extent_is_bounded() {
+        let mut f = Fake::new();
+        f.function("get_taint", GET_TAINT, &GET_TAINT_CODE);
+        f.map(TAINTED_MASK, 0u64.to_le_bytes().to_vec());
+        // A kallsyms extent of 1 GiB (a corrupt table): 16 KiB are read, past the mapped code: unreadable.
+        f.symbols.insert("get_taint", (GET_TAINT, 1 << 30));
+        let (a, outcomes) = recover(&f, "tainted_mask");
+        assert_eq!(a, None);
+        assert!(
+            outcomes[0].note.contains("unreadable"),
+            "{}",
+            outcomes[0].note
+        );
     }
 }
