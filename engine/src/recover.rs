@@ -188,8 +188,22 @@ pub struct Outcome {
     pub has_accessor: bool,
 }
 
-/// A [`SymbolSource`] that answers what `inner` answers, and the variables of [`WANTED`] it does not know
-/// from the code of the functions that use them (see the module documentation). Only for arm64 dumps.
+/// A [`SymbolSource`] that answers what `inner` answers, and the variables of [`recoverable`] it does not
+/// know from the code of the functions that use them (see the module documentation). Only for arm64 dumps.
+///
+/// ```no_run
+/// use engine::btf_source::BtfSource;
+/// use engine::recover::CodeRecovery;
+/// use engine::target::SymbolSource;
+/// let dump = vmcore::Vmcore::open("/var/crash/vmcore")?;
+/// let btf = BtfSource::from_dump(&dump)?; // kallsyms without data symbols
+/// let recovery = CodeRecovery::new(&btf, &dump);
+/// println!("tainted_mask at {:x?}", recovery.symbol("tainted_mask"));
+/// for o in recovery.outcomes() {
+///     println!("{}", o.note); // where it was found and what its memory showed, or why not
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct CodeRecovery<'a> {
     inner: &'a dyn SymbolSource,
     dump: &'a dyn KernelMemory,
