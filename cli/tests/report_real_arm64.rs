@@ -326,22 +326,27 @@ fn arm64_reports_without_debuginfo_equal_the_dwarf_reports() {
             assert_eq!(without_source(dwarf), without_source(btf), "{ctx}");
         }
     }
-    // The text report says so in its last line.
+    // The text and Markdown reports say so in their last line.
     let mixed = k.scenario("mixed").expect("the mixed scenario");
-    let out = Command::new(BIN)
-        .args(["report", "--no-debuginfo"])
-        .arg(mixed.dir.join("vmcore.lzo"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run vmtaint");
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text.lines().last().unwrap_or_default();
-    assert!(
-        last.contains("symbols: btf dump, ")
-            && last.contains(" data symbols recovered from the kernel's code"),
-        "{last}"
-    );
+    for format in ["text", "markdown"] {
+        let out = Command::new(BIN)
+            .args(["report", "--no-debuginfo", "--format", format])
+            .arg(mixed.dir.join("vmcore.lzo"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run vmtaint");
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let last = text
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or_default();
+        assert!(
+            last.contains("symbols: btf dump, ")
+                && last.contains(" data symbols recovered from the kernel's code"),
+            "{format}: {last}"
+        );
+    }
 }
 
 /// A vmlinux without `.symtab` (`strip --strip-all` keeps `.BTF`) takes its addresses from the dump's

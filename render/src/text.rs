@@ -136,13 +136,7 @@ pub fn section(r: &Report, which: Section, color: bool) -> String {
 pub fn full_report(d: &FullReport, color: bool) -> String {
     let dump = &d.dump;
     let mut s = report(&d.report, color);
-    // Data symbols the chosen source lacked, recovered from the kernel's code (engine::recover).
-    let recovered = d
-        .source
-        .tried
-        .iter()
-        .filter(|a| a.source == "kernel-code" && !a.outcome.contains("not recovered"))
-        .count();
+    let recovered = crate::recovered_from_code(d);
     let _ = writeln!(
         s,
         "\n{} ({}, {}); symbols: {} {}{}{}",
