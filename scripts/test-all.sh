@@ -74,7 +74,7 @@ if [ "$fuzz_seconds" != 0 ]; then
   for v in 4 5; do
     gcc -g -gdwarf-$v -O0 -o "fuzz/seeds/vmlinux/tiny-dwarf$v" fuzz/seed-src/tiny_kernel.c
   done
-  for t in elf kdump flattened vmcoreinfo lzo btf kallsyms analyzers vmlinux text_log printk aarch64 image_scan; do
+  for t in elf kdump flattened vmcoreinfo lzo btf kallsyms analyzers vmlinux text_log printk aarch64 image_scan code_refs; do
     mkdir -p "fuzz/corpus/$t" "fuzz/seeds/$t"
     # RUSTC_BOOTSTRAP: cargo fuzz needs -Z flags; the machine has one (stable) toolchain.
     log=fuzz/fuzz-$t.log

@@ -32,6 +32,8 @@ pub struct FakeTarget {
     members: HashMap<(String, String), Member>,
     enumerators: HashMap<String, i64>,
     vmcoreinfo: HashMap<String, String>,
+    /// start address -> (name, size): what [`Target::symbol_at`] answers.
+    functions: BTreeMap<u64, (String, u64)>,
 }
 
 fn type_key(ty: TypeRef<'_>) -> String {
@@ -85,6 +87,12 @@ impl FakeTarget {
 
     pub fn add_symbol(&mut self, name: &str, addr: u64) {
         self.symbols.insert(name.to_string(), addr);
+    }
+
+    /// A function of `size` bytes at `addr`: a symbol, and what [`Target::symbol_at`] answers inside it.
+    pub fn add_function(&mut self, name: &str, addr: u64, size: u64) {
+        self.add_symbol(name, addr);
+        self.functions.insert(addr, (name.to_string(), size));
     }
 
     /// Declare `struct NAME` of `size` bytes with simple members `(name, offset, size)`.
@@ -212,6 +220,15 @@ impl Target for FakeTarget {
 
     fn vmcoreinfo(&self, key: &str) -> Option<String> {
         self.vmcoreinfo.get(key).cloned()
+    }
+
+    fn symbol_at(&self, addr: u64) -> Option<crate::target::SymbolAt> {
+        let (&start, (name, size)) = self.functions.range(..=addr).next_back()?;
+        (addr - start < *size).then(|| crate::target::SymbolAt {
+            name: name.clone(),
+            address: start,
+            size: Some(*size),
+        })
     }
 }
 

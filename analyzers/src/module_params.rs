@@ -111,6 +111,31 @@ impl Kind {
         (Kind::Array, "param_array_ops", "array"),
     ];
 
+    /// Each kind's `set` and `get` functions (kernel/params.c), text symbols every kallsyms has: they name an
+    /// `ops` table a symbol source without data symbols cannot (Debian's arm64 kallsyms).
+    const FUNCTIONS: [(Kind, &'static str, &'static str); 16] = [
+        (Kind::Byte, "param_set_byte", "param_get_byte"),
+        (Kind::Short, "param_set_short", "param_get_short"),
+        (Kind::Ushort, "param_set_ushort", "param_get_ushort"),
+        (Kind::Int, "param_set_int", "param_get_int"),
+        (Kind::Uint, "param_set_uint", "param_get_uint"),
+        (Kind::Long, "param_set_long", "param_get_long"),
+        (Kind::Ulong, "param_set_ulong", "param_get_ulong"),
+        (Kind::Ullong, "param_set_ullong", "param_get_ullong"),
+        (Kind::Hexint, "param_set_hexint", "param_get_hexint"),
+        (Kind::Charp, "param_set_charp", "param_get_charp"),
+        (Kind::Bool, "param_set_bool", "param_get_bool"),
+        (
+            Kind::BoolEnableOnly,
+            "param_set_bool_enable_only",
+            "param_get_bool",
+        ),
+        (Kind::Invbool, "param_set_invbool", "param_get_invbool"),
+        (Kind::Bint, "param_set_bint", "param_get_int"),
+        (Kind::String, "param_set_copystring", "param_get_string"),
+        (Kind::Array, "param_array_set", "param_array_get"),
+    ];
+
     fn name(self) -> &'static str {
         Self::ALL
             .iter()
@@ -134,6 +159,8 @@ pub struct ParamLayout {
     /// `struct kparam_array`: max, elemsize, num, ops, elem.
     array: Option<[Member; 5]>,
     ops_table: Vec<(u64, Kind)>,
+    /// `struct kernel_param_ops`: set, get (for tables no symbol names).
+    ops_functions: Option<(u64, u64)>,
 }
 
 impl ParamLayout {
@@ -167,7 +194,13 @@ impl ParamLayout {
             .iter()
             .filter_map(|(k, sym, _)| Some((t.symbol(sym)?, *k)))
             .collect();
+        let ops_ty = TypeRef::Struct("kernel_param_ops");
+        let ops_functions = t
+            .member(ops_ty, "set")
+            .zip(t.member(ops_ty, "get"))
+            .map(|(s, g)| (s.offset, g.offset));
         Some(ParamLayout {
+            ops_functions,
             kp,
             num_kp,
             size,
@@ -181,11 +214,22 @@ impl ParamLayout {
         })
     }
 
-    fn kind_of(&self, ops: u64) -> Option<Kind> {
-        self.ops_table
+    /// The kind of the `ops` table at `ops`: the `param_ops_*` symbol at that address, else (no such symbol
+    /// known) the kind whose `set` and `get` functions the table points to.
+    fn kind_of(&self, t: &dyn Target, ops: u64) -> Option<Kind> {
+        if let Some((_, k)) = self.ops_table.iter().find(|(a, _)| *a == ops) {
+            return Some(*k);
+        }
+        let (set, get) = self.ops_functions?;
+        let function = |at: u64| {
+            let f = t.read_u64(ops.wrapping_add(at)).ok()?;
+            t.symbol_at(f).filter(|s| s.address == f).map(|s| s.name)
+        };
+        let (set, get) = (function(set)?, function(get)?);
+        Kind::FUNCTIONS
             .iter()
-            .find(|(a, _)| *a == ops)
-            .map(|(_, k)| *k)
+            .find(|(_, s, g)| *s == set && *g == get)
+            .map(|(k, _, _)| *k)
     }
 }
 
@@ -268,7 +312,7 @@ fn read_param(t: &dyn Target, l: &ParamLayout, at: u64) -> Result<ModuleParam, S
             format!("?{name_ptr:#x}")
         }
     };
-    let (kind, value) = match l.kind_of(ops) {
+    let (kind, value) = match l.kind_of(t, ops) {
         None => ("unknown".to_string(), Err(None)),
         Some(Kind::Array) => match &l.array {
             Some(a) => {
@@ -383,7 +427,7 @@ fn array_value(
                 .map_err(|e| format!("element count at {num_ptr:#x} unreadable: {e}"))?
                 as u64
         };
-        Ok((l.kind_of(ops), max, elemsize, num, elem))
+        Ok((l.kind_of(t, ops), max, elemsize, num, elem))
     };
     let (kind, max, elemsize, num, elem) = match read() {
         Ok(v) => v,
@@ -422,4 +466,66 @@ fn array_value(
         );
     }
     (kind, Ok(out.join(",")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeTarget;
+
+    /// A module with one parameter whose `ops` table (at 0x9100) no symbol names, pointing to `set`/`get`.
+    fn target(set: u64, get: u64) -> FakeTarget {
+        let mut t = FakeTarget::new();
+        t.add_struct(
+            "kernel_param",
+            40,
+            &[("name", 0, 8), ("ops", 16, 8), ("arg", 32, 8)],
+        );
+        t.add_struct(
+            "kernel_param_ops",
+            32,
+            &[("flags", 0, 4), ("set", 8, 8), ("get", 16, 8)],
+        );
+        t.add_struct("module", 64, &[("kp", 0, 8), ("num_kp", 8, 4)]);
+        t.add_function("param_set_ushort", 0xa000, 0x40);
+        t.add_function("param_get_ushort", 0xa040, 0x40);
+        t.add_function("param_get_int", 0xa080, 0x40);
+        let mut ops = vec![0u8; 32];
+        ops[8..16].copy_from_slice(&set.to_le_bytes());
+        ops[16..24].copy_from_slice(&get.to_le_bytes());
+        t.map(0x9100, ops);
+        t.map(0x5000, b"p_ushort\0".to_vec());
+        t.map(0x6000, 65535u16.to_le_bytes().to_vec());
+        let mut kp = vec![0u8; 40];
+        kp[0..8].copy_from_slice(&0x5000u64.to_le_bytes());
+        kp[16..24].copy_from_slice(&0x9100u64.to_le_bytes());
+        kp[32..40].copy_from_slice(&0x6000u64.to_le_bytes());
+        t.map(0x4000, kp);
+        let mut module = vec![0u8; 64];
+        module[0..8].copy_from_slice(&0x4000u64.to_le_bytes());
+        module[8..12].copy_from_slice(&1u32.to_le_bytes());
+        t.map(0x1000, module);
+        t
+    }
+
+    #[test]
+    fn an_ops_table_no_symbol_names_is_known_by_its_functions() {
+        let t = target(0xa000, 0xa040);
+        let layout = ParamLayout::learn(&t).unwrap();
+        let (params, problems) = read_params(&t, &layout, 0x1000);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(params[0].kind, "ushort");
+        assert_eq!(params[0].value.as_deref(), Some("65535"));
+    }
+
+    #[test]
+    fn functions_of_two_kinds_or_inside_a_function_name_none() {
+        // set of ushort, get of int: no kernel table has that pair.
+        for (set, get) in [(0xa000, 0xa080), (0xa004, 0xa040), (0xa000, 0)] {
+            let t = target(set, get);
+            let layout = ParamLayout::learn(&t).unwrap();
+            let (params, _) = read_params(&t, &layout, 0x1000);
+            assert_eq!(params[0].kind, "unknown", "{set:#x} {get:#x}");
+        }
+    }
 }

@@ -11,6 +11,7 @@ use analyzers::target::TypeRef;
 use engine::btf_source::{dump_kallsyms, BtfSource};
 use engine::debuginfo::{DebuginfoOptions, DwarfSource, VmlinuxCache};
 use engine::make_report_cached;
+use engine::recover::{recoverable, CodeRecovery};
 use engine::target::SymbolSource;
 use serde_json::Value;
 use symbols::btf::Btf;
@@ -116,7 +117,8 @@ fn every_dump_reports_the_same_without_debuginfo() {
             assert_eq!(btf.source.origin, "dump");
             assert_eq!(
                 btf.source.tried.last().map(|a| a.source.as_ref()),
-                Some("btf-dump")
+                Some("btf-dump"),
+                "kallsyms has every symbol: nothing is recovered from code"
             );
             let (d, b) = (
                 serde_json::to_value(&dwarf).unwrap(),
@@ -474,4 +476,132 @@ fn kernels_before_6_0_report_the_same_without_debuginfo() {
         checked,
         old.len() * real::SCENARIOS.len() * real::KDUMP_FILES.len()
     );
+}
+
+/// Debian's arm64 kallsyms has no data symbols: every one the analyzers need is recovered from the code of
+/// the functions that use it (engine::recover), at the debug vmlinux's address plus the KASLR slide, on every
+/// arm64 scenario. (That the reports then equal the DWARF ones: report_real_arm64.rs.)
+#[test]
+fn arm64_data_symbols_recovered_from_code_are_the_vmlinux_symbols() {
+    let scenarios = real::scenarios_of("aarch64");
+    assert_eq!(
+        scenarios.len(),
+        real::SCENARIOS.len() * real::kernels_of("aarch64").len(),
+        "every arm64 scenario is present"
+    );
+    real::check_each(scenarios, real::Scenario::id, |s| {
+        let v = vmlinux(&s.kernel);
+        let dump = Vmcore::open(s.dir.join("vmcore.lzo")).unwrap();
+        let slide = slide(&dump);
+        let src = BtfSource::from_dump(&dump).unwrap();
+        let recovery = CodeRecovery::new(&src, &dump);
+        let names: Vec<&str> = recoverable().collect();
+        assert!(names.len() >= 12, "{names:?}");
+        for name in names {
+            assert_eq!(src.symbol(name), None, "{}: kallsyms has {name}", s.id());
+            let want = v.symbol(name).unwrap().address.wrapping_add(slide);
+            assert_eq!(
+                recovery.symbol(name),
+                Some(want),
+                "{}: {name}: {:?}",
+                s.id(),
+                recovery.outcomes()
+            );
+        }
+        assert!(recovery.outcomes().iter().all(|o| o.address.is_some()));
+    });
+}
+
+/// The code recovery reads is the dump's (every copy of it in the file changed here): where it does not say what the variable is (a load replaced by a
+/// NOP), the next function is read; where none does, the symbol stays unknown, the report says why, and the
+/// verdict comes from the kernel log as without recovery.
+#[test]
+fn arm64_code_that_names_nothing_recovers_nothing() {
+    let k = real::kernels_of("aarch64")
+        .into_iter()
+        .next()
+        .expect("an arm64 kernel line");
+    let path = k.dir.join("mixed").join("vmcore.elf");
+    assert!(
+        real::require_input(
+            path.exists(),
+            &path.display().to_string(),
+            "make-real-cores.sh"
+        ),
+        "{}",
+        path.display()
+    );
+    let words = |w: &[u32]| -> Vec<u8> { w.iter().flat_map(|w| w.to_le_bytes()).collect() };
+    // get_taint: adrp x0; paciasp; autiasp; ldr x0, [x0, #3104]; ret (Debian 6.1.0-56-cloud-arm64).
+    let get_taint = words(&[0xb000cc20, 0xd503233f, 0xd50323bf, 0xf9461000, 0xd65f03c0]);
+    // print_tainted: adrp x0; add x0, x0, #0xc18; paciasp; ldr x1, [x0, #8]
+    let print_tainted = words(&[0xb000cc20, 0x91306000, 0xd503233f, 0xf9400401]);
+    let nop_load = |bytes: &mut Vec<u8>, pattern: &[u8]| {
+        let at: Vec<usize> = bytes
+            .windows(pattern.len())
+            .enumerate()
+            .filter(|(_, w)| *w == pattern)
+            .map(|(i, _)| i)
+            .collect();
+        // The ELF dump may hold the kernel's text more than once (its text mapping and the linear map).
+        assert!(!at.is_empty(), "the code is in the dump");
+        for start in at {
+            let load = start + pattern.len() - if pattern.len() == 20 { 8 } else { 4 };
+            bytes[load..load + 4].copy_from_slice(&0xd503201fu32.to_le_bytes());
+        }
+    };
+    let report = |dump: Vmcore| {
+        let r = engine::make_report(&dump, &opts(true)).unwrap();
+        serde_json::to_value(&r).unwrap()
+    };
+    // The file (800 MB) is read and changed once per case, never held twice.
+    let damaged = |patterns: &[&[u8]]| {
+        let mut bytes = std::fs::read(&path).unwrap();
+        for p in patterns {
+            nop_load(&mut bytes, p);
+        }
+        report(Vmcore::from_bytes(&path, bytes).unwrap())
+    };
+    let outcome = |r: &Value| -> String {
+        r["source"]["tried"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| {
+                a["source"] == "kernel-code"
+                    && a["outcome"].as_str().unwrap().starts_with("`tainted_mask`")
+            })
+            .map(|a| a["outcome"].as_str().unwrap().to_string())
+            .expect("an outcome for tainted_mask")
+    };
+    let good = report(Vmcore::open(&path).unwrap());
+    let r = damaged(&[&get_taint]);
+    assert!(
+        outcome(&r).contains("recovered from print_tainted's code"),
+        "{}",
+        outcome(&r)
+    );
+    assert_eq!(r["tainted_mask"], good["tainted_mask"]);
+    assert_eq!(r["tainted_mask_source"], "memory");
+    let r = damaged(&[&get_taint, &print_tainted]);
+    let o = outcome(&r);
+    assert!(
+        o.contains("not recovered") && o.contains("get_taint") && o.contains("print_tainted"),
+        "{o}"
+    );
+    assert_eq!(r["tainted_mask_source"], "kernel_log", "{}", r["problems"]);
+    assert!(
+        r["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("`tainted_mask` not recovered")),
+        "{}",
+        r["problems"]
+    );
+    // What was recovered still is: modules, from print_modules.
+    assert_eq!(r["modules"], good["modules"]);
 }

@@ -244,57 +244,147 @@ fn arm64_info_shows_the_translation_on_every_dump() {
     }
 }
 
-/// Debian's arm64 kernels lack CONFIG_KALLSYMS_ALL: without the debug vmlinux there is no `tainted_mask` or
-/// `modules` symbol. The mask then comes from the kernel log's last `Tainted:` header (said so, and checked
-/// against the guest), and what cannot be read is named in `problems`.
+/// The report without its `source` (which says where the symbols came from).
+fn without_source(mut r: Value) -> Value {
+    r.as_object_mut().expect("an object").remove("source");
+    r
+}
+
+/// Debian's arm64 kernels lack CONFIG_KALLSYMS_ALL: the dump's kallsyms has no data symbols. Without the
+/// debug vmlinux, `tainted_mask`, `taint_flags`, `modules`, `last_unloaded_module`, `sig_enforce`,
+/// `kernel_locked_down` and `panic_cpu` are recovered from the code of the functions that use them
+/// (engine::recover), as are `module_alloc_base` (module addresses in call traces) and the system keyrings'
+/// pointers, each checked against memory and said in `source.tried`; module parameters' `ops` tables are
+/// known by their `set`/`get` functions. The report is then the DWARF report, every key of it (mask, flags,
+/// modules with their taints, signatures and parameters, last unloaded module, signature enforcement and
+/// lockdown, keyrings, panic, crash site, timeline, problems), on every scenario and format.
 #[test]
-fn arm64_reports_without_debuginfo_say_where_the_mask_came_from_and_what_is_missing() {
+fn arm64_reports_without_debuginfo_equal_the_dwarf_reports() {
     let k = arm64_kernel();
-    for sc in k.scenarios() {
-        let dump = sc.dir.join("vmcore.lzo");
-        let ctx = sc.id();
-        let r = report(&["--no-debuginfo"], &dump);
-        assert_eq!(
-            r["tainted_mask"].as_u64(),
-            Some(expected_mask(&sc)),
-            "{ctx}: {}",
-            r["problems"]
-        );
-        assert_eq!(r["tainted_mask_source"], "kernel_log", "{ctx}");
-        let problems: Vec<String> = r["problems"]
-            .as_array()
-            .expect("problems")
-            .iter()
-            .map(|p| s(&p["message"]).to_string())
-            .collect();
-        assert!(
-            problems
+    let scenarios = k.scenarios();
+    assert_eq!(
+        scenarios.len(),
+        real::SCENARIOS.len(),
+        "every arm64 scenario is present"
+    );
+    let vmlinux = k.vmlinux();
+    let vmlinux = vmlinux.to_str().unwrap();
+    for sc in &scenarios {
+        for dump in sc.dumps() {
+            let ctx = format!(
+                "{}/{}",
+                sc.id(),
+                dump.file_name().unwrap().to_string_lossy()
+            );
+            let dwarf = report(&["--vmlinux", vmlinux], &dump);
+            let btf = report(&["--no-debuginfo"], &dump);
+            assert_eq!(btf["source"]["kind"], "btf", "{ctx}");
+            assert_eq!(
+                btf["tainted_mask_source"], "memory",
+                "{ctx}: {}",
+                btf["problems"]
+            );
+            assert_eq!(
+                btf["tainted_mask"].as_u64(),
+                Some(expected_mask(sc)),
+                "{ctx}"
+            );
+            let recovered: Vec<&str> = btf["source"]["tried"]
+                .as_array()
+                .unwrap()
                 .iter()
-                .any(|p| p.contains("last `Tainted:` header")),
-            "{ctx}: the log-derived mask is not said: {problems:?}"
-        );
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.contains("`tainted_mask` not found")),
-            "{ctx}: {problems:?}"
-        );
-        assert!(
-            problems.iter().any(|p| p.contains("`modules` not found")),
-            "{ctx}: {problems:?}"
-        );
-        // The log's taint lines are all still in the timeline.
-        let events: Vec<u64> = r["timeline"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["kind"] == "taint")
-            .map(|e| e["ts_ns"].as_u64().unwrap() / 1000)
-            .collect();
-        for (t, text) in taint_lines(&sc) {
-            assert!(events.contains(&t), "{ctx}: [{t}] {text}");
+                .filter(|a| a["source"] == "kernel-code")
+                .map(|a| s(&a["outcome"]))
+                .collect();
+            for name in [
+                "tainted_mask",
+                "taint_flags",
+                "modules",
+                "last_unloaded_module",
+                "sig_enforce",
+                "kernel_locked_down",
+                "panic_cpu",
+                // (module_alloc_base is asked only for a module address to place.)
+                "builtin_trusted_keys",
+                "secondary_trusted_keys",
+                "platform_trusted_keys",
+                "machine_trusted_keys",
+            ] {
+                assert!(
+                    recovered
+                        .iter()
+                        .any(|o| o.starts_with(&format!("`{name}` at 0x"))
+                            && o.contains("checked: ")),
+                    "{ctx}: {name}: {recovered:?}"
+                );
+            }
+            assert!(
+                !recovered.iter().any(|o| o.contains("not recovered")),
+                "{ctx}: {recovered:?}"
+            );
+            // Everything else DWARF reports is reported alike.
+            assert_eq!(without_source(dwarf), without_source(btf), "{ctx}");
         }
     }
+    // The text and Markdown reports say so in their last line.
+    let mixed = k.scenario("mixed").expect("the mixed scenario");
+    for format in ["text", "markdown"] {
+        let out = Command::new(BIN)
+            .args(["report", "--no-debuginfo", "--format", format])
+            .arg(mixed.dir.join("vmcore.lzo"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run vmtaint");
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let last = text
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or_default();
+        assert!(
+            last.contains("symbols: btf dump, ")
+                && last.contains(" data symbols recovered from the kernel's code"),
+            "{format}: {last}"
+        );
+    }
+}
+
+/// A vmlinux without `.symtab` (`strip --strip-all` keeps `.BTF`) takes its addresses from the dump's
+/// kallsyms: the same recovery from code, the same report as DWARF.
+#[test]
+fn arm64_stripped_vmlinux_with_symbols_recovered_from_code_equals_dwarf() {
+    let k = arm64_kernel();
+    let dir = std::env::temp_dir().join(format!("vmtaint-arm64-stripped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stripped = dir.join("vmlinux");
+    let status = Command::new("aarch64-linux-gnu-strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(k.vmlinux())
+        .status()
+        .expect("aarch64-linux-gnu-strip (binutils-aarch64-linux-gnu: scripts/install-deps.sh)");
+    assert!(status.success());
+    let dump = k.scenario("mixed").expect("mixed").dir.join("vmcore.lzo");
+    let dwarf = report(&["--vmlinux", k.vmlinux().to_str().unwrap()], &dump);
+    let btf = report(
+        &["--no-debuginfo", "--vmlinux", stripped.to_str().unwrap()],
+        &dump,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(btf["source"]["origin"], stripped.to_str().unwrap());
+    let tried: Vec<&str> = btf["source"]["tried"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| s(&a["source"]))
+        .collect();
+    assert_eq!(&tried[..2], ["dwarf", "btf-vmlinux"], "{tried:?}");
+    assert!(
+        tried[2..].iter().all(|t| *t == "kernel-code") && tried.len() > 10,
+        "{tried:?}"
+    );
+    assert_eq!(without_source(dwarf), without_source(btf));
 }
 
 /// One scan over an archive holding x86-64 and arm64 dumps: each read with its own arch and its own debug

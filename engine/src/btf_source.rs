@@ -501,6 +501,12 @@ impl BtfSource {
         })
     }
 
+    /// Whether its addresses are the dump's own kallsyms (which, without `CONFIG_KALLSYMS_ALL`, has no data
+    /// symbols: see [`crate::recover`]).
+    pub fn addresses_from_dump(&self) -> bool {
+        matches!(self.addresses, Addresses::Kallsyms(_))
+    }
+
     /// The parsed BTF.
     pub fn btf(&self) -> &Btf {
         &self.btf

@@ -18,6 +18,7 @@ pub mod debuginfo;
 pub mod index;
 pub mod info;
 pub mod live;
+pub mod recover;
 pub mod report;
 pub mod target;
 

@@ -2,11 +2,12 @@
 //! [`DumpTarget`], the analyzers run, and the report records which source answered and which dump it is.
 
 use analyzers::document::{Attempt, DumpSummary, FullReport, SourceReport};
-use analyzers::report::{combine, gather};
+use analyzers::report::{combine, gather, Problem, ProblemKind};
 use vmcore::Vmcore;
 
 use crate::debuginfo::{choose_source_for, Chosen, DebuginfoOptions, Refused, VmlinuxCache};
 use crate::index::Indexed;
+use crate::recover::CodeRecovery;
 use crate::target::{Chain, DumpTarget, SymbolSource, VmcoreInfoOnly};
 
 /// Make the report of an opened dump. Fails only when the user's explicit `--vmlinux` does not fit.
@@ -76,6 +77,20 @@ pub fn make_report_for(
         Some(i) => i,
         None => symbols,
     };
+    // The dump's own kallsyms of an arm64 kernel has only text symbols: data symbols it lacks are recovered
+    // from the code of the functions that use them (every report alike: the index does not keep them). Also
+    // behind a vmlinux's `.BTF` when that file has no `.symtab`. Not for a running kernel (yet).
+    let from_dump = match &chosen {
+        Chosen::Btf(b, _) => host.is_none() && b.addresses_from_dump(),
+        Chosen::BtfDumpIndexed(_) => true,
+        _ => false,
+    };
+    let recovery = (from_dump && dump.machine() == vmcore::Machine::Aarch64)
+        .then(|| CodeRecovery::new(best, dump));
+    let best: &dyn SymbolSource = match &recovery {
+        Some(r) => r,
+        None => best,
+    };
     // VMCOREINFO stands behind the chosen source for what it lacks (unless it is the chosen source).
     let rungs: Vec<&dyn SymbolSource> = match chosen {
         Chosen::VmcoreInfoOnly => vec![best],
@@ -86,7 +101,7 @@ pub fn make_report_for(
         dump,
         symbols: &chain,
     };
-    let report = match host {
+    let mut report = match host {
         // The running kernel: what its memory cannot give, /proc and /sys can (each said so).
         Some(h) => {
             let mut gathered = gather(&target);
@@ -100,6 +115,19 @@ pub fn make_report_for(
     };
     if let Some((index, _, _)) = &index {
         index.save_if_learned();
+    }
+    for o in recovery.iter().flat_map(CodeRecovery::outcomes) {
+        if o.address.is_none() && o.has_accessor {
+            report.problems.push(Problem::new(
+                crate::recover::analyzer_of(o.name),
+                ProblemKind::MissingSymbol,
+                o.note.clone(),
+            ));
+        }
+        tried.push(Attempt {
+            source: crate::recover::SOURCE.into(),
+            outcome: o.note,
+        });
     }
     let answers = chain
         .answers()

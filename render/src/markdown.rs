@@ -178,7 +178,7 @@ pub fn full_report(d: &FullReport) -> String {
     let dump = &d.dump;
     let _ = writeln!(
         s,
-        "\n*{}* ({}, {}{}); symbols: {} {}{}",
+        "\n*{}* ({}, {}{}); symbols: {} {}{}{}",
         cell(&dump.path),
         dump.format,
         dump.release
@@ -194,7 +194,11 @@ pub fn full_report(d: &FullReport) -> String {
             .matched_by
             .as_deref()
             .map(|m| format!(" (matched by {m})"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        match crate::recovered_from_code(d) {
+            0 => String::new(),
+            n => format!(", {n} data symbols recovered from the kernel's code"),
+        }
     );
     s
 }

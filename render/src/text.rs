@@ -136,9 +136,10 @@ pub fn section(r: &Report, which: Section, color: bool) -> String {
 pub fn full_report(d: &FullReport, color: bool) -> String {
     let dump = &d.dump;
     let mut s = report(&d.report, color);
+    let recovered = crate::recovered_from_code(d);
     let _ = writeln!(
         s,
-        "\n{} ({}, {}); symbols: {} {}{}",
+        "\n{} ({}, {}); symbols: {} {}{}{}",
         dump.path,
         dump.format,
         dump.release.as_deref().unwrap_or("release unknown"),
@@ -148,7 +149,13 @@ pub fn full_report(d: &FullReport, color: bool) -> String {
             .matched_by
             .as_deref()
             .map(|m| format!(" (matched by {m})"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        match recovered {
+            0 => String::new(),
+            n => format!(
+                ", {n} data symbols recovered from the kernel's code (source.tried in --json)"
+            ),
+        }
     );
     s
 }

@@ -23,6 +23,7 @@
 pub mod btf;
 mod btf_variables;
 mod build_id;
+pub mod code_refs;
 mod discovery;
 mod dwarf;
 mod elf;

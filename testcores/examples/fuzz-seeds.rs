@@ -112,6 +112,50 @@ fn main() {
     text_seed.push(0);
     text_seed.extend_from_slice(&mem);
     write("aarch64", "vmcoreinfo-4k-39", &text_seed);
+    // code_refs: the address, then arm64 code: print_modules' walk of `modules` and nmi_panic's atomics on
+    // `panic_cpu`, as Debian's 6.1.0-56-cloud-arm64 has them (adrp/add/ldr with pre-index, ldrb, casal,
+    // ldxr/stlxr, branches).
+    let code_seed: Vec<u8> = 0xffff_8000_08ba_04c4u64
+        .to_le_bytes()
+        .into_iter()
+        .chain(
+            [
+                0x900068f4u32,
+                0x91170294,
+                0xd0001435,
+                0x911e42b5,
+                0xf8450e93,
+                0xd1002273,
+                0x91002260,
+                0xeb14001f,
+                0x540001e0,
+                0xb9400260,
+                0x71000c1f,
+                0x54000120,
+                0x97d6c805,
+                0x91006261,
+                0xf9400673,
+                0x17fffff0,
+                0xb0007502,
+                0x911b6042,
+                0x91006041,
+                0x39406040,
+                0x340000a0,
+                0xb000bd03,
+                0x91154063,
+                0x91038060,
+                0x88e4fc02,
+                0xf9800091,
+                0x885f7c83,
+                0x8801fc82,
+                0xa9409463,
+                0xd65f03c0,
+            ]
+            .iter()
+            .flat_map(|w| w.to_le_bytes()),
+        )
+        .collect();
+    write("code_refs", "print-modules-nmi-panic", &code_seed);
     let total: u64 = walk(out);
     println!("fuzz seeds in {}: {total} bytes", out.display());
 }
