@@ -142,16 +142,7 @@ pub fn report_from_log(text: &TextLog) -> Report {
         }
     }
     let table = builtin_table_for_release(release.as_deref());
-    let letters: Vec<(u32, char)> = table
-        .entries
-        .iter()
-        .filter(|e| e.c_true != 0)
-        .map(|e| (e.bit, e.c_true as char))
-        .collect();
-    let snapshot = |mask: u64| TaintSnapshot {
-        tainted_mask: mask,
-        flags: letters.clone(),
-    };
+    let snapshot = |mask: u64| TaintSnapshot::with_table(mask, &table);
     // Column i of a Tainted: string is bit i; any non-blank column but column 0's `G` is set.
     let header_mask = last_tainted.as_ref().map(|(_, cols, _)| {
         cols.chars()

@@ -429,18 +429,8 @@ pub fn combine(target: &dyn Target, g: Gathered, extra_taint_events: &[(char, St
         }
     };
     let build_timeline = |mask: u64| {
-        log.as_ref().map(|l| {
-            let snapshot = TaintSnapshot {
-                tainted_mask: mask,
-                flags: table
-                    .entries
-                    .iter()
-                    .filter(|e| e.c_true != 0)
-                    .map(|e| (e.bit, e.c_true as char))
-                    .collect(),
-            };
-            crate::timeline::build(l, &snapshot)
-        })
+        log.as_ref()
+            .map(|l| crate::timeline::build(l, &TaintSnapshot::with_table(mask, &table)))
     };
     let mut timeline = build_timeline(mask.unwrap_or(0));
     let mut mask_source = mask.map(|_| MaskSource::Memory);

@@ -77,6 +77,19 @@ impl TaintSnapshot {
         }
     }
 
+    /// A snapshot decoded with `table`'s letters (its entries that have one).
+    pub fn with_table(tainted_mask: u64, table: &crate::taint::TaintTable) -> Self {
+        Self {
+            tainted_mask,
+            flags: table
+                .entries
+                .iter()
+                .filter(|e| e.c_true != 0)
+                .map(|e| (e.bit, e.c_true as char))
+                .collect(),
+        }
+    }
+
     fn letter(&self, bit: u32) -> Option<char> {
         if self.flags.is_empty() {
             return UPSTREAM_LETTERS.get(bit as usize).copied();

@@ -705,15 +705,8 @@ fn check_log_read_ways(path: &std::path::Path, bytes: &[u8]) {
     let table = analyzers::taint::builtin_table_for_release(
         report.log_only.as_ref().unwrap().release.as_deref(),
     );
-    let snapshot = analyzers::timeline::TaintSnapshot {
-        tainted_mask: report.tainted_mask.unwrap_or(0),
-        flags: table
-            .entries
-            .iter()
-            .filter(|e| e.c_true != 0)
-            .map(|e| (e.bit, e.c_true as char))
-            .collect(),
-    };
+    let snapshot =
+        analyzers::timeline::TaintSnapshot::with_table(report.tainted_mask.unwrap_or(0), &table);
     assert_eq!(
         analyzers::timeline::build(&whole.log, &snapshot).events,
         report.timeline,
