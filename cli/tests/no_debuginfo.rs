@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use analyzers::target::TypeRef;
@@ -18,8 +17,6 @@ use symbols::btf::Btf;
 use symbols::{TypeDesc, Vmlinux};
 use testcores::real;
 use vmcore::Vmcore;
-
-const BIN: &str = env!("CARGO_BIN_EXE_vmtaint");
 
 /// Structs and unions the analyzers ask about (from `VMTAINT_TRACE=1 vmtaint report`), and the globals
 /// they ask `TypeOf` about.
@@ -427,22 +424,7 @@ fn kernels_before_6_0_report_the_same_without_debuginfo() {
         let vmlinux = k.vmlinux();
         for s in k.scenarios() {
             for path in s.dumps() {
-                let run = |extra: &[&str]| -> Value {
-                    let out = Command::new(BIN)
-                        .args(["report", path.to_str().unwrap(), "--json"])
-                        .args(extra)
-                        .stdin(Stdio::null())
-                        .output()
-                        .expect("run vmtaint");
-                    assert_eq!(
-                        out.status.code(),
-                        Some(0),
-                        "{}: {}",
-                        path.display(),
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                    serde_json::from_slice(&out.stdout).expect("JSON")
-                };
+                let run = |extra: &[&str]| -> Value { common::report_json(&path, extra) };
                 let dwarf = run(&["--vmlinux", vmlinux.to_str().unwrap()]);
                 assert_eq!(dwarf["source"]["kind"], "dwarf", "{}", path.display());
                 let btf = run(&["--no-debuginfo"]);
