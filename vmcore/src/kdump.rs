@@ -324,13 +324,9 @@ impl Kdump {
             return Ok(*t);
         }
         let max = self.header.max_mapnr;
-        let (ram, dumped) = (
-            self.ram.count(src, 0, max, true),
-            self.dumped.count(src, 0, max, true),
-        );
         let t = PageTotals {
-            ram: ram?,
-            dumped: dumped?,
+            ram: self.ram.count(src, 0, max, true)?,
+            dumped: self.dumped.count(src, 0, max, true)?,
         };
         Ok(*self.totals.get_or_init(|| t))
     }
