@@ -169,9 +169,12 @@ peer_why() {
       b1=$(bytes_read "${env[@]}" "$bin" report --json --vmlinux "$vmlinux" "$dump")
       [ -n "$b1" ] || { echo "bench: no byte count from VMTAINT_TRACE" >&2; exit 1; }
       b2=$(bytes_read "${env[@]}" "$bin" report --json --no-debuginfo "$dump")
-      printf '| %s | %s | %s / %s MB / %s MiB | %s / %s MB / %s MiB | %s / %s MB |\n' "$k" "$index" \
+      # drgn has no index: its one measurement stands on the warm row.
+      peer="$(kib_mb "$r3") MB / $(anon_mb "$a3") MB"
+      [ $index = cold ] && peer=-
+      printf '| %s | %s | %s / %s MB / %s MiB | %s / %s MB / %s MiB | %s |\n' "$k" "$index" \
         "$(kib_mb "$r1") MB" "$(anon_mb "$a1")" "$(mib "$b1")" "$(kib_mb "$r2") MB" "$(anon_mb "$a2")" "$(mib "$b2")" \
-        "$(kib_mb "$r3") MB" "$(anon_mb "$a3")"
+        "$peer"
     done
   done
   echo
@@ -207,6 +210,21 @@ peer_why() {
         "$(anon_mb "$ai")" "$(anon_mb "$ar")" "$((b / 1024))"
     done
   done
+  # What the largest machine's `info` spends its time on (the one row that grows with RAM): perf's own report.
+  big=${scale_sizes[-1]}
+  if [ $mode = full ] && command -v perf >/dev/null; then
+    echo
+    echo "Where \`info\` on the $big GiB kdump spends its time (\`perf record\`, then \`perf report --no-children\`, top 6):"
+    echo
+    echo '```'
+    if perf record -q -o "$scratch/info.perf" "$bin" info --json "$scratch/scale/${big}g.kdump" >/dev/null 2>&1; then
+      perf report -i "$scratch/info.perf" --no-children --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 6
+    else
+      echo "(perf could not record here)"
+    fi
+    echo '```'
+    rm -f "$scratch/info.perf"
+  fi
   rm -rf "$scratch/scale"
   echo
 

@@ -5,13 +5,13 @@
 #   testcores/make-real-cores.sh needs to make real dumps under QEMU; python3-venv for the Python module's tests; chromium renders the HTML pages in tests;
 #   the arm64 cross compiler, its C headers and qemu-system-arm for the static aarch64 vmtaint that
 #   testcores/live-guest.sh runs in the arm64 guest (scripts/build-static.sh --arch aarch64), with the Rust std
-#   for aarch64-unknown-linux-musl (rustup); hyperfine for the benchmarks.
+#   for aarch64-unknown-linux-musl (rustup); hyperfine and linux-perf (the profile bench.sh prints) for the benchmarks.
 set -euo pipefail
 release=${VMTAINT_KERNEL_RELEASE:-6.1.0-56-cloud-amd64}
 want=(
   "linux-image-$release-dbg" "linux-headers-$release" crash dwarves binutils gcc make
   qemu-system-x86 makedumpfile kexec-tools busybox-static cpio e2fsprogs python3 python3-venv chromium
-  qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross hyperfine
+  qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross hyperfine linux-perf
 )
 missing=()
 for p in "${want[@]}"; do
