@@ -83,6 +83,8 @@ if [ "$fuzz_seconds" != 0 ]; then
       grep -E '^Done' "$log"
     else
       echo "fuzz target $t FAILED; the input is in fuzz/artifacts/$t/:"
+      # The panic's own line first: the tail below is mostly libFuzzer's backtrace.
+      grep -m 3 -A 1 -E 'panicked at|ERROR: (libFuzzer|AddressSanitizer)' "$log" || true
       grep -v -E '^#[0-9]+|^INFO|^\s*"' "$log" | tail -n 60
       exit 1
     fi

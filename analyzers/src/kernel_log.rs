@@ -677,11 +677,21 @@ fn read_log_buf(t: &dyn Target, log_buf_var: u64) -> Result<KernelLog, LogError>
             None
         }
     };
+    // Every record is at least a header long: this bounds the walk even on a looping buffer.
+    let max_records = buf_len / hdr + 2;
+    // No kernel prints 2^64 messages: a first sequence number whose records would run past u64 is damage.
+    let first_seq = first_seq.filter(|&s| {
+        let possible = s.checked_add(max_records + 1).is_some();
+        if !possible {
+            problems.push(format!(
+                "log_first_seq {s:#x} is impossible (its records would overflow a u64): records numbered from 0"
+            ));
+        }
+        possible
+    });
     let mut records = Vec::new();
     let mut idx = first_idx;
     let mut wraps = 0;
-    // Every record is at least a header long: this bounds the walk even on a looping buffer.
-    let max_records = buf_len / hdr + 2;
     while idx != next_idx {
         if records.len() as u64 > max_records {
             problems.push(format!(

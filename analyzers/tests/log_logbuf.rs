@@ -107,6 +107,23 @@ fn wrapped_log_buf_is_read_in_order() {
 }
 
 #[test]
+fn impossible_first_sequence_number_is_said_not_used() {
+    // Found by the printk fuzz target: log_first_seq is read from memory, so it can be anything.
+    let (mut t, _) = log_buf(320, TEXTS);
+    t.write_u64(VARS + 24, u64::MAX - 1);
+    let log = read_log(&t).unwrap();
+    let got: Vec<&str> = log.records.iter().map(|r| r.text.as_str()).collect();
+    assert_eq!(got, TEXTS, "the records themselves are still read in order");
+    assert_eq!(log.records[0].seq, 0);
+    assert_eq!(log.dropped, 0);
+    assert!(
+        log.problems.iter().any(|p| p.contains("log_first_seq 0xfffffffffffffffe is impossible")),
+        "{:?}",
+        log.problems
+    );
+}
+
+#[test]
 fn second_wrap_marker_stops_the_walk() {
     let (mut t, _) = log_buf(320, TEXTS);
     // Corrupt: a zero length right at index 0 would loop back to 0 forever.
