@@ -25,8 +25,10 @@ bash testcores/make-real-cores.sh
 
 step "crash 9 from Debian sid's source package (cached beside the real dumps)"
 # Bookworm's crash 8.0.2 cannot open the 6.12 and 7.2 dumps: the plugin's tests also run inside crash 9.
-# The first run installs bookworm's build dependencies and builds (73 min on 2 cores shared with other builds); later runs print the path.
+# The first run installs bookworm's build dependencies and builds each (10-15 min on 2 cores, 73 min shared with other builds); later runs print the path.
 echo "crash 9: $(bash testcores/build-crash9.sh)"
+# crash reads one architecture per build: the arm64 dumps need one built with `target=ARM64`.
+echo "crash 9 for arm64 dumps: $(bash testcores/build-crash9.sh --target ARM64)"
 
 step "live guests: the static vmtaint, report --live inside each kernel's guest"
 bash testcores/live-guest.sh

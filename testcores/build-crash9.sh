@@ -13,18 +13,24 @@
 # the machine's own apt setup and packages are untouched, except bookworm's
 # build dependencies, installed from its own sources when missing.
 #
+# --target ARM64 builds crash for arm64 dumps on this x86-64 host (crash's
+# own `make target=ARM64`; the arm64 real dumps need it, crash reads one
+# architecture per build); without it, crash for the host's (x86-64) dumps.
+#
 # Cached in $VMTAINT_TESTCORES_CACHE (default $VMTAINT_TESTCORES_DIR/.cache)
-# under crash-<version>-<key>/, keyed by the source package version and this
-# script's text (comments excluded): a second run only prints the path.
+# under crash-<version>[-arm64]-<key>/, keyed by the source package version,
+# the target and this script's text (comments excluded): a second run only
+# prints the path.
 #   crash-.../crash      the binary
 #   crash-.../defs.h     its extension interface (what extensions compile against)
 #   crash-.../build.log  the build's output
 # Pinned like the real-dump script's makedumpfile: sid keeps only its newest
 # version, so this moves when sid's does (the script says so and stops).
 #
-# usage: build-crash9.sh [--cached]
+# usage: build-crash9.sh [--cached] [--target ARM64]
 #   --cached: print the path only if the build is already cached; exit 1
 #             (saying what to run) when it is not. Tests use this.
+#   --target ARM64: crash for arm64 dumps (default: the host's).
 set -euo pipefail
 
 CRASH_SID_VERSION=9.0.2+~16.3-1
@@ -49,26 +55,42 @@ fail() {
 	exit 1
 }
 
-cached_only=0
-case ${1:-} in
-"") ;;
---cached) cached_only=1 ;;
-*)
+usage() {
 	sed -n 's/^# usage: /usage: /p' "$SELF" >&2
 	exit 2
-	;;
-esac
+}
+cached_only=0
+target=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--cached) cached_only=1 ;;
+	--target)
+		[ "${2:-}" = ARM64 ] || usage
+		target=$2
+		shift
+		;;
+	*) usage ;;
+	esac
+	shift
+done
+# What crash's Makefile takes (`make target=ARM64`), and the cache directory's suffix.
+make_target=()
+suffix=
+if [ -n "$target" ]; then
+	make_target=("target=$target")
+	suffix=-${target,,}
+fi
 
 key=$({
-	echo "crash=$CRASH_SID_VERSION"
+	echo "crash=$CRASH_SID_VERSION target=$target"
 	grep -v '^[[:space:]]*#' "$SELF"
 } | sha256sum | cut -c1-16)
-D=$CACHE/crash-${CRASH_SID_VERSION//[~+:]/_}-$key
+D=$CACHE/crash-${CRASH_SID_VERSION//[~+:]/_}$suffix-$key
 if [ -f "$D/.ok" ]; then
 	echo "$D/crash"
 	exit 0
 fi
-[ $cached_only = 0 ] || fail "crash $CRASH_SID_VERSION is not built (no $D/.ok): run testcores/build-crash9.sh (it took 73 min on 2 cores shared with other builds)"
+[ $cached_only = 0 ] || fail "crash $CRASH_SID_VERSION${target:+ for $target} is not built (no $D/.ok): run testcores/build-crash9.sh${target:+ --target $target} (it took 73 min on 2 cores shared with other builds)"
 
 mkdir -p "$CACHE"
 exec 9>"$D.lock"
@@ -113,7 +135,7 @@ rm -rf "$D/dl" "$D"/crash_*
 cd "$D/src"
 # The goals lzo, snappy and zstd each build `all` with that codec; named
 # together they build it once with all three (as Debian's rules end up).
-nice make -j"$(nproc)" lzo snappy zstd
+nice make -j"$(nproc)" "${make_target[@]}" lzo snappy zstd
 # `crash --version` starts with an empty line, then `crash 9.0.2`.
 said=$(./crash --version 2>&1 || true)
 [[ $'\n'$said$'\n' = *$'\n'"crash ${CRASH_SID_VERSION%%+*}"$'\n'* ]] ||

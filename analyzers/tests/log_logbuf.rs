@@ -117,7 +117,9 @@ fn impossible_first_sequence_number_is_said_not_used() {
     assert_eq!(log.records[0].seq, 0);
     assert_eq!(log.dropped, 0);
     assert!(
-        log.problems.iter().any(|p| p.contains("log_first_seq 0xfffffffffffffffe is impossible")),
+        log.problems
+            .iter()
+            .any(|p| p.contains("log_first_seq 0xfffffffffffffffe is impossible")),
         "{:?}",
         log.problems
     );

@@ -4,7 +4,7 @@
 //! They are the same in crash 8.0.2 (Debian bookworm) and crash 9 (Debian sid's 9.0.2), and so is every
 //! function and global type [`crate`]'s `ffi` module declares: the tests below compile
 //! `plugin/abi/probe.c` against each crash's `defs.h` (crash 8's from Debian's package, crash 9's from
-//! `testcores/build-crash9.sh`) and compare. One build of the extension loads in both. What may differ
+//! `testcores/build-crash9.sh`, for x86-64 dumps and, with `-DARM64`, for arm64 ones) and compare. One build of the extension loads in both. What may differ
 //! between crash versions, the size of `struct program_context` (6008 bytes in both 8.0.2 and 9.0.2 on
 //! x86-64; members come and go upstream), is found at run time ([`crate`]'s `vmcoreinfo` module).
 
@@ -103,8 +103,9 @@ mod tests {
         .collect()
     }
 
-    /// Compile the probe against the `defs.h` in `include` and run it: `NAME VALUE` lines.
-    fn probe(include: &Path, what: &str) -> BTreeMap<String, u64> {
+    /// Compile the probe against the `defs.h` in `include` for crash's `target` (`X86_64`, `ARM64`) and
+    /// run it: `NAME VALUE` lines.
+    fn probe(include: &Path, target: &str, what: &str) -> BTreeMap<String, u64> {
         let dir = std::env::temp_dir().join(format!(
             "vmtaint-abi-probe-{}-{}",
             std::process::id(),
@@ -113,9 +114,11 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let exe = dir.join("probe");
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("abi/probe.c");
-        // crash's extensions/Makefile compiles with -D$(TARGET); x86-64 is the arch crash runs on here.
+        // crash's extensions/Makefile compiles with -D$(TARGET): the dumps' architecture, which crash was
+        // built for (`make target=ARM64` on this x86-64 host gives -DARM64).
         let cc = Command::new("gcc")
-            .args(["-DX86_64", "-D_FILE_OFFSET_BITS=64", "-I"])
+            .arg(format!("-D{target}"))
+            .args(["-D_FILE_OFFSET_BITS=64", "-I"])
             .arg(include)
             .arg("-o")
             .arg(&exe)
@@ -140,8 +143,8 @@ mod tests {
             .collect()
     }
 
-    fn check(include: &Path, what: &str) {
-        let mut got = probe(include, what);
+    fn check(include: &Path, target: &str, what: &str) {
+        let mut got = probe(include, target, what);
         // Only reported: the extension finds the struct's size at run time (dladdr1), so it may differ.
         let size = got.remove("sizeof(program_context)");
         eprintln!("{what}: sizeof(struct program_context) = {size:?}");
@@ -162,7 +165,7 @@ mod tests {
             "crash 8's defs.h (/usr/include/crash/defs.h)",
             "install Debian's `crash`",
         ) {
-            check(&include, "crash 8");
+            check(&include, "X86_64", "crash 8");
         }
     }
 
@@ -177,7 +180,24 @@ mod tests {
             &format!("crash 9's defs.h beside {}", crash.display()),
             "run `bash testcores/build-crash9.sh` (it keeps defs.h beside the binary)",
         ) {
-            check(&include, "crash 9");
+            check(&include, "X86_64", "crash 9");
+        }
+    }
+
+    /// crash built for arm64 dumps (`build-crash9.sh --target ARM64`) runs on this x86-64 host: the same
+    /// extension build loads in it, so its `defs.h` with `-DARM64` must give the same layouts.
+    #[test]
+    fn crash9_arm64_defs_h_agrees_with_the_declarations() {
+        let Some(crash) = testcores::real::crash9_arm64() else {
+            return;
+        };
+        let include = crash.parent().expect("crash 9's directory").to_path_buf();
+        if testcores::real::require_input(
+            include.join("defs.h").exists(),
+            &format!("crash 9's defs.h beside {}", crash.display()),
+            "run `bash testcores/build-crash9.sh --target ARM64` (it keeps defs.h beside the binary)",
+        ) {
+            check(&include, "ARM64", "crash 9 for arm64");
         }
     }
 }

@@ -129,12 +129,13 @@ impl Default for CrashTarget {
 impl CrashTarget {
     /// Bind to crash on the current thread (the one running the command).
     pub fn new() -> Self {
+        let vmcoreinfo = VmcoreinfoReader::locate();
         Self {
             owner: thread::current().id(),
             trace: std::env::var_os(TRACE_ENV).is_some(),
             gdb: capture(),
-            vmcoreinfo: VmcoreinfoReader::locate(),
-            kvtop: KvtopGuard::new(),
+            kvtop: KvtopGuard::new(vmcoreinfo.as_ref().ok()),
+            vmcoreinfo,
             skipped: Mutex::new(0),
         }
     }

@@ -666,12 +666,26 @@ pub fn require_input(present: bool, what: &str, how_to_get_it: &str) -> bool {
 /// builds nothing here). Gated like the dumps ([`require_input`]): `None` only when missing inputs are
 /// allowed; under CI a missing build fails the test.
 pub fn crash9() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("VMTAINT_CRASH9") {
+    crash9_built("VMTAINT_CRASH9", &[])
+}
+
+/// crash 9 built for the arm64 dumps on this host (`testcores/build-crash9.sh --target ARM64`: crash reads
+/// one architecture per build): `$VMTAINT_CRASH9_ARM64`, else the script's cached build; gated as [`crash9`].
+pub fn crash9_arm64() -> Option<PathBuf> {
+    crash9_built("VMTAINT_CRASH9_ARM64", &["--target", "ARM64"])
+}
+
+fn crash9_built(env: &str, target: &[&str]) -> Option<PathBuf> {
+    let what = format!(
+        "crash 9{}",
+        if target.is_empty() { "" } else { " for arm64" }
+    );
+    if let Some(p) = std::env::var_os(env) {
         let p = PathBuf::from(p);
         return require_input(
             p.exists(),
-            &format!("crash 9 at {} ($VMTAINT_CRASH9)", p.display()),
-            "point VMTAINT_CRASH9 at a crash 9 binary, or unset it",
+            &format!("{what} at {} (${env})", p.display()),
+            &format!("point {env} at a crash 9 binary, or unset it"),
         )
         .then_some(p);
     }
@@ -679,6 +693,7 @@ pub fn crash9() -> Option<PathBuf> {
     let out = std::process::Command::new("bash")
         .arg(&script)
         .arg("--cached")
+        .args(target)
         .env("VMTAINT_TESTCORES_DIR", dir())
         .stdin(std::process::Stdio::null())
         .output();
@@ -694,8 +709,11 @@ pub fn crash9() -> Option<PathBuf> {
     };
     require_input(
         path.as_ref().is_some_and(|p| p.exists()),
-        "crash 9 (testcores/build-crash9.sh's cached build)",
-        &format!("run `bash testcores/build-crash9.sh`; it said: {why}"),
+        &format!("{what} (testcores/build-crash9.sh's cached build)"),
+        &format!(
+            "run `bash testcores/build-crash9.sh {}`; it said: {why}",
+            target.join(" ")
+        ),
     )
     .then(|| path.expect("checked"))
 }

@@ -378,8 +378,8 @@ impl PageTableWalker {
         }
     }
 
-    /// The output address a descriptor holds.
-    fn output_address(&self, desc: u64) -> u64 {
+    /// The output address a descriptor holds (the next table's, or the page's or block's).
+    pub fn output_address(&self, desc: u64) -> u64 {
         let page_mask = !(self.granule.size() - 1);
         let low = desc & 0x0000_ffff_ffff_ffff & page_mask;
         match (self.pa52, self.granule) {
