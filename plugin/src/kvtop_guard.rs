@@ -76,7 +76,7 @@ pub struct KvtopGuard {
 enum Walk {
     /// vmtaint's own x86-64 walker, set up as crash walks: same root, same address bits, SME bit stripped.
     X86_64(PageTableWalker),
-    /// The tables' shape; the walk itself is crash's ([`KvtopGuard::arm64_walk_ok`]).
+    /// The tables' shape; the walk itself is crash's ([`crate::arm64_walk`]).
     Arm64 {
         tables: aarch64::PageTableWalker,
         config: aarch64::Config,
@@ -199,7 +199,9 @@ impl KvtopGuard {
         let mut checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
         *checked.entry(page).or_insert_with(|| match &self.walk {
             Walk::X86_64(walker) => x86_64_walk_ok(walker, page),
-            Walk::Arm64 { tables, config } => arm64_walk_ok(tables, config, page),
+            Walk::Arm64 { tables, config } => {
+                crate::arm64_walk::walk_ok(tables, config, page, ffi::read_physaddr)
+            }
         })
     }
 }
@@ -212,43 +214,4 @@ fn x86_64_walk_ok(walker: &PageTableWalker, vaddr: u64) -> bool {
         walker.translate(&CrashPhysical, vaddr),
         Err(ReadError::PageTable { .. })
     )
-}
-
-/// Walk as crash's arm64_vtop_*level_* walk: from the top table down, a zero entry ends the walk, a
-/// block below the top level ends it, the last level's entry ends it; any other entry, valid or not, is
-/// followed as a table, which crash reads through the linear map with `FAULT_ON_ERROR`. `true` when every
-/// table crash would read is readable and in the linear map.
-fn arm64_walk_ok(tables: &aarch64::PageTableWalker, config: &aarch64::Config, vaddr: u64) -> bool {
-    if vaddr < u64::MAX << tables.va_bits {
-        return true; // not a kernel address: crash's IS_KVADDR refuses it before any walk
-    }
-    let shift = tables.granule.shift();
-    let b = tables.granule.bits_per_level();
-    let mut table = tables.root;
-    for (depth, level) in (0..tables.levels).rev().enumerate() {
-        let level_shift = shift + b * level;
-        let index_bits = if depth == 0 {
-            tables.va_bits - level_shift
-        } else {
-            b
-        };
-        let index = (vaddr >> level_shift) & ((1u64 << index_bits) - 1);
-        let mut e = [0u8; 8];
-        if !ffi::read_physaddr(table + index * 8, &mut e) {
-            return false;
-        }
-        let desc = u64::from_le_bytes(e);
-        if desc == 0 || level == 0 || (depth > 0 && desc & 3 == 1) {
-            return true;
-        }
-        table = tables.output_address(desc);
-        // crash reads the next table at PTOV(table): outside the linear map that is no plain read.
-        let linear = table
-            .wrapping_sub(config.phys_offset)
-            .wrapping_add(config.page_offset());
-        if config.linear_to_phys(linear) != Some(table) {
-            return false;
-        }
-    }
-    true
 }

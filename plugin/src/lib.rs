@@ -20,6 +20,7 @@
 #![allow(unsafe_code)]
 
 mod abi;
+mod arm64_walk;
 mod document;
 mod gdb_text;
 mod options;
