@@ -5,9 +5,9 @@
 //! last unloaded, timeline).
 //!
 //! Debian's arm64 kernel has no CONFIG_KALLSYMS_ALL: `/proc/kallsyms` has no data symbols, so without a debug
-//! vmlinux the live report takes the mask from `/proc/sys/kernel/tainted` and reads each module through kcore
-//! at its `/sys/module/NAME/sections/.gnu.linkonce.this_module` address; `last_unloaded_module` is then
-//! unknown, and named so. With the debug vmlinux (`live-dwarf.json`) the arm64 live report is complete.
+//! vmlinux the live report recovers their addresses from the code of the functions that use them, read
+//! through kcore (`source.tried` kind `kernel-code`), as a dump's report does: as complete as with the debug
+//! vmlinux (`live-dwarf.json`), which the arm64 guest also runs.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -125,8 +125,49 @@ fn live_reports_equal_the_guests_truth_and_the_dump_report() {
         "an arm64 guest is among the live runs"
     );
     for (s, live) in runs {
-        let full = kallsyms_has_data_symbols(&s.kernel);
-        check_live_mixed(&s, &live, full, &cache);
+        if !kallsyms_has_data_symbols(&s.kernel) {
+            assert_recovered_from_code(&s, &live);
+        }
+        check_live_mixed(&s, &live, &cache);
+    }
+}
+
+/// Without data symbols in `/proc/kallsyms`, every variable the report reads was recovered from kernel code
+/// through kcore, and nothing came from `/proc` or `/sys` instead (those gap fillers name themselves).
+fn assert_recovered_from_code(s: &Scenario, live: &Value) {
+    let id = s.id();
+    assert_eq!(live["source"]["kind"], "btf", "{id}");
+    let recovered: Vec<&str> = live["source"]["tried"]
+        .as_array()
+        .expect("source.tried")
+        .iter()
+        .filter(|t| t["source"] == "kernel-code")
+        .filter_map(|t| t["outcome"].as_str())
+        .collect();
+    for var in [
+        "tainted_mask",
+        "taint_flags",
+        "modules",
+        "last_unloaded_module",
+        "sig_enforce",
+    ] {
+        assert!(
+            recovered
+                .iter()
+                .any(|o| o.starts_with(&format!("`{var}` at 0x")) && o.contains("recovered from")),
+            "{id}: {var} not recovered from code: {recovered:#?}"
+        );
+    }
+    let ps = problems(live);
+    for gap in [
+        "/proc/sys/kernel/tainted",
+        "last_unloaded_module is unknown",
+        ".gnu.linkonce.this_module",
+    ] {
+        assert!(
+            !ps.iter().any(|p| p.contains(gap)),
+            "{id}: a gap filled from /proc or /sys ({gap:?}): {ps:#?}"
+        );
     }
 }
 
@@ -139,15 +180,12 @@ fn live_reports_with_the_debug_vmlinux_are_complete_on_arm64() {
     assert!(!runs.is_empty(), "arm64's live-dwarf run");
     for (s, live) in runs {
         assert_eq!(live["source"]["kind"], "dwarf", "{}", s.id());
-        check_live_mixed(&s, &live, true, &cache);
+        check_live_mixed(&s, &live, &cache);
     }
 }
 
-/// One mixed live report against the guest's truth and the dump's report. `full`: the report's symbols
-/// name every data structure (kallsyms with data symbols, or DWARF); otherwise the mask comes from
-/// `/proc/sys/kernel/tainted`, the modules from memory at their sysfs addresses, and the last unloaded
-/// module is unknown and named so.
-fn check_live_mixed(s: &Scenario, live: &Value, full: bool, cache: &VmlinuxCache) {
+/// One mixed live report against the guest's truth and the dump's report.
+fn check_live_mixed(s: &Scenario, live: &Value, cache: &VmlinuxCache) {
     let id = format!("{} ({})", s.id(), live["source"]["kind"]);
     // Read through /proc/kcore (the guest runs as root, no lockdown), not the reduced report.
     assert_eq!(live["dump"]["format"], "kcore", "{id}: {}", live["source"]);
@@ -171,29 +209,13 @@ fn check_live_mixed(s: &Scenario, live: &Value, full: bool, cache: &VmlinuxCache
         assert!(signed.is_boolean(), "{id}: {name} signature: {signed}");
     }
     let (gone, gone_letters) = s.last_unloaded().expect("mixed unloads oot_gone");
-    let ps = problems(live);
-    if full {
-        assert_eq!(live["last_unloaded_module"]["name"], gone.as_str(), "{id}");
-        if s.kernel.version() >= (6, 0) {
-            assert_eq!(
-                live["last_unloaded_module"]["taints"],
-                gone_letters.as_str(),
-                "{id}"
-            );
-        }
-    } else {
-        // What the reduced symbols cannot give is named, with where the rest came from.
-        assert!(live["last_unloaded_module"].is_null(), "{id}");
-        for want in [
-            "last_unloaded_module is unknown",
-            "the mask is the kernel's own /proc/sys/kernel/tainted",
-            ".gnu.linkonce.this_module",
-        ] {
-            assert!(
-                ps.iter().any(|p| p.contains(want)),
-                "{id}: {want:?} in {ps:#?}"
-            );
-        }
+    assert_eq!(live["last_unloaded_module"]["name"], gone.as_str(), "{id}");
+    if s.kernel.version() >= (6, 0) {
+        assert_eq!(
+            live["last_unloaded_module"]["taints"],
+            gone_letters.as_str(),
+            "{id}"
+        );
     }
     // The dump the real-dump script made of the same scenario: the same facts.
     let dump = s.kernel.dir.join("mixed").join("vmcore.lzo");
@@ -224,18 +246,10 @@ fn check_live_mixed(s: &Scenario, live: &Value, full: bool, cache: &VmlinuxCache
         got.contains_key("oot_prop") && dm.contains_key("oot_prop"),
         "{id}"
     );
-    if full {
-        assert_eq!(
-            live["last_unloaded_module"], dumped["last_unloaded_module"],
-            "{id}"
-        );
-    } else {
-        assert_eq!(
-            dumped["last_unloaded_module"]["name"],
-            gone.as_str(),
-            "{id}: the dump has it"
-        );
-    }
+    assert_eq!(
+        live["last_unloaded_module"], dumped["last_unloaded_module"],
+        "{id}"
+    );
     // The dumps' scenario may load more modules than this one (the cached dumps follow the real-dump
     // script's newest scenario): compare what concerns the modules the live guest loaded.
     let ours = |name: &str| name.is_empty() || got.contains_key(name);

@@ -507,6 +507,11 @@ impl BtfSource {
         matches!(self.addresses, Addresses::Kallsyms(_))
     }
 
+    /// Whether its addresses are a running kernel's `/proc/kallsyms` (the same kallsyms, printed).
+    pub fn addresses_from_proc(&self) -> bool {
+        matches!(self.addresses, Addresses::Proc(_))
+    }
+
     /// The parsed BTF.
     pub fn btf(&self) -> &Btf {
         &self.btf
@@ -559,8 +564,9 @@ impl SymbolSource for BtfSource {
     fn symbol_extent(&self, name: &str) -> Option<u64> {
         match &self.addresses {
             Addresses::Kallsyms(k) => k.extent(name),
-            // /proc/kallsyms could say it too; `.symtab` sizes answer through `symbol_size` instead.
-            Addresses::Vmlinux { .. } | Addresses::Proc(_) => None,
+            Addresses::Proc(k) => k.extent(name),
+            // `.symtab` sizes answer through `symbol_size` instead.
+            Addresses::Vmlinux { .. } => None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Data symbols recovered from the kernel's own code, for a symbol source whose kallsyms holds only text
 //! symbols (no `CONFIG_KALLSYMS_ALL`: Debian's arm64 kernels). Each variable the analyzers need is read by a
 //! small function kallsyms does name (`get_taint` returns `tainted_mask`, `print_modules` walks `modules`):
-//! that function's code is read from the dump, its data references listed ([`symbols::code_refs`]), the ones
+//! that function's code is read from the dump (or a running kernel's `/proc/kcore`), its data references listed ([`symbols::code_refs`]), the ones
 //! of the right kind kept, and each candidate checked against memory and the BTF types before it is used
 //! (`modules` must be a list of `struct module`s with sane names that returns to its head; `tainted_mask` a
 //! word whose bits are all known flags; ...). A candidate that does not pass, or two that do, recover

@@ -77,15 +77,19 @@ pub fn make_report_for(
         Some(i) => i,
         None => symbols,
     };
-    // The dump's own kallsyms of an arm64 kernel has only text symbols: data symbols it lacks are recovered
-    // from the code of the functions that use them (every report alike: the index does not keep them). Also
-    // behind a vmlinux's `.BTF` when that file has no `.symtab`. Not for a running kernel (yet).
-    let from_dump = match &chosen {
-        Chosen::Btf(b, _) => host.is_none() && b.addresses_from_dump(),
+    // The kallsyms of an arm64 kernel (the dump's own, or a running kernel's /proc/kallsyms) has only text
+    // symbols: data symbols it lacks are recovered from the code of the functions that use them (every
+    // report alike: the index does not keep them). Also behind a vmlinux's `.BTF` when that file has no
+    // `.symtab`.
+    let text_only_kallsyms = match &chosen {
+        Chosen::Btf(b, _) => {
+            (host.is_none() && b.addresses_from_dump())
+                || (host.is_some() && b.addresses_from_proc())
+        }
         Chosen::BtfDumpIndexed(_) => true,
         _ => false,
     };
-    let recovery = (from_dump && dump.machine() == vmcore::Machine::Aarch64)
+    let recovery = (text_only_kallsyms && dump.machine() == vmcore::Machine::Aarch64)
         .then(|| CodeRecovery::new(best, dump));
     let best: &dyn SymbolSource = match &recovery {
         Some(r) => r,

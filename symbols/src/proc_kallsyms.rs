@@ -7,6 +7,7 @@
 //! let k = symbols::proc_kallsyms::ProcKallsyms::parse(text.as_bytes()).unwrap();
 //! assert_eq!(k.address("tainted_mask"), Some(0xffff_ffff_82a0_b0c8));
 //! assert_eq!(k.address("f"), None); // module symbols are not the kernel's own
+//! assert_eq!(k.extent("_stext"), Some(0x1a0_b0c8)); // up to the next symbol above it
 //! ```
 
 use std::collections::HashMap;
@@ -29,6 +30,8 @@ pub enum ProcKallsymsError {
 #[derive(Debug, Clone, Default)]
 pub struct ProcKallsyms {
     by_name: HashMap<String, u64>,
+    /// Every kernel symbol's address, sorted, once: a symbol ends where the next one above it starts.
+    addresses: Vec<u64>,
 }
 
 /// Lines read at most (a kernel has a few hundred thousand symbols; modules add some).
@@ -69,12 +72,23 @@ impl ProcKallsyms {
         if !nonzero {
             return Err(ProcKallsymsError::Hidden);
         }
-        Ok(ProcKallsyms { by_name })
+        let mut addresses: Vec<u64> = by_name.values().copied().collect();
+        addresses.sort_unstable();
+        addresses.dedup();
+        Ok(ProcKallsyms { by_name, addresses })
     }
 
     /// The run-time address of a kernel symbol.
     pub fn address(&self, name: &str) -> Option<u64> {
         self.by_name.get(name).copied()
+    }
+
+    /// Bytes from a kernel symbol to the next symbol above it: an upper bound on its size, as the dump's
+    /// kallsyms gives (the file has no sizes); `None` for the highest symbol or an unknown name.
+    pub fn extent(&self, name: &str) -> Option<u64> {
+        let addr = self.address(name)?;
+        let next = self.addresses.partition_point(|&a| a <= addr);
+        self.addresses.get(next).map(|&n| n - addr)
     }
 
     pub fn len(&self) -> usize {
