@@ -373,6 +373,22 @@ pub fn elf_load_filesz(
     )
 }
 
+/// Sets `p_memsz` of PT_LOAD number `load_index`: with [`elf_load_filesz`], segments claiming more than
+/// the file holds.
+pub fn elf_load_memsz(bytes: &[u8], load_index: usize, memsz: u64) -> Result<Vec<u8>, DamageError> {
+    let e = Elf::parse(bytes)?;
+    let at = *e
+        .phdrs(bytes, PT_LOAD)
+        .get(load_index)
+        .ok_or(DamageError::Missing("PT_LOAD with that index"))?;
+    with(
+        bytes,
+        at + phdr::P_MEMSZ,
+        &memsz.to_le_bytes(),
+        "program header",
+    )
+}
+
 /// Sets `p_filesz` (and `p_memsz`) of the PT_NOTE segment: notes running past the end of the file.
 pub fn elf_note_segment_size(bytes: &[u8], size: u64) -> Result<Vec<u8>, DamageError> {
     let e = Elf::parse(bytes)?;

@@ -162,7 +162,9 @@ impl Elf {
                             ),
                         ));
                     }
-                    missing_bytes += (offset + filesz).saturating_sub(flen);
+                    // Saturating: hostile headers can claim more than 2^64 missing bytes in all.
+                    missing_bytes =
+                        missing_bytes.saturating_add((offset + filesz).saturating_sub(flen));
                     segments.push(LoadSegment {
                         paddr,
                         vaddr,

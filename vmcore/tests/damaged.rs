@@ -260,3 +260,18 @@ fn an_empty_or_tiny_file_is_an_error() {
     );
     std::fs::remove_file(&dir).unwrap();
 }
+
+/// Found by the elf fuzz target: PT_LOADs that each claim about 2^63 bytes past the end of the file add up
+/// to more than a u64 holds. The dump opens as cut short (the count saturates), without a panic.
+#[test]
+fn segments_claiming_more_than_2_64_missing_bytes_in_all_saturate() {
+    let (img, k) = kernel_image(&KernelParams::default()).unwrap();
+    let mut elf = write_elf(&img, &ElfOptions::proc_vmcore(k.page_offset_base));
+    for load in 0..3 {
+        elf = damage::elf_load_memsz(&elf, load, 1 << 63).unwrap();
+        elf = damage::elf_load_filesz(&elf, load, 1 << 63).unwrap();
+    }
+    let d = Vmcore::from_bytes("huge segments", elf).unwrap();
+    assert_eq!(d.missing_bytes(), u64::MAX);
+    exercise(&d);
+}
