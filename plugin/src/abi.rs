@@ -171,33 +171,35 @@ mod tests {
 
     #[test]
     fn crash9_defs_h_agrees_with_the_declarations() {
-        let Some(crash) = testcores::real::crash9() else {
-            return;
-        };
-        let include = crash.parent().expect("crash 9's directory").to_path_buf();
-        if testcores::real::require_input(
-            include.join("defs.h").exists(),
-            &format!("crash 9's defs.h beside {}", crash.display()),
-            "run `bash testcores/build-crash9.sh` (it keeps defs.h beside the binary)",
-        ) {
-            check(&include, "X86_64", "crash 9");
-        }
+        check_beside(testcores::real::crash9(), "X86_64", "crash 9", "");
     }
 
     /// crash built for arm64 dumps (`build-crash9.sh --target ARM64`) runs on this x86-64 host: the same
     /// extension build loads in it, so its `defs.h` with `-DARM64` must give the same layouts.
     #[test]
     fn crash9_arm64_defs_h_agrees_with_the_declarations() {
-        let Some(crash) = testcores::real::crash9_arm64() else {
+        check_beside(
+            testcores::real::crash9_arm64(),
+            "ARM64",
+            "crash 9 for arm64",
+            " --target ARM64",
+        );
+    }
+
+    /// [`check`] on the `defs.h` that `testcores/build-crash9.sh{args}` keeps beside the `crash` binary.
+    fn check_beside(crash: Option<PathBuf>, target: &str, what: &str, args: &str) {
+        let Some(crash) = crash else {
             return;
         };
         let include = crash.parent().expect("crash 9's directory").to_path_buf();
         if testcores::real::require_input(
             include.join("defs.h").exists(),
-            &format!("crash 9's defs.h beside {}", crash.display()),
-            "run `bash testcores/build-crash9.sh --target ARM64` (it keeps defs.h beside the binary)",
+            &format!("{what}'s defs.h beside {}", crash.display()),
+            &format!(
+                "run `bash testcores/build-crash9.sh{args}` (it keeps defs.h beside the binary)"
+            ),
         ) {
-            check(&include, "ARM64", "crash 9 for arm64");
+            check(&include, target, what);
         }
     }
 }

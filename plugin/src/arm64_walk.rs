@@ -16,17 +16,9 @@ pub fn walk_ok(
     if vaddr < u64::MAX << tables.va_bits {
         return true; // not a kernel address: crash's IS_KVADDR refuses it before any walk
     }
-    let shift = tables.granule.shift();
-    let b = tables.granule.bits_per_level();
     let mut table = tables.root;
     for (depth, level) in (0..tables.levels).rev().enumerate() {
-        let level_shift = shift + b * level;
-        let index_bits = if depth == 0 {
-            tables.va_bits - level_shift
-        } else {
-            b
-        };
-        let index = (vaddr >> level_shift) & ((1u64 << index_bits) - 1);
+        let index = tables.entry_index(vaddr, level);
         let mut e = [0u8; 8];
         if !read_phys(table + index * 8, &mut e) {
             return false;

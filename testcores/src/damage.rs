@@ -335,23 +335,28 @@ pub fn elf_phnum(bytes: &[u8], phnum: u16) -> Result<Vec<u8>, DamageError> {
     with(bytes, ehdr::E_PHNUM, &phnum.to_le_bytes(), "ELF header")
 }
 
-/// Sets `p_offset` of PT_LOAD number `load_index` (0-based among PT_LOADs): e.g. beyond EOF.
-pub fn elf_load_offset(
+/// Sets the u64 at `field` (a `phdr::P_*` offset) of PT_LOAD number `load_index` (0-based among PT_LOADs).
+fn elf_load_field(
     bytes: &[u8],
     load_index: usize,
-    offset: u64,
+    field: usize,
+    value: u64,
 ) -> Result<Vec<u8>, DamageError> {
     let e = Elf::parse(bytes)?;
     let at = *e
         .phdrs(bytes, PT_LOAD)
         .get(load_index)
         .ok_or(DamageError::Missing("PT_LOAD with that index"))?;
-    with(
-        bytes,
-        at + phdr::P_OFFSET,
-        &offset.to_le_bytes(),
-        "program header",
-    )
+    with(bytes, at + field, &value.to_le_bytes(), "program header")
+}
+
+/// Sets `p_offset` of PT_LOAD number `load_index` (0-based among PT_LOADs): e.g. beyond EOF.
+pub fn elf_load_offset(
+    bytes: &[u8],
+    load_index: usize,
+    offset: u64,
+) -> Result<Vec<u8>, DamageError> {
+    elf_load_field(bytes, load_index, phdr::P_OFFSET, offset)
 }
 
 /// Sets `p_filesz` of PT_LOAD number `load_index`: e.g. past EOF, or above `p_memsz`.
@@ -360,33 +365,13 @@ pub fn elf_load_filesz(
     load_index: usize,
     filesz: u64,
 ) -> Result<Vec<u8>, DamageError> {
-    let e = Elf::parse(bytes)?;
-    let at = *e
-        .phdrs(bytes, PT_LOAD)
-        .get(load_index)
-        .ok_or(DamageError::Missing("PT_LOAD with that index"))?;
-    with(
-        bytes,
-        at + phdr::P_FILESZ,
-        &filesz.to_le_bytes(),
-        "program header",
-    )
+    elf_load_field(bytes, load_index, phdr::P_FILESZ, filesz)
 }
 
 /// Sets `p_memsz` of PT_LOAD number `load_index`: with [`elf_load_filesz`], segments claiming more than
 /// the file holds.
 pub fn elf_load_memsz(bytes: &[u8], load_index: usize, memsz: u64) -> Result<Vec<u8>, DamageError> {
-    let e = Elf::parse(bytes)?;
-    let at = *e
-        .phdrs(bytes, PT_LOAD)
-        .get(load_index)
-        .ok_or(DamageError::Missing("PT_LOAD with that index"))?;
-    with(
-        bytes,
-        at + phdr::P_MEMSZ,
-        &memsz.to_le_bytes(),
-        "program header",
-    )
+    elf_load_field(bytes, load_index, phdr::P_MEMSZ, memsz)
 }
 
 /// Sets `p_filesz` (and `p_memsz`) of the PT_NOTE segment: notes running past the end of the file.

@@ -389,6 +389,18 @@ impl PageTableWalker {
         }
     }
 
+    /// Which entry of its table at `level` (0 = the page level; the top table is level `levels - 1`)
+    /// describes `vaddr`.
+    pub fn entry_index(&self, vaddr: u64, level: u32) -> u64 {
+        let level_shift = self.granule.shift() + self.granule.bits_per_level() * level;
+        let index_bits = if level + 1 == self.levels {
+            self.va_bits - level_shift
+        } else {
+            self.granule.bits_per_level()
+        };
+        (vaddr >> level_shift) & ((1u64 << index_bits) - 1)
+    }
+
     /// Can a block descriptor appear at `level` (0 = the page level)? Level 1 always; level 2 with 4 KiB pages
     /// or with 52-bit output addresses; level 3 with 4 KiB pages and LPA2.
     fn block_allowed(&self, level: u32) -> bool {
@@ -422,13 +434,7 @@ impl PageTableWalker {
         let mut path = [0u64; 5];
         for (depth, level) in (0..self.levels).rev().enumerate() {
             path[depth] = table;
-            let level_shift = shift + b * level;
-            let index_bits = if depth == 0 {
-                self.va_bits - level_shift
-            } else {
-                b
-            };
-            let index = (vaddr >> level_shift) & ((1u64 << index_bits) - 1);
+            let index = self.entry_index(vaddr, level);
             let mut e = [0u8; 8];
             mem.read_phys(table + index * 8, &mut e)
                 .map_err(|source| ReadError::PageTable {
@@ -459,7 +465,7 @@ impl PageTableWalker {
                         detail: BAD_BLOCK[slot],
                     });
                 }
-                let size = 1u64 << level_shift;
+                let size = 1u64 << (shift + b * level);
                 return Ok(Translation {
                     paddr: (oa & !(size - 1)) | (vaddr & (size - 1)),
                     page_size: size,
