@@ -106,9 +106,10 @@ def test_a_scan_yields_each_dump_once_with_the_cli_line(tmp_tree, cli):
 
 def test_ctrl_c_during_a_scan_raises_and_leaves_no_thread(tmp_tree, tmp_path):
     small, want, _ = tmp_tree
-    # A scan long enough to interrupt: every dump linked 20 times over.
+    # A scan long enough to interrupt: every dump linked 200 times over (a warm report takes a few ms).
+    copies = 200
     root = tmp_path / "many"
-    for i in range(20):
+    for i in range(copies):
         for path in want:
             link = root / str(i) / os.path.relpath(path, small)
             link.parent.mkdir(parents=True, exist_ok=True)
@@ -119,15 +120,17 @@ def test_ctrl_c_during_a_scan_raises_and_leaves_no_thread(tmp_tree, tmp_path):
     # Ctrl-C while next() waits for a dump: raised from inside the iterator, which stops its workers itself.
     lines = vmtaint.scan([root], jobs=1)
     assert os_threads() > baseline, "the scan runs in threads of its own"
-    timer = threading.Timer(0.2, _thread.interrupt_main)
+    # Armed at the first line, so the interrupt lands mid-scan however fast the reports are.
+    timer = threading.Timer(0.05, _thread.interrupt_main)
     got = 0
-    timer.start()
     with pytest.raises(KeyboardInterrupt):
         while True:
             lines.__next__()
             got += 1
+            if got == 1:
+                timer.start()
     timer.join()
-    assert got < 20 * len(want), "interrupted before the end"
+    assert got < copies * len(want), "interrupted before the end"
     assert settle(baseline) == baseline, "every worker joined"
     assert list(lines) == [], "an interrupted scan is over"
 
