@@ -12,7 +12,8 @@
 //! tables (`taint_flags`) between `_etext` and `__init_begin`, variables above `_einittext` (kallsyms has
 //! these three; `_sdata` and `_end` are data symbols it lacks) and at most [`MAX_DATA_SPAN`] above it.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use analyzers::target::{Member, SymbolAt, TypeRef};
 use kmem::KernelMemory;
@@ -208,6 +209,17 @@ pub struct CodeRecovery<'a> {
     inner: &'a dyn SymbolSource,
     dump: &'a dyn KernelMemory,
     outcomes: Vec<OnceLock<Outcome>>,
+    /// The image's regions, learned once.
+    bounds: OnceLock<Result<Bounds, String>>,
+    /// Each accessor function's data references, read and decoded once: variables share functions
+    /// (`print_modules` names `modules` and `last_unloaded_module`; `verify_pkcs7_message_sig` three keyrings).
+    functions: Mutex<HashMap<&'static str, Result<Arc<Function>, String>>>,
+}
+
+/// One function's start and the data references its code makes.
+struct Function {
+    start: u64,
+    refs: Vec<CodeRef>,
 }
 
 impl<'a> CodeRecovery<'a> {
@@ -217,6 +229,8 @@ impl<'a> CodeRecovery<'a> {
             inner,
             dump,
             outcomes: WANTED.iter().map(|_| OnceLock::new()).collect(),
+            bounds: OnceLock::new(),
+            functions: Mutex::default(),
         }
     }
 
@@ -236,7 +250,11 @@ impl<'a> CodeRecovery<'a> {
                 src: self.inner,
                 dump: self.dump,
             };
-            let (address, note) = match recover_one(w, &checker) {
+            let found = match self.bounds.get_or_init(|| bounds(self.inner)) {
+                Ok(b) => recover_one(w, &checker, b, |f| self.function(f)),
+                Err(why) => Err(why.clone()),
+            };
+            let (address, note) = match found {
                 Ok((a, how)) => (Some(a), format!("`{}` at {a:#x}: {how}", w.name)),
                 Err(why) => (None, format!("`{}` not recovered from code: {why}", w.name)),
             };
@@ -247,6 +265,33 @@ impl<'a> CodeRecovery<'a> {
                 has_accessor: w.accessors.iter().any(|f| self.inner.symbol(f).is_some()),
             }
         })
+    }
+
+    /// `f`'s code, read from memory and decoded the first time a variable asks for it.
+    fn function(&self, f: &'static str) -> Result<Arc<Function>, String> {
+        let mut functions = self.functions.lock().unwrap_or_else(|e| e.into_inner());
+        functions
+            .entry(f)
+            .or_insert_with(|| {
+                let start = self
+                    .inner
+                    .symbol(f)
+                    .ok_or_else(|| format!("no `{f}` in kallsyms"))?;
+                let len = self
+                    .inner
+                    .symbol_extent(f)
+                    .unwrap_or(MAX_FUNCTION)
+                    .min(MAX_FUNCTION);
+                let mut code = vec![0u8; len as usize];
+                self.dump
+                    .read(start, &mut code)
+                    .map_err(|e| format!("{f}'s code: {start:#x} unreadable: {e}"))?;
+                Ok(Arc::new(Function {
+                    start,
+                    refs: data_refs(&code, start),
+                }))
+            })
+            .clone()
     }
 }
 
@@ -264,9 +309,9 @@ impl Checker<'_> {
     }
 
     fn u64(&self, addr: u64) -> Result<u64, String> {
-        let mut b = [0u8; 8];
-        self.read(addr, &mut b)?;
-        Ok(u64::from_le_bytes(b))
+        self.dump
+            .read_u64(addr)
+            .map_err(|e| format!("{addr:#x} unreadable: {e}"))
     }
 
     fn u32(&self, addr: u64) -> Result<u32, String> {
@@ -325,34 +370,31 @@ fn bounds(src: &dyn SymbolSource) -> Result<Bounds, String> {
     })
 }
 
-/// The checked address of `w`, and how it was found.
-fn recover_one(w: &Wanted, c: &Checker<'_>) -> Result<(u64, String), String> {
-    let bounds = bounds(c.src)?;
+/// The checked address of `w`, and how it was found; `function` gives an accessor's decoded code.
+fn recover_one(
+    w: &Wanted,
+    c: &Checker<'_>,
+    bounds: &Bounds,
+    function: impl Fn(&'static str) -> Result<Arc<Function>, String>,
+) -> Result<(u64, String), String> {
     let (lo, hi) = match w.region {
         Region::ReadOnly => bounds.rodata,
         Region::Writable => bounds.data,
     };
     let mut why = Vec::new();
     for &f in w.accessors {
-        let Some(start) = c.src.symbol(f) else {
-            why.push(format!("no `{f}` in kallsyms"));
-            continue;
+        let code = match function(f) {
+            Ok(code) => code,
+            Err(e) => {
+                why.push(e);
+                continue;
+            }
         };
-        let len = c
-            .src
-            .symbol_extent(f)
-            .unwrap_or(MAX_FUNCTION)
-            .min(MAX_FUNCTION);
-        let mut code = vec![0u8; len as usize];
-        if let Err(e) = c.read(start, &mut code) {
-            why.push(format!("{f}'s code: {e}"));
-            continue;
-        }
-        let refs = data_refs(&code, start);
+        let (start, refs) = (code.start, &code.refs);
         let mut candidates: Vec<&CodeRef> = Vec::new();
         for r in refs
             .iter()
-            .filter(|r| r.address >= lo && r.address < hi && (w.select)(r, &refs, c))
+            .filter(|r| r.address >= lo && r.address < hi && (w.select)(r, refs, c))
         {
             if !candidates.iter().any(|k| k.address == r.address) {
                 candidates.push(r);
@@ -534,16 +576,15 @@ fn select_last_unloaded(r: &CodeRef, all: &[CodeRef], c: &Checker<'_>) -> bool {
 
 fn check_last_unloaded(c: &Checker<'_>, addr: u64) -> Result<String, String> {
     let ty = TypeRef::TypeOf("last_unloaded_module");
-    let (name_at, name_size) = match c.src.member(ty, "name") {
-        Some(m) => (addr, m.size),
-        None => (
-            addr,
-            c.src
-                .size_of(ty)
-                .ok_or("no type of last_unloaded_module in the BTF")?,
-        ),
+    // 6.0+: a struct whose `name` the code loads; before, the char array itself.
+    let name_size = match c.src.member(ty, "name") {
+        Some(m) => m.size,
+        None => c
+            .src
+            .size_of(ty)
+            .ok_or("no type of last_unloaded_module in the BTF")?,
     };
-    let name = c.name(name_at, name_size, module_name_char)?;
+    let name = c.name(addr, name_size, module_name_char)?;
     let mut seen = if name.is_empty() {
         "an empty name (no module unloaded)".to_string()
     } else {
