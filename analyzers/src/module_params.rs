@@ -91,57 +91,81 @@ enum Kind {
     Array,
 }
 
-impl Kind {
-    const ALL: [(Kind, &'static str, &'static str); 16] = [
-        (Kind::Byte, "param_ops_byte", "byte"),
-        (Kind::Short, "param_ops_short", "short"),
-        (Kind::Ushort, "param_ops_ushort", "ushort"),
-        (Kind::Int, "param_ops_int", "int"),
-        (Kind::Uint, "param_ops_uint", "uint"),
-        (Kind::Long, "param_ops_long", "long"),
-        (Kind::Ulong, "param_ops_ulong", "ulong"),
-        (Kind::Ullong, "param_ops_ullong", "ullong"),
-        (Kind::Hexint, "param_ops_hexint", "hexint"),
-        (Kind::Charp, "param_ops_charp", "charp"),
-        (Kind::Bool, "param_ops_bool", "bool"),
-        (Kind::BoolEnableOnly, "param_ops_bool_enable_only", "bool"),
-        (Kind::Invbool, "param_ops_invbool", "invbool"),
-        (Kind::Bint, "param_ops_bint", "bint"),
-        (Kind::String, "param_ops_string", "string"),
-        (Kind::Array, "param_array_ops", "array"),
-    ];
+/// A [`KindSymbols`] row named the usual way: `param_ops_NAME`, `param_set_NAME`, `param_get_NAME`.
+macro_rules! usual {
+    ($kind:expr, $name:literal) => {
+        KindSymbols {
+            kind: $kind,
+            ops: concat!("param_ops_", $name),
+            name: $name,
+            set: concat!("param_set_", $name),
+            get: concat!("param_get_", $name),
+        }
+    };
+}
 
-    /// Each kind's `set` and `get` functions (kernel/params.c), text symbols every kallsyms has: they name an
-    /// `ops` table a symbol source without data symbols cannot (Debian's arm64 kallsyms).
-    const FUNCTIONS: [(Kind, &'static str, &'static str); 16] = [
-        (Kind::Byte, "param_set_byte", "param_get_byte"),
-        (Kind::Short, "param_set_short", "param_get_short"),
-        (Kind::Ushort, "param_set_ushort", "param_get_ushort"),
-        (Kind::Int, "param_set_int", "param_get_int"),
-        (Kind::Uint, "param_set_uint", "param_get_uint"),
-        (Kind::Long, "param_set_long", "param_get_long"),
-        (Kind::Ulong, "param_set_ulong", "param_get_ulong"),
-        (Kind::Ullong, "param_set_ullong", "param_get_ullong"),
-        (Kind::Hexint, "param_set_hexint", "param_get_hexint"),
-        (Kind::Charp, "param_set_charp", "param_get_charp"),
-        (Kind::Bool, "param_set_bool", "param_get_bool"),
-        (
-            Kind::BoolEnableOnly,
-            "param_set_bool_enable_only",
-            "param_get_bool",
-        ),
-        (Kind::Invbool, "param_set_invbool", "param_get_invbool"),
-        (Kind::Bint, "param_set_bint", "param_get_int"),
-        (Kind::String, "param_set_copystring", "param_get_string"),
-        (Kind::Array, "param_array_set", "param_array_get"),
+impl Kind {
+    /// Each kind: its `param_ops_*` table, the name it is shown by, and the table's `set` and `get` functions
+    /// (kernel/params.c; text symbols every kallsyms has: they name an `ops` table a symbol source without data
+    /// symbols cannot, as Debian's arm64 kallsyms).
+    const ALL: [KindSymbols; 16] = [
+        usual!(Kind::Byte, "byte"),
+        usual!(Kind::Short, "short"),
+        usual!(Kind::Ushort, "ushort"),
+        usual!(Kind::Int, "int"),
+        usual!(Kind::Uint, "uint"),
+        usual!(Kind::Long, "long"),
+        usual!(Kind::Ulong, "ulong"),
+        usual!(Kind::Ullong, "ullong"),
+        usual!(Kind::Hexint, "hexint"),
+        usual!(Kind::Charp, "charp"),
+        usual!(Kind::Bool, "bool"),
+        KindSymbols {
+            kind: Kind::BoolEnableOnly,
+            ops: "param_ops_bool_enable_only",
+            name: "bool",
+            set: "param_set_bool_enable_only",
+            get: "param_get_bool",
+        },
+        usual!(Kind::Invbool, "invbool"),
+        KindSymbols {
+            kind: Kind::Bint,
+            ops: "param_ops_bint",
+            name: "bint",
+            set: "param_set_bint",
+            get: "param_get_int",
+        },
+        KindSymbols {
+            kind: Kind::String,
+            ops: "param_ops_string",
+            name: "string",
+            set: "param_set_copystring",
+            get: "param_get_string",
+        },
+        KindSymbols {
+            kind: Kind::Array,
+            ops: "param_array_ops",
+            name: "array",
+            set: "param_array_set",
+            get: "param_array_get",
+        },
     ];
 
     fn name(self) -> &'static str {
         Self::ALL
             .iter()
-            .find(|(k, _, _)| *k == self)
-            .map_or("unknown", |(_, _, n)| n)
+            .find(|k| k.kind == self)
+            .map_or("unknown", |k| k.name)
     }
+}
+
+/// One row of [`Kind::ALL`].
+struct KindSymbols {
+    kind: Kind,
+    ops: &'static str,
+    name: &'static str,
+    set: &'static str,
+    get: &'static str,
 }
 
 /// Where the fields are, and the kernel's `param_ops_*` addresses; learned once per dump.
@@ -192,7 +216,7 @@ impl ParamLayout {
         })();
         let ops_table = Kind::ALL
             .iter()
-            .filter_map(|(k, sym, _)| Some((t.symbol(sym)?, *k)))
+            .filter_map(|k| Some((t.symbol(k.ops)?, k.kind)))
             .collect();
         let ops_ty = TypeRef::Struct("kernel_param_ops");
         let ops_functions = t
@@ -226,10 +250,10 @@ impl ParamLayout {
             t.symbol_at(f).filter(|s| s.address == f).map(|s| s.name)
         };
         let (set, get) = (function(set)?, function(get)?);
-        Kind::FUNCTIONS
+        Kind::ALL
             .iter()
-            .find(|(_, s, g)| *s == set && *g == get)
-            .map(|(k, _, _)| *k)
+            .find(|k| k.set == set && k.get == get)
+            .map(|k| k.kind)
     }
 }
 
