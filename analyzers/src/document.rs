@@ -16,6 +16,10 @@ pub struct Attempt {
     /// The rung: `dwarf`, `btf`, `vmcoreinfo` (a fixed name when made, an owned one when read back from JSON).
     pub source: Cow<'static, str>,
     pub outcome: String,
+    /// For a `kernel-code` entry that recovered its variable: the address found (`outcome` says how and what
+    /// its memory showed); absent from every other entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<u64>,
 }
 
 /// Which source answered the symbol and type questions, and why the better ones did not.

@@ -322,6 +322,21 @@ fn arm64_reports_without_debuginfo_equal_the_dwarf_reports() {
                 !recovered.iter().any(|o| o.contains("not recovered")),
                 "{ctx}: {recovered:?}"
             );
+            // Each recovered entry carries its address as a number, the one its outcome names.
+            for a in btf["source"]["tried"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["source"] == "kernel-code")
+            {
+                let address = a["address"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{ctx}: no address in {a}"));
+                assert!(
+                    s(&a["outcome"]).contains(&format!("` at {address:#x}: ")),
+                    "{ctx}: {a}"
+                );
+            }
             // Everything else DWARF reports is reported alike.
             assert_eq!(without_source(dwarf), without_source(btf), "{ctx}");
         }

@@ -294,6 +294,7 @@ fn dwarf_rung(
     if opts.no_debuginfo {
         tried.push(Attempt {
             source: "dwarf".into(),
+            address: None,
             outcome: "skipped (--no-debuginfo)".into(),
         });
         return Ok(DwarfRung::Failed);
@@ -305,6 +306,7 @@ fn dwarf_rung(
     if !vmlinux.has_dwarf() {
         tried.push(Attempt {
             source: "dwarf".into(),
+            address: None,
             outcome: format!(
                 "{}: no DWARF debug info (.debug_info missing or empty)",
                 vmlinux.path().display()
@@ -314,6 +316,7 @@ fn dwarf_rung(
     }
     tried.push(Attempt {
         source: "dwarf".into(),
+        address: None,
         outcome: format!(
             "used {} (matched by {matched_by})",
             vmlinux.path().display()
@@ -348,6 +351,7 @@ fn vmlinux_for(
             Err(e) => {
                 tried.push(Attempt {
                     source: rung.into(),
+                    address: None,
                     outcome: e,
                 });
                 return Ok(None);
@@ -360,6 +364,7 @@ fn vmlinux_for(
         Err(e) => {
             tried.push(Attempt {
                 source: rung.into(),
+                address: None,
                 outcome: e.to_string(),
             });
             return Ok(None);
@@ -377,6 +382,7 @@ fn vmlinux_for(
             Err(e) => {
                 tried.push(Attempt {
                     source: rung.into(),
+                    address: None,
                     outcome: e.to_string(),
                 });
                 return Ok(None);
@@ -394,6 +400,7 @@ fn vmlinux_for(
             Err(why) => {
                 tried.push(Attempt {
                     source: rung.into(),
+                    address: None,
                     outcome: format!("{}: {why}", path.display()),
                 });
                 return Ok(None);
@@ -449,18 +456,21 @@ pub fn choose_source_for<'d>(
                 Ok(src) => {
                     tried.push(Attempt {
                         source: "btf-vmlinux".into(),
+                        address: None,
                         outcome: format!("used {path} .BTF (matched by {how})"),
                     });
                     return Ok(Chosen::Btf(Box::new(src), Some(how)));
                 }
                 Err(e) => tried.push(Attempt {
                     source: "btf-vmlinux".into(),
+                    address: None,
                     outcome: e,
                 }),
             }
         }
         None => tried.push(Attempt {
             source: "btf-vmlinux".into(),
+            address: None,
             outcome: "not tried (no vmlinux without DWARF; an explicit --vmlinux with \
                       --no-debuginfo is read for its .BTF)"
                 .into(),
@@ -471,12 +481,14 @@ pub fn choose_source_for<'d>(
             Ok(src) => {
                 tried.push(Attempt {
                     source: "btf-sysfs".into(),
+                    address: None,
                     outcome: format!("used {}", src.origin()),
                 });
                 return Ok(Chosen::Btf(Box::new(src), None));
             }
             Err(e) => tried.push(Attempt {
                 source: "btf-sysfs".into(),
+                address: None,
                 outcome: e,
             }),
         }
@@ -485,6 +497,7 @@ pub fn choose_source_for<'d>(
     if let Some(lazy) = index.as_ref().and_then(|i| lazy_from_index(dump, i)) {
         tried.push(Attempt {
             source: "btf-dump".into(),
+            address: None,
             outcome: format!("used the dump's BTF and kallsyms ({})", lazy.how()),
         });
         return Ok(Chosen::BtfDumpIndexed(Box::new(lazy)));
@@ -496,6 +509,7 @@ pub fn choose_source_for<'d>(
             }
             tried.push(Attempt {
                 source: "btf-dump".into(),
+                address: None,
                 outcome: format!("used the dump's BTF and kallsyms ({})", src.how()),
             });
             Ok(Chosen::Btf(Box::new(src), None))
@@ -503,6 +517,7 @@ pub fn choose_source_for<'d>(
         Err(e) => {
             tried.push(Attempt {
                 source: "btf-dump".into(),
+                address: None,
                 outcome: e,
             });
             Ok(Chosen::VmcoreInfoOnly)

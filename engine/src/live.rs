@@ -449,10 +449,12 @@ impl LiveHost {
         let log = self.log();
         let mut tried = vec![Attempt {
             source: "kcore".into(),
+            address: None,
             outcome: why.to_string(),
         }];
         tried.push(Attempt {
             source: "procfs".into(),
+            address: None,
             outcome: format!(
                 "used {}, /proc/modules, /sys/module/*/taint and {}",
                 tainted_path.display(),

@@ -50,6 +50,7 @@ pub fn make_report_for(
         Chosen::VmcoreInfoOnly => {
             tried.push(Attempt {
                 source: "vmcoreinfo".into(),
+                address: None,
                 outcome: "used: the kernel log alone".into(),
             });
             (&vmcoreinfo_only, None)
@@ -130,6 +131,7 @@ pub fn make_report_for(
         }
         tried.push(Attempt {
             source: crate::recover::SOURCE.into(),
+            address: o.address,
             outcome: o.note,
         });
     }

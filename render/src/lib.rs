@@ -11,11 +11,11 @@ pub mod summary;
 pub mod text;
 
 /// How many data symbols the report's symbol source lacked and engine::recover found in the kernel's code
-/// (the `kernel-code` entries of `source.tried` that name an address).
+/// (the `kernel-code` entries of `source.tried` with an address).
 pub(crate) fn recovered_from_code(d: &analyzers::document::FullReport) -> usize {
     d.source
         .tried
         .iter()
-        .filter(|a| a.source == "kernel-code" && !a.outcome.contains("not recovered"))
+        .filter(|a| a.source == "kernel-code" && a.address.is_some())
         .count()
 }
