@@ -11,6 +11,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Why a `/proc/kallsyms` text gives no addresses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,8 +31,9 @@ pub enum ProcKallsymsError {
 #[derive(Debug, Clone, Default)]
 pub struct ProcKallsyms {
     by_name: HashMap<String, u64>,
-    /// Every kernel symbol's address, sorted, once: a symbol ends where the next one above it starts.
-    addresses: Vec<u64>,
+    /// Every kernel symbol's address, sorted, made on the first [`ProcKallsyms::extent`] (only arm64's
+    /// recovery from code asks): a symbol ends where the next one above it starts.
+    addresses: OnceLock<Vec<u64>>,
 }
 
 /// Lines read at most (a kernel has a few hundred thousand symbols; modules add some).
@@ -72,10 +74,10 @@ impl ProcKallsyms {
         if !nonzero {
             return Err(ProcKallsymsError::Hidden);
         }
-        let mut addresses: Vec<u64> = by_name.values().copied().collect();
-        addresses.sort_unstable();
-        addresses.dedup();
-        Ok(ProcKallsyms { by_name, addresses })
+        Ok(ProcKallsyms {
+            by_name,
+            addresses: OnceLock::new(),
+        })
     }
 
     /// The run-time address of a kernel symbol.
@@ -87,8 +89,14 @@ impl ProcKallsyms {
     /// kallsyms gives (the file has no sizes); `None` for the highest symbol or an unknown name.
     pub fn extent(&self, name: &str) -> Option<u64> {
         let addr = self.address(name)?;
-        let next = self.addresses.partition_point(|&a| a <= addr);
-        self.addresses.get(next).map(|&n| n - addr)
+        let addresses = self.addresses.get_or_init(|| {
+            let mut a: Vec<u64> = self.by_name.values().copied().collect();
+            a.sort_unstable();
+            a.dedup();
+            a
+        });
+        let next = addresses.partition_point(|&a| a <= addr);
+        addresses.get(next).map(|&n| n - addr)
     }
 
     pub fn len(&self) -> usize {
