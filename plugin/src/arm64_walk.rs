@@ -3,10 +3,12 @@
 
 use vmcore::aarch64;
 
-/// Walk as crash's arm64_vtop_*level_* walk: from the top table down, a zero entry ends the walk, a
-/// block below the top level ends it, the last level's entry ends it; any other entry, valid or not, is
-/// followed as a table, which crash reads through the linear map with `FAULT_ON_ERROR`. `true` when every
-/// table crash would read is readable (`read_phys`) and in the linear map.
+/// Walk as crash's arm64_vtop_*level_* walk: from the top table down, a zero entry ends the walk, the last
+/// level's entry ends it, and a block ends it only where crash looks for one below the top table: the PMD
+/// level, and the PUD level with 4 KiB pages (crash 9's 4-level 16 KiB walk follows a PUD block as a table;
+/// where crash checks the top table for a block, treating it as a table here only checks more). Any other
+/// entry, valid or not, is followed as a table, which crash reads through the linear map with
+/// `FAULT_ON_ERROR`. `true` when every table crash would read is readable (`read_phys`) and in the linear map.
 pub fn walk_ok(
     tables: &aarch64::PageTableWalker,
     config: &aarch64::Config,
@@ -24,7 +26,9 @@ pub fn walk_ok(
             return false;
         }
         let desc = u64::from_le_bytes(e);
-        if desc == 0 || level == 0 || (depth > 0 && desc & 3 == 1) {
+        let block_ends_walk =
+            depth > 0 && (level == 1 || (level == 2 && tables.granule == aarch64::Granule::K4));
+        if desc == 0 || level == 0 || (block_ends_walk && desc & 3 == 1) {
             return true;
         }
         table = tables.output_address(desc);
@@ -144,6 +148,26 @@ mod tests {
         m.set(2, 3, (RAM + 0x20_0000) | BLOCK);
         m.missing.push(3);
         assert!(walk(&m), "a 2 MiB block: crash reads no PTE table");
+    }
+
+    #[test]
+    fn a_pud_block_with_16k_pages_is_followed_as_crash_follows_it() {
+        // 16 KiB pages, 48-bit addresses: 4 levels, and crash's walk checks only the PMD level for blocks.
+        let c = aarch64::Config {
+            granule: aarch64::Granule::K16,
+            ..config()
+        };
+        let tables = aarch64::Translator::new(c).unwrap().walker;
+        assert_eq!(tables.levels, 4);
+        let va = 0xffff_8123_4560_0000;
+        // 16 KiB tables at 4 KiB pages 0 (top) and 4 (PUD); the PUD entry is a block naming page 8.
+        let mut m = Mem::new(16);
+        m.set(0, tables.entry_index(va, 3), (RAM + 4 * PAGE) | TABLE);
+        m.set(4, tables.entry_index(va, 2), (RAM + 8 * PAGE) | BLOCK);
+        m.missing.push(8);
+        assert!(!walk_ok(&tables, &c, va, |p, b| m.read(p, b)));
+        m.missing.clear();
+        assert!(walk_ok(&tables, &c, va, |p, b| m.read(p, b)));
     }
 
     #[test]
